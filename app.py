@@ -1,0 +1,23 @@
+"""CNN Lab: see inside a convolutional neural network.
+
+Router and frame: page config, the shared sidebar, then the chosen page.
+Run with ``streamlit run app.py`` (or ``make run``).
+"""
+
+import streamlit as st
+
+from ui.sidebar import draw_sidebar
+
+st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_view:", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/filters.py", title="Filters", icon=":material/filter:"),
+    st.Page("pages/activations.py", title="Activations", icon=":material/layers:"),
+    st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
+]
+navigation = st.navigation(pages)
+draw_sidebar()
+navigation.run()

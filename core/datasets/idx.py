@@ -1,0 +1,57 @@
+"""Reader for the idx files MNIST and Fashion-MNIST are published in."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from .base import DatasetError
+
+# The four official file names, the same for MNIST and Fashion-MNIST.
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one idx file (gzip-compressed or plain) into a NumPy array."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"Could not read idx file {path}: {exc}") from exc
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
+        raise DatasetError(f"Expected an idx file starting with 0x0000 and a type code. Received: {path.name}")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_DTYPES[data[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise DatasetError(f"Expected {expected} bytes of data in {path.name} for shape {dims}. Received: {len(data) - header}")
+    return np.frombuffer(data, dtype, offset=header).reshape(dims)
+
+
+def load_idx_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Read the four official idx files from ``folder`` (``.gz`` or uncompressed)."""
+    folder = Path(folder)
+    arrays = {}
+    for key, fname in IDX_FILES.items():
+        candidates = [folder / fname, folder / fname[:-3]]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise DatasetError(
+                f"Expected the file {fname} in {folder}. The folder must hold the four official idx files: "
+                + ", ".join(IDX_FILES.values())
+            )
+        arrays[key] = read_idx(found)
+    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]

@@ -1,0 +1,67 @@
+"""Plotly figures built from plain arrays and lists (no streamlit here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def probability_bar(probabilities: np.ndarray, class_names: list[str], top: int = 10) -> go.Figure:
+    """Horizontal bars of class probabilities, most likely on top."""
+    probs = np.asarray(probabilities, np.float64)
+    order = np.argsort(probs)[::-1][:top][::-1]
+    colours = ["#d62728" if i == order[-1] else "#1f77b4" for i in order]
+    fig = go.Figure(go.Bar(
+        x=probs[order], y=[class_names[i] for i in order], orientation="h", marker_color=colours,
+        text=[f"{p:.1%}" for p in probs[order]], textposition="auto",
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+    ))
+    fig.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
+                      height=60 + 28 * len(order), margin=dict(l=10, r=10, t=10, b=40))
+    return fig
+
+
+def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, smooth: float = 0.9) -> go.Figure:
+    """Per-batch (smoothed) and per-epoch train/validation curves of ``metric`` ("loss" or "accuracy").
+
+    Args:
+        batch_log: dicts with ``step`` (fractional epoch) and the metric.
+        epoch_log: dicts with ``epoch`` (1-based) and the metric and ``val_<metric>``.
+        smooth: exponential moving average factor for the batch curve.
+    """
+    fig = go.Figure()
+    if batch_log:
+        steps = [b["step"] for b in batch_log]
+        raw = [b.get(metric, np.nan) for b in batch_log]
+        fig.add_trace(go.Scatter(x=steps, y=raw, mode="lines", name="batch", line=dict(color="rgba(31,119,180,0.25)")))
+        fig.add_trace(go.Scatter(x=steps, y=ema(raw, smooth), mode="lines", name="batch (smoothed)", line=dict(color="#1f77b4")))
+    if epoch_log:
+        epochs = [e["epoch"] for e in epoch_log]
+        fig.add_trace(go.Scatter(x=epochs, y=[e.get(metric) for e in epoch_log], mode="lines+markers",
+                                 name="train (epoch)", line=dict(color="#ff7f0e")))
+        if any(f"val_{metric}" in e for e in epoch_log):
+            fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"val_{metric}") for e in epoch_log], mode="lines+markers",
+                                     name="validation", line=dict(color="#2ca02c")))
+    fig.update_layout(title=metric, xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=40, b=40),
+                      legend=dict(orientation="h", y=-0.25))
+    if metric == "accuracy":
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    return fig
+
+
+def ema(values: list[float], factor: float) -> list[float]:
+    """Exponential moving average, bias-corrected so the first points are not dragged to 0."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, 1):
+        avg = factor * avg + (1 - factor) * v
+        out.append(avg / (1 - factor ** i))
+    return out
+
+
+def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Viridis") -> go.Figure:
+    """One 2-D map with its values on hover (image orientation: row 0 at the top)."""
+    fig = go.Figure(go.Heatmap(z=np.asarray(values), colorscale=colorscale,
+                               hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))
+    fig.update_layout(title=title, height=360, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    return fig

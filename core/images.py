@@ -1,0 +1,160 @@
+"""Safe decoding of user images into arrays a model can take.
+
+Every image a user brings (an upload, a webcam snapshot, a file in a dataset
+folder) goes through ``decode_image`` and ``to_model_input``. Anything that is
+not a readable image raises ``ImageDecodeError`` with a message written for the
+user; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# A 4000x3000 photo has 12 MP; 50 MP leaves room for big camera photos while
+# refusing decompression bombs (tiny files that declare gigantic sizes).
+MAX_PIXELS = 50_000_000
+# Refuse files so large that merely reading them would strain the server.
+MAX_BYTES = 50 * 1024 * 1024
+
+SUPPORTED = "PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM"
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not an image we can read; the message is meant for the user."""
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode bytes into a fully loaded, upright Pillow image.
+
+    Args:
+        data: the raw file bytes.
+        max_pixels: images that declare more pixels than this are refused.
+
+    Raises:
+        ImageDecodeError: empty, not an image, damaged, or too large.
+    """
+    if data is None or len(data) == 0:
+        raise ImageDecodeError("The file is empty (0 bytes). Choose an image file.")
+    if len(data) > MAX_BYTES:
+        raise ImageDecodeError(f"The file is {len(data) / 1e6:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width * height > max_pixels:
+                raise ImageDecodeError(
+                    f"The image declares {width}x{height} pixels ({width * height / 1e6:.0f} MP); "
+                    f"at most {max_pixels / 1e6:.0f} MP are accepted."
+                )
+            img.seek(0)  # animated images: the first frame
+            img.load()
+    except ImageDecodeError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError(f"This file is not an image we can read. Expected {SUPPORTED}.") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageDecodeError("The image declares far more pixels than its file size allows (a decompression bomb); refused.") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise ImageDecodeError(f"The image file is damaged or truncated and cannot be decoded ({exc}).") from exc
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block should not cost the user their picture
+        pass
+    if img.width < 1 or img.height < 1:
+        raise ImageDecodeError(f"Expected an image at least 1x1. Received: {img.width}x{img.height}")
+    return img
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit integer and float greyscale images to 8 bits."""
+    if img.mode.startswith("I"):
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16") or arr.max() > 255:
+            arr = arr / 257.0  # 0..65535 onto 0..255
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo >= 0.0 and hi <= 1.0:
+            arr = arr * 255.0
+        elif hi > lo:
+            arr = (arr - lo) / (hi - lo) * 255.0
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    return img
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Composite transparent pixels over white, as a viewer would show them."""
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    return img
+
+
+def to_model_input(img: Image.Image, input_shape: tuple[int, int, int],
+                   fit: Literal["crop", "pad", "stretch"] = "crop", invert: bool = False) -> np.ndarray:
+    """Convert a decoded image into what a model with ``input_shape`` takes.
+
+    Args:
+        img: a Pillow image of any mode.
+        input_shape: (height, width, channels) with 1 or 3 channels.
+        fit: ``"crop"`` cuts the centre to the model's aspect ratio, ``"pad"``
+            adds borders of the edge colour, ``"stretch"`` ignores the aspect ratio.
+        invert: turn dark-on-light into light-on-dark (MNIST digits are white on black).
+
+    Returns:
+        float32 array of ``input_shape`` with values in [0, 1].
+    """
+    height, width, channels = (int(v) for v in input_shape)
+    if channels not in (1, 3):
+        raise ImageDecodeError(f"Expected a model input with 1 or 3 channels. Received: shape={tuple(input_shape)}")
+    img = _flatten_alpha(_to_8bit(img))
+    img = img.convert("L" if channels == 1 else "RGB")
+    if fit == "crop":
+        img = ImageOps.fit(img, (width, height), Image.Resampling.LANCZOS)
+    elif fit == "pad":
+        fill = img.getpixel((0, 0))
+        img = ImageOps.pad(img, (width, height), Image.Resampling.LANCZOS, color=fill)
+    elif fit == "stretch":
+        img = img.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    else:
+        raise ValueError(f"Expected fit in ('crop', 'pad', 'stretch'). Received: {fit!r}")
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if invert:
+        arr = 1.0 - arr
+    return arr
+
+
+def load_image(data: bytes, input_shape: tuple[int, int, int], **kwargs) -> np.ndarray:
+    """``decode_image`` then ``to_model_input``: bytes in, model-ready array out."""
+    return to_model_input(decode_image(data), input_shape, **kwargs)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A float image in [0, 1] (HxW, HxWx1 or HxWx3) as uint8 for display."""
+    arr = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    return (arr * 255.0 + 0.5).astype(np.uint8)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """Encode a float image in [0, 1] or a uint8 image as PNG bytes."""
+    arr = image if image.dtype == np.uint8 else to_uint8(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()

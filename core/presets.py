@@ -1,0 +1,106 @@
+"""Well-known CNN architectures as ``ModelSpec`` presets.
+
+Each preset is faithful to its source, up to the adaptations ``build_model``
+makes for inputs that are too small for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import ConvBlock, ModelSpec
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    title: str
+    source: str  # where the architecture comes from
+    description: str
+
+    def spec(self) -> ModelSpec:
+        return PRESET_SPECS[self.key]()
+
+
+def keras_mnist_convnet() -> ModelSpec:
+    # keras-io examples/vision/mnist_convnet.py
+    return ModelSpec(
+        name="keras_mnist_convnet",
+        blocks=[ConvBlock(32, 3, padding="valid"), ConvBlock(64, 3, padding="valid")],
+        dense_units=[], flatten_dropout=0.5,
+    )
+
+
+def lenet5() -> ModelSpec:
+    # LeCun et al. 1998: tanh activations and average ("subsampling") pooling.
+    return ModelSpec(
+        name="lenet5",
+        blocks=[ConvBlock(6, 5, activation="tanh", padding="same", pooling="avg"),
+                ConvBlock(16, 5, activation="tanh", padding="valid", pooling="avg")],
+        dense_units=[120, 84], dense_activation="tanh",
+    )
+
+
+def tinyvgg() -> ModelSpec:
+    # CNN Explainer's TinyVGG (Wang et al. 2020): two blocks of two 3x3 convs with 10 filters.
+    return ModelSpec(
+        name="tinyvgg",
+        blocks=[ConvBlock(10, 3, convs=2, padding="valid"), ConvBlock(10, 3, convs=2, padding="valid")],
+        dense_units=[],
+    )
+
+
+def face_cnn() -> ModelSpec:
+    # The course project's face-recognition CNN.
+    return ModelSpec(
+        name="face_cnn",
+        blocks=[ConvBlock(32, 3, convs=2, dropout=0.25), ConvBlock(64, 3, convs=2, dropout=0.25),
+                ConvBlock(64, 3, convs=2, dropout=0.25)],
+        dense_units=[512], dense_dropout=0.5,
+    )
+
+
+def small_cifar() -> ModelSpec:
+    # A compact VGG-style net for 32x32 colour photos, with batch norm for fast, stable training.
+    return ModelSpec(
+        name="small_cifar",
+        blocks=[ConvBlock(32, 3, convs=2, batch_norm=True, dropout=0.2),
+                ConvBlock(64, 3, convs=2, batch_norm=True, dropout=0.3),
+                ConvBlock(128, 3, convs=1, batch_norm=True, dropout=0.4)],
+        dense_units=[128], dense_dropout=0.4,
+    )
+
+
+def small_cnn() -> ModelSpec:
+    # CNN Lab's default: three conv + max-pool blocks, few enough filters to look at each one.
+    return ModelSpec(
+        name="small_cnn",
+        blocks=[ConvBlock(16, 3), ConvBlock(32, 3), ConvBlock(32, 3)],
+        dense_units=[64],
+    )
+
+
+PRESET_SPECS = {
+    "small_cnn": small_cnn,
+    "tinyvgg": tinyvgg,
+    "keras_mnist_convnet": keras_mnist_convnet,
+    "lenet5": lenet5,
+    "face_cnn": face_cnn,
+    "small_cifar": small_cifar,
+}
+
+PRESETS: dict[str, Preset] = {
+    "small_cnn": Preset("small_cnn", "Small CNN (CNN Lab default)", "CNN Lab",
+                        "Three blocks of one 3x3 convolution (16, 32, 32 filters) and a 2x2 max-pool, then dense 64. "
+                        "Trains in under a minute on a laptop CPU."),
+    "tinyvgg": Preset("tinyvgg", "TinyVGG (CNN Explainer)", "Wang et al., CNN Explainer, 2020",
+                      "Four 3x3 convolutions with 10 filters each and two max-pools: small enough to see every map."),
+    "keras_mnist_convnet": Preset("keras_mnist_convnet", "Keras simple MNIST convnet", "keras-io examples/vision/mnist_convnet",
+                                  "Two conv + max-pool blocks (32 and 64 filters), dropout 0.5, softmax. ~99% on MNIST."),
+    "lenet5": Preset("lenet5", "LeNet-5", "LeCun et al., 1998",
+                     "The original CNN: 5x5 convolutions with tanh and average pooling, then dense 120 and 84."),
+    "face_cnn": Preset("face_cnn", "Course face CNN", "the university course project on face recognition",
+                       "Three blocks of two 3x3 convolutions (32, 64, 64), max-pool and dropout 0.25, then dense 512."),
+    "small_cifar": Preset("small_cifar", "Small CIFAR-10 net", "VGG-style, with batch normalisation",
+                          "Five 3x3 convolutions (32 to 128 filters) with batch norm and dropout, then dense 128."),
+}

@@ -1,0 +1,151 @@
+"""Turn weights and feature maps into single tiled RGB images.
+
+A layer with 64 channels is drawn as one picture, not 64 widgets: one PNG per
+layer keeps a page light and fast. Functions take float arrays and return
+uint8 RGB arrays; pages only display them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+COLORMAPS = {
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "magma": cv2.COLORMAP_MAGMA,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "gray": None,
+}
+
+
+def colorize(values: np.ndarray, cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """Map a 2-D float array to uint8 RGB with a sequential colour map."""
+    values = np.asarray(values, np.float32)
+    lo = float(values.min()) if vmin is None else vmin
+    hi = float(values.max()) if vmax is None else vmax
+    scaled = np.zeros_like(values) if hi <= lo else (values - lo) / (hi - lo)
+    grey = (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if cmap not in COLORMAPS:
+        raise ValueError(f"Expected a colour map in {sorted(COLORMAPS)}. Received: {cmap!r}")
+    if COLORMAPS[cmap] is None:
+        return np.repeat(grey[..., None], 3, axis=-1)
+    return cv2.cvtColor(cv2.applyColorMap(grey, COLORMAPS[cmap]), cv2.COLOR_BGR2RGB)
+
+
+def diverging(values: np.ndarray, limit: float | None = None) -> np.ndarray:
+    """Signed values to RGB: negative blue, zero white, positive red (for weights)."""
+    values = np.asarray(values, np.float32)
+    limit = float(np.abs(values).max()) if limit is None else limit
+    t = np.zeros_like(values) if limit <= 0 else np.clip(values / limit, -1, 1)
+    red = np.array([178, 24, 43], np.float32)
+    blue = np.array([33, 102, 172], np.float32)
+    white = np.array([247, 247, 247], np.float32)
+    pos = np.clip(t, 0, 1)[..., None]
+    neg = np.clip(-t, 0, 1)[..., None]
+    rgb = white * (1 - pos - neg) + red * pos + blue * neg
+    return (rgb + 0.5).astype(np.uint8)
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement, so single pixels stay crisp squares."""
+    if factor <= 1:
+        return image
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def grid(tiles: np.ndarray, cols: int | None = None, pad: int = 1, pad_value: int = 255) -> np.ndarray:
+    """Arrange N equally sized RGB tiles (N, h, w, 3) in a grid with ``pad`` pixels between them."""
+    tiles = np.asarray(tiles)
+    n, h, w = tiles.shape[:3]
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, 3), pad_value, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = tiles[i]
+    return out
+
+
+def _scale_for(side: int, target: int = 64) -> int:
+    return max(1, int(np.ceil(target / max(1, side))))
+
+
+def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "channel",
+                     max_channels: int = 64, cols: int | None = None, tile_px: int = 64) -> np.ndarray:
+    """All channels of one layer's output (H, W, C) as one tiled RGB image.
+
+    Args:
+        maps: the activation of one image, channels last.
+        cmap: a name in COLORMAPS.
+        normalise: ``"channel"`` stretches each map to its own range (shows every
+            pattern), ``"layer"`` uses one range for the layer (shows which maps are strongest).
+        max_channels: draw at most this many channels.
+        cols: tiles per row; square-ish by default.
+        tile_px: each map is enlarged to about this many pixels a side.
+    """
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"Expected maps of shape (height, width, channels). Received: shape={maps.shape}")
+    maps = maps[..., :max_channels]
+    lo, hi = float(maps.min()), float(maps.max())
+    factor = _scale_for(max(maps.shape[:2]), tile_px)
+    tiles = []
+    for c in range(maps.shape[-1]):
+        m = maps[..., c]
+        vmin, vmax = (None, None) if normalise == "channel" else (lo, hi)
+        tiles.append(upscale(colorize(m, cmap, vmin, vmax), factor))
+    return grid(np.stack(tiles), cols)
+
+
+def filter_grid(kernel: np.ndarray, rgb: bool | None = None, max_filters: int = 64, max_inputs: int = 16,
+                tile_px: int = 48, normalise: str = "filter") -> np.ndarray:
+    """A conv kernel (kh, kw, in, out) as one tiled image.
+
+    With 3 input channels (``rgb`` default) each filter is one colour tile, the
+    way the first layer of an image model is usually shown. Otherwise each
+    filter is a row of its per-input-channel slices, blue for negative weights
+    and red for positive.
+
+    Args:
+        normalise: ``"filter"`` scales each filter to its own range, ``"layer"`` uses one range.
+    """
+    kernel = np.asarray(kernel, np.float32)
+    if kernel.ndim != 4:
+        raise ValueError(f"Expected a kernel of shape (kh, kw, in, out). Received: shape={kernel.shape}")
+    kh, kw, n_in, n_out = kernel.shape
+    n_out = min(n_out, max_filters)
+    factor = _scale_for(max(kh, kw), tile_px)
+    if rgb is None:
+        rgb = n_in == 3
+    layer_lim = float(np.abs(kernel).max())
+    if rgb:
+        tiles = []
+        for f in range(n_out):
+            k = kernel[..., f]
+            lo, hi = (float(k.min()), float(k.max())) if normalise == "filter" else (-layer_lim, layer_lim)
+            img = np.zeros_like(k) if hi <= lo else (k - lo) / (hi - lo)
+            tiles.append(upscale((img * 255 + 0.5).astype(np.uint8), factor))
+        return grid(np.stack(tiles))
+    n_in_shown = min(n_in, max_inputs)
+    tiles = []
+    for f in range(n_out):
+        lim = float(np.abs(kernel[..., f]).max()) if normalise == "filter" else layer_lim
+        for i in range(n_in_shown):
+            tiles.append(upscale(diverging(kernel[:, :, i, f], lim), factor))
+    return grid(np.stack(tiles), cols=n_in_shown)
+
+
+def image_tile(image: np.ndarray, factor: int = 1) -> np.ndarray:
+    """A float image in [0, 1] (H, W, 1 or 3) as an enlarged uint8 RGB tile."""
+    arr = (np.clip(np.asarray(image, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    return upscale(arr, factor)
+
+
+def image_grid(images: np.ndarray, cols: int | None = None, tile_px: int = 48, pad: int = 2) -> np.ndarray:
+    """Several float images of one shape as one tiled RGB image."""
+    factor = _scale_for(max(images.shape[1:3]), tile_px)
+    return grid(np.stack([image_tile(im, factor) for im in images]), cols, pad)

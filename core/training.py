@@ -1,0 +1,149 @@
+"""Train a model on a dataset, reporting progress through Keras callbacks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+from .datasets import Dataset
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run."""
+
+    epochs: int = 5  # passes over the training split
+    batch_size: int = 64  # images per gradient step
+    learning_rate: float = 1e-3  # step size of the optimizer
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    validation_split: float = 0.1  # share of the training split held out to validate each epoch
+    seed: int = 0  # seeds weights, shuffling and the validation split
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"Expected epochs and batch_size of at least 1. Received: {self.epochs}, {self.batch_size}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"Expected a positive learning rate. Received: {self.learning_rate}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"Expected an optimizer in {OPTIMIZERS}. Received: {self.optimizer!r}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ValueError(f"Expected validation_split in [0, 1). Received: {self.validation_split}")
+
+
+def make_optimizer(config: TrainConfig):
+    import keras
+
+    cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+           "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
+    if config.optimizer == "sgd":
+        return cls(learning_rate=config.learning_rate, momentum=0.9)
+    return cls(learning_rate=config.learning_rate)
+
+
+def compile_model(model, config: TrainConfig) -> None:
+    model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
+    """Shuffle once with ``seed`` and hold out the last ``fraction`` for validation.
+
+    Keras's own ``validation_split`` takes the *last* images without shuffling,
+    which on a sorted dataset validates on classes never trained on.
+    """
+    if fraction <= 0:
+        return x, y, None
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = max(1, int(round(len(x) * fraction)))
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], (x[val], y[val])
+
+
+def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | None = None,
+                compile: bool = True) -> dict:
+    """Train ``model`` on the dataset's training split and score the test split.
+
+    Args:
+        model: a Keras model whose input fits ``dataset.input_shape``.
+        dataset: the data.
+        config: hyperparameters.
+        callbacks: Keras callbacks (progress, early stopping, a stop button...).
+        compile: compile with ``config``'s optimizer first; pass False to continue
+            with the model's current optimizer state.
+
+    Returns:
+        ``{"history": {metric: [per epoch]}, "test_loss", "test_accuracy", "train_seconds", "epochs_done"}``.
+    """
+    import keras
+
+    config.validate()
+    if tuple(model.input_shape[1:]) != tuple(dataset.input_shape):
+        raise ValueError(f"Expected a model for input shape {dataset.input_shape}. Received: {tuple(model.input_shape[1:])}")
+    if model.output_shape[-1] != dataset.num_classes:
+        raise ValueError(f"Expected a model with {dataset.num_classes} outputs. Received: {model.output_shape[-1]}")
+    keras.utils.set_random_seed(config.seed)
+    if compile:
+        compile_model(model, config)
+    x, y, validation = split_validation(dataset.x_train, dataset.y_train, config.validation_split, config.seed)
+    start = time.perf_counter()
+    history = model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation,
+                        callbacks=callbacks or [], verbose=0, shuffle=True)
+    seconds = time.perf_counter() - start
+    test_loss, test_acc = evaluate_model(model, dataset)
+    return {
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "test_loss": test_loss, "test_accuracy": test_acc,
+        "train_seconds": seconds, "epochs_done": len(history.history.get("loss", [])),
+    }
+
+
+def evaluate_model(model, dataset: Dataset, batch_size: int = 256) -> tuple[float, float]:
+    """Loss and accuracy on the test split, computed in batches without ``compile``."""
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(dataset.x_test), batch_size):
+        xb = dataset.x_test[i:i + batch_size]
+        yb = dataset.y_test[i:i + batch_size]
+        probs = model(xb, training=False).numpy()
+        total_loss += float(np.sum(-np.log(np.clip(probs[np.arange(len(yb)), yb], 1e-7, 1.0))))
+        correct += int(np.sum(np.argmax(probs, axis=1) == yb))
+    n = max(1, len(dataset.x_test))
+    return total_loss / n, correct / n
+
+
+class ProgressCallback:
+    """Builds a Keras callback that forwards batch and epoch logs to plain functions.
+
+    ``on_batch(epoch, batch, steps, logs)`` and ``on_epoch(epoch, logs)`` receive
+    floats only, so a UI can draw them without touching TensorFlow.
+    """
+
+    def __new__(cls, on_batch: Callable | None = None, on_epoch: Callable | None = None,
+                should_stop: Callable[[], bool] | None = None):
+        import keras
+
+        class _Progress(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.epoch = 0
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                if on_batch:
+                    on_batch(self.epoch, batch, self.params.get("steps"), {k: float(v) for k, v in (logs or {}).items()})
+                if should_stop and should_stop():
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch, logs=None):
+                if on_epoch:
+                    on_epoch(epoch, {k: float(v) for k, v in (logs or {}).items()})
+
+        return _Progress()

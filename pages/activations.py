@@ -1,0 +1,53 @@
+"""Activations: the feature maps every layer produces for one image."""
+
+import numpy as np
+import streamlit as st
+
+from core.introspection import activations, class_probabilities, visual_layers
+from core.tiles import COLORMAPS, feature_map_grid, image_tile
+from ui import state
+from ui.widgets import image_input
+
+entry = state.current_model()
+st.title("Activations")
+st.caption("Feed one image through the network and look at what every layer outputs. Each small picture is a "
+           "feature map: bright where that channel's filter found its pattern. Pooling layers shrink the maps, "
+           "keeping the strongest responses, so deeper layers see a coarser but more abstract picture.")
+
+picked = image_input(entry, key="act")
+if picked is None:
+    st.stop()
+image, caption, _ = picked
+
+c1, c2, c3 = st.columns(3)
+cmap = c1.selectbox("Colour scale", list(COLORMAPS), key="act_cmap")
+normalise = c2.radio("Scale", ["channel", "layer"], horizontal=True, key="act_norm",
+                     format_func={"channel": "per map", "layer": "whole layer"}.get)
+max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], value=32, key="act_max")
+
+acts = activations(entry.model, image)
+probs = class_probabilities(entry.model, image)
+best = int(np.argmax(probs))
+left, right = st.columns([1, 3])
+left.image(image_tile(image, max(1, 128 // image.shape[0])), caption=caption)
+right.markdown(f"Prediction: **{entry.class_names[best]}** ({probs[best]:.1%})")
+
+layer_names = list(acts)
+for layer in visual_layers(entry.model):
+    maps = acts[layer.name]
+    kind = type(layer).__name__
+    st.markdown(f"#### {layer.name} · {kind} · output {maps.shape[0]}×{maps.shape[1]}×{maps.shape[2]}")
+    if "Pooling" in kind:
+        position = layer_names.index(layer.name)
+        before_name = layer_names[position - 1] if position > 0 else None
+        before = acts[before_name] if before_name else image
+        n = min(max_channels, maps.shape[-1])
+        a, b = st.columns(2)
+        a.image(feature_map_grid(before[..., :n], cmap, normalise, n), caption=f"input: {before_name or 'image'} "
+                f"{before.shape[0]}×{before.shape[1]}")
+        b.image(feature_map_grid(maps, cmap, normalise, n), caption=f"after {layer.name}: {maps.shape[0]}×{maps.shape[1]}, "
+                "each value the " + ("maximum" if "Max" in kind else "average") + " of a window")
+    else:
+        st.image(feature_map_grid(maps, cmap, normalise, max_channels))
+        if maps.shape[-1] > max_channels:
+            st.caption(f"First {max_channels} of {maps.shape[-1]} maps shown.")

@@ -1,0 +1,91 @@
+"""Data: choose a dataset, see samples of every class and the class counts."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.datasets import DATASETS, DatasetError
+from core.tiles import image_grid
+from ui import state
+
+state.init_state()
+st.title("Data")
+st.caption("A CNN learns only from examples. Look at them first: what varies inside a class, "
+           "what tells classes apart, and whether every class has enough images.")
+
+current = st.session_state["dataset"]
+names = list(DATASETS)
+name = st.selectbox("Dataset", names, index=names.index(current["name"]), key="data_name",
+                    format_func=lambda n: DATASETS[n].title)
+st.caption(DATASETS[name].description)
+
+options: dict = {}
+if name in ("mnist", "fashion_mnist", "cifar10"):
+    how = st.radio("Source", ["download", "folder"], horizontal=True, key="data_source",
+                   format_func={"download": "Download with Keras (cached after the first time)",
+                                "folder": "Local folder with the official files"}.get)
+    if how == "folder":
+        options["folder"] = st.text_input("Folder", key="data_folder",
+                                          placeholder="/path/to/mnist (holding train-images-idx3-ubyte.gz ...)")
+elif name == "folder":
+    options["path"] = st.text_input("Folder with one sub-folder per class", key="data_path",
+                                    placeholder="/path/to/images")
+    c1, c2 = st.columns(2)
+    options["image_size"] = c1.select_slider("Input size (pixels)", [16, 24, 28, 32, 48, 64, 96, 128], value=64,
+                                             key="data_size")
+    channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True, key="data_channels")
+    if channels != "auto":
+        options["channels"] = 1 if channels == "grey" else 3
+
+pending = {"name": name, "options": {k: v for k, v in options.items() if v not in (None, "")}}
+needs_button = name not in ("shapes", "digits")
+if pending != current:
+    if not needs_button or st.button("Load dataset", type="primary", key="data_load"):
+        try:
+            state.get_dataset(pending["name"], pending["options"])
+            st.session_state["dataset"] = pending
+            current = pending
+            st.rerun()
+        except DatasetError as exc:
+            st.error(str(exc))
+
+try:
+    ds = state.current_dataset()
+except DatasetError as exc:
+    st.error(str(exc))
+    st.stop()
+
+if current != pending:
+    st.info(f"Showing the loaded dataset, {ds.title}. Press **Load dataset** to switch.")
+
+h, w, c = ds.input_shape
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Classes", ds.num_classes)
+m2.metric("Training images", f"{len(ds.x_train):,}")
+m3.metric("Test images", f"{len(ds.x_test):,}")
+m4.metric("Image size", f"{h}×{w}×{c}")
+st.caption(f"Source: {ds.source}")
+if ds.warnings:
+    with st.expander(f"{len(ds.warnings)} files skipped"):
+        st.text("\n".join(ds.warnings[:200]))
+
+st.subheader("Samples of every class")
+per_class = st.slider("Images per class", 4, 16, 8, key="data_per_class")
+picked = ds.samples_per_class(per_class, seed=st.session_state.get("data_seed", 0))
+if st.button("Other samples", key="data_shuffle"):
+    st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1
+    st.rerun()
+for start in range(0, ds.num_classes, 2):
+    cols = st.columns(2)
+    for col, cls in zip(cols, range(start, min(start + 2, ds.num_classes))):
+        idx = picked[cls]
+        col.markdown(f"**{ds.class_names[cls]}**" + ("" if len(idx) else ": no images"))
+        if len(idx):
+            col.image(image_grid(ds.x_train[idx], cols=per_class))
+
+st.subheader("Class counts")
+train_counts, test_counts = ds.class_counts("train"), ds.class_counts("test")
+fig = go.Figure([go.Bar(name="train", x=list(train_counts), y=list(train_counts.values())),
+                 go.Bar(name="test", x=list(test_counts), y=list(test_counts.values()))])
+fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=40), xaxis_type="category")
+st.plotly_chart(fig, key="data_counts")

@@ -1,0 +1,38 @@
+"""Overview: what CNN Lab is and where to start."""
+
+import streamlit as st
+
+from ui import state
+
+entry = state.current_model()
+meta = entry.metadata
+
+st.title("CNN Lab")
+st.markdown(
+    "See inside a convolutional neural network. A CNN looks at an image through small **filters** that slide "
+    "over it; each filter answers *\"is my pattern here?\"* at every position, producing a **feature map**. "
+    "Layers of filters build edges into corners, corners into shapes, shapes into a class."
+)
+
+acc = meta.get("metrics", {}).get("test_accuracy")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Current model", meta.get("name", entry.id))
+c2.metric("Dataset", (meta.get("dataset") or {}).get("title", "—"))
+c3.metric("Test accuracy", f"{acc:.1%}" if acc is not None else "—")
+c4.metric("Parameters", f"{entry.model.count_params():,}")
+
+st.subheader("Start here")
+cols = st.columns(3)
+with cols[0]:
+    st.page_link("pages/data.py", label="Data: browse the images", icon=":material/photo_library:")
+    st.caption("Pick a dataset and look at samples of every class.")
+    st.page_link("pages/train.py", label="Train: build and train a CNN", icon=":material/model_training:")
+    st.caption("Choose a preset or design your own, then watch it learn.")
+with cols[1]:
+    st.page_link("pages/filters.py", label="Filters: what the model learned", icon=":material/filter:")
+    st.caption("The weights of every convolution layer, as pictures.")
+    st.page_link("pages/activations.py", label="Activations: what the model sees", icon=":material/layers:")
+    st.caption("Feature maps of every layer for one image.")
+with cols[2]:
+    st.page_link("pages/predict.py", label="Predict: try your own picture", icon=":material/image_search:")
+    st.caption("Upload a photo or take a webcam snapshot and see the class probabilities.")

@@ -1,0 +1,35 @@
+"""Predict: classify an uploaded photo or a webcam snapshot."""
+
+import numpy as np
+import streamlit as st
+
+from core.figures import probability_bar
+from core.introspection import class_probabilities
+from core.tiles import image_tile
+from ui import state
+from ui.widgets import image_input
+
+entry = state.current_model()
+st.title("Predict")
+st.caption("The model only ever sees a small square of pixels: your picture is cropped, resized and converted to "
+           f"{entry.input_shape[0]}×{entry.input_shape[1]} {'colour' if entry.input_shape[2] == 3 else 'grey'} pixels first. "
+           "Its last layer, the softmax, turns the scores into probabilities that add up to 100%.")
+st.markdown(f"Classes: {', '.join(entry.class_names)}")
+
+picked = image_input(entry, key="pred", sources=("upload", "camera", "sample"))
+if picked is None:
+    st.stop()
+image, caption, original = picked
+
+probs = class_probabilities(entry.model, image)
+best = int(np.argmax(probs))
+c1, c2, c3 = st.columns([1, 1, 2])
+if original is not None:
+    c1.image(original, caption=caption)
+c2.image(image_tile(image, max(1, 160 // image.shape[0])), caption="What the model sees")
+with c3:
+    st.metric("Prediction", entry.class_names[best], f"{probs[best]:.1%} sure", delta_color="off")
+    st.plotly_chart(probability_bar(probs, entry.class_names), key="pred_probs")
+if probs[best] < 0.5:
+    st.caption("The model is unsure: no class gets half the probability. The picture may look like "
+               "nothing it was trained on.")

@@ -1,0 +1,141 @@
+"""Train: pick or design an architecture, set hyperparameters, watch it learn."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core.datasets import DatasetError
+from core.figures import training_curves
+from core.jobs import TrainingJob
+from core.models import ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table
+from core.presets import PRESETS
+from core.training import OPTIMIZERS, TrainConfig
+from ui import state
+
+state.init_state()
+st.title("Train")
+st.caption("Training shows the network thousands of labelled images. After each small batch it nudges every "
+           "weight a little in the direction that lowers the loss, the measure of how wrong it was.")
+
+try:
+    dataset = state.current_dataset()
+except DatasetError as exc:
+    st.error(f"The chosen dataset cannot be loaded: {exc}")
+    st.stop()
+st.markdown(f"Training on **{dataset.title}**: {len(dataset.x_train):,} training images of "
+            f"{dataset.input_shape[0]}×{dataset.input_shape[1]}×{dataset.input_shape[2]}, "
+            f"{dataset.num_classes} classes. Change it on the Data page.")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def describe(spec_json: str, input_shape: tuple, num_classes: int):
+    spec = ModelSpec.from_dict(json.loads(spec_json))
+    model = build_model(spec, input_shape, num_classes)
+    return layer_table(model), adaptation_notes(spec, model), int(model.count_params())
+
+
+BLOCK_COLUMNS = {
+    "filters": st.column_config.NumberColumn("filters", min_value=1, max_value=256, step=1, required=True),
+    "kernel_size": st.column_config.NumberColumn("kernel", min_value=1, max_value=11, step=1, required=True),
+    "convs": st.column_config.NumberColumn("convs", min_value=1, max_value=4, step=1, required=True),
+    "activation": st.column_config.SelectboxColumn("activation", options=list(ACTIVATIONS), required=True),
+    "padding": st.column_config.SelectboxColumn("padding", options=["same", "valid"], required=True),
+    "batch_norm": st.column_config.CheckboxColumn("batch norm"),
+    "pooling": st.column_config.SelectboxColumn("pooling", options=list(POOLINGS), required=True),
+    "pool_size": st.column_config.NumberColumn("pool", min_value=2, max_value=4, step=1, required=True),
+    "dropout": st.column_config.NumberColumn("dropout", min_value=0.0, max_value=0.9, step=0.05, required=True),
+}
+
+st.subheader("Architecture")
+preset_key = st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=lambda k: PRESETS[k].title)
+preset = PRESETS[preset_key]
+st.caption(f"{preset.description} Source: {preset.source}.")
+spec = preset.spec()
+if st.toggle("Edit the architecture", key="train_custom"):
+    blocks = st.data_editor(pd.DataFrame([vars(b) for b in spec.blocks]), num_rows="dynamic", hide_index=True,
+                            column_config=BLOCK_COLUMNS, key=f"train_blocks_{preset_key}")
+    dense_text = st.text_input("Hidden dense layers (units, comma separated)", ", ".join(map(str, spec.dense_units)),
+                               key=f"train_dense_{preset_key}")
+    try:
+        rows = blocks.dropna().to_dict("records")
+        spec = ModelSpec(
+            name=f"{preset_key}_custom",
+            blocks=[ConvBlock(int(r["filters"]), int(r["kernel_size"]), int(r["convs"]), r["activation"], r["padding"],
+                              bool(r["batch_norm"]), r["pooling"], int(r["pool_size"]), float(r["dropout"])) for r in rows],
+            dense_units=[int(u) for u in dense_text.replace(" ", "").split(",") if u],
+            dense_activation=spec.dense_activation, dense_dropout=spec.dense_dropout, flatten_dropout=spec.flatten_dropout,
+        )
+    except (ValueError, TypeError) as exc:
+        st.error(f"The architecture table has an invalid value: {exc}")
+        st.stop()
+
+try:
+    table, notes, params = describe(json.dumps(spec.to_dict()), dataset.input_shape, dataset.num_classes)
+except (ModelSpecError, ValueError) as exc:
+    st.error(f"This architecture cannot be built for {dataset.title}: {exc}")
+    st.stop()
+st.dataframe(pd.DataFrame(table), hide_index=True, key="train_layers")
+st.caption(f"{params:,} trainable parameters. " + " ".join(notes))
+
+st.subheader("Hyperparameters")
+c = st.columns(6)
+epochs = c[0].number_input("Epochs", 1, 200, 5, key="train_epochs")
+batch_size = c[1].select_slider("Batch size", [8, 16, 32, 64, 128, 256], value=64, key="train_batch")
+lr = c[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], value=1e-3, key="train_lr")
+optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+val_split = c[4].slider("Validation share", 0.0, 0.5, 0.1, 0.05, key="train_val")
+seed = c[5].number_input("Seed", 0, 10_000, 0, key="train_seed")
+name = st.text_input("Model name", f"{dataset.name}_{spec.name}", key="train_name")
+
+job = st.session_state.get("job")
+running = job is not None and not job.finished
+if st.button("Train", type="primary", disabled=running, key="train_start",
+             help="A run is in progress; stop it or wait." if running else None):
+    config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr), optimizer=optimizer,
+                         validation_split=float(val_split), seed=int(seed))
+    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=int(seed))
+    st.session_state["job"] = TrainingJob(model, dataset, config, name=name.strip() or spec.name,
+                                          spec=spec.to_dict()).start()
+    st.rerun()
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "—"
+    return f"{int(s // 60)}:{int(s % 60):02d}"
+
+
+@st.fragment(run_every=1.0 if running else None)
+def show_progress():
+    job = st.session_state.get("job")
+    if job is None:
+        st.info("Press **Train** to start. Progress and live curves appear here.")
+        return
+    snap = job.snapshot()
+    st.subheader(f"Run: {job.name}")
+    batch_text = f", batch {snap.batch}/{snap.steps}" if snap.steps else ""
+    st.progress(snap.fraction, text=f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}{batch_text}")
+    m = st.columns(4)
+    m[0].metric("Elapsed", fmt_seconds(snap.elapsed))
+    m[1].metric("ETA", fmt_seconds(snap.eta))
+    m[2].metric("Images/s", f"{snap.images_per_second:,.0f}")
+    last = snap.epoch_log[-1] if snap.epoch_log else {}
+    m[3].metric("Val. accuracy", f"{last['val_accuracy']:.1%}" if "val_accuracy" in last else "—")
+    if not job.finished:
+        st.button("Stop", key="train_stop", on_click=job.stop, help="Stop after this batch; the model keeps its weights.")
+    cols = st.columns(2)
+    cols[0].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "loss"), key="train_loss_chart")
+    cols[1].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key="train_acc_chart")
+    if snap.state == "failed":
+        st.error(f"Training failed: {snap.error}")
+    elif job.finished and job.result:
+        st.success(f"{job.name}: test accuracy {job.result['test_accuracy']:.1%} after "
+                   f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.1f} s). "
+                   "It is now the current model: look at its Filters and Activations.")
+        if st.session_state.get("job_consumed") != job.id:
+            state.collect_finished_job()
+            st.rerun(scope="app")
+
+
+show_progress()

@@ -1,0 +1,47 @@
+"""The sidebar every page shares: dataset, model and training status."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.datasets import DATASETS
+
+from . import state
+
+
+def draw_sidebar() -> None:
+    state.init_state()
+    ss = st.session_state
+    with st.sidebar:
+        choice = ss["dataset"]
+        info = DATASETS.get(choice["name"])
+        st.markdown(f"**Dataset** · {info.title if info else choice['name']}")
+
+        models = ss["models"]
+        ids = list(models)
+        st.selectbox("Model", ids, key="sidebar_model", index=ids.index(ss["current_model"]),
+                     format_func=lambda i: models[i].label, on_change=_on_model_change)
+        entry = models[ss["current_model"]]
+        acc = entry.metadata.get("metrics", {}).get("test_accuracy")
+        ds_title = (entry.metadata.get("dataset") or {}).get("title", "unknown dataset")
+        st.caption(f"Trained on {ds_title} · input {entry.input_shape[0]}×{entry.input_shape[1]}×{entry.input_shape[2]} · "
+                   f"{entry.model.count_params():,} parameters")
+        if acc is not None:
+            st.metric("Test accuracy", f"{acc:.1%}")
+
+        job = ss.get("job")
+        if job is None:
+            st.caption("Training: idle")
+        else:
+            snap = job.snapshot()
+            if snap.state in ("queued", "running"):
+                st.caption(f"Training **{job.name}**: epoch {snap.epoch + 1}/{snap.epochs}")
+                st.progress(snap.fraction)
+            elif snap.state == "failed":
+                st.caption(f"Training {job.name} failed: {snap.error}")
+            else:
+                st.caption(f"Training {job.name}: {snap.state}")
+
+
+def _on_model_change() -> None:
+    st.session_state["current_model"] = st.session_state["sidebar_model"]

@@ -1,0 +1,130 @@
+"""Session state in one place: the user's models, current model, dataset and job."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from core.datasets import DATASETS, DEFAULT_DATASET, Dataset, load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODEL = ROOT / "assets" / "models" / "shapes_default"
+SHIPPED_ID = "shipped:shapes_default"
+
+
+@dataclass
+class ModelEntry:
+    """A model the user can pick: the shipped default (shared, read-only) or one they trained."""
+
+    id: str
+    model: object
+    metadata: dict
+    shipped: bool = False
+
+    @property
+    def label(self) -> str:
+        acc = self.metadata.get("metrics", {}).get("test_accuracy")
+        acc_text = f" · {acc:.1%}" if acc is not None else ""
+        tag = " (shipped)" if self.shipped else ""
+        return f"{self.metadata.get('name', self.id)}{tag}{acc_text}"
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(int(v) for v in self.model.input_shape[1:])
+
+    @property
+    def class_names(self) -> list[str]:
+        names = self.metadata.get("class_names")
+        n = int(self.model.output_shape[-1])
+        return list(names) if names and len(names) == n else [str(i) for i in range(n)]
+
+
+@st.cache_resource(show_spinner="Loading the shipped model…")
+def load_shipped_model():
+    """The default model; one object shared by every session, so it is only ever read."""
+    from core.storage import load_model
+
+    return load_model(SHIPPED_MODEL)
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _cached_dataset(name: str, options_json: str) -> Dataset:
+    # Shared, read-only arrays: cache_resource avoids copying 200 MB per rerun.
+    return load_dataset(name, json.loads(options_json))
+
+
+def get_dataset(name: str, options: dict | None = None) -> Dataset:
+    """Load (once per process) and return a dataset; raises DatasetError with a user message."""
+    key = json.dumps(options or {}, sort_keys=True)
+    with st.spinner(f"Loading {DATASETS.get(name).title if name in DATASETS else name}…"):
+        return _cached_dataset(name, key)
+
+
+def init_state() -> None:
+    """Create every session key this app uses, once per session."""
+    ss = st.session_state
+    ss.setdefault("models", {})
+    ss.setdefault("current_model", None)
+    ss.setdefault("dataset", {"name": DEFAULT_DATASET, "options": {}})
+    ss.setdefault("job", None)
+    ss.setdefault("job_consumed", None)
+    if SHIPPED_ID not in ss["models"]:
+        model, metadata = load_shipped_model()
+        ss["models"][SHIPPED_ID] = ModelEntry(SHIPPED_ID, model, metadata, shipped=True)
+    if ss["current_model"] not in ss["models"]:
+        ss["current_model"] = SHIPPED_ID
+    collect_finished_job()
+
+
+def current_model() -> ModelEntry:
+    init_state()
+    return st.session_state["models"][st.session_state["current_model"]]
+
+
+def add_model(model, metadata: dict, make_current: bool = True) -> ModelEntry:
+    """Register a model trained in this session (visible to this session only)."""
+    models = st.session_state["models"]
+    base = metadata.get("name", "model")
+    model_id, n = f"session:{base}", 1
+    while model_id in models:
+        n += 1
+        model_id = f"session:{base}-{n}"
+    entry = ModelEntry(model_id, model, metadata)
+    models[model_id] = entry
+    if make_current:
+        st.session_state["current_model"] = model_id
+    return entry
+
+
+def collect_finished_job() -> None:
+    """Once a training job ends (done or stopped), its model joins the session's models."""
+    job = st.session_state.get("job")
+    if job is None or not job.finished or st.session_state.get("job_consumed") == job.id:
+        return
+    st.session_state["job_consumed"] = job.id
+    if job.metadata is not None:
+        add_model(job.model, job.metadata)
+
+
+def current_dataset() -> Dataset:
+    """The dataset chosen on the Data page (raises DatasetError if it cannot be loaded)."""
+    init_state()
+    choice = st.session_state["dataset"]
+    return get_dataset(choice["name"], choice["options"])
+
+
+def model_dataset(entry: ModelEntry) -> Dataset | None:
+    """The dataset a model was trained on, or None when it cannot be loaded here."""
+    from core.datasets import DatasetError
+
+    ref = entry.metadata.get("dataset") or {}
+    if ref.get("name") not in DATASETS:
+        return None
+    try:
+        ds = get_dataset(ref["name"], ref.get("options") or {})
+    except DatasetError:
+        return None
+    return ds if ds.input_shape == entry.input_shape else None

@@ -1,0 +1,64 @@
+"""Input widgets that return plain values to the pages."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.images import ImageDecodeError, decode_image, to_model_input
+
+from .state import ModelEntry, model_dataset
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "pgm", "ppm"]
+
+
+def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample", "upload", "camera")):
+    """Let the user pick an image for ``entry``'s model.
+
+    Returns:
+        ``(image, caption, original)``: the model-ready float array, a caption,
+        and the original picture (uint8 array) when it came from a file or camera;
+        ``None`` while nothing usable is chosen. Bad files show an error here.
+    """
+    dataset = model_dataset(entry) if "sample" in sources else None
+    labels = {"sample": "Dataset sample", "upload": "Upload a photo", "camera": "Webcam snapshot"}
+    available = [s for s in sources if s != "sample" or dataset is not None]
+    source = st.radio("Image source", available, format_func=labels.get, horizontal=True, key=f"{key}_source")
+
+    if source == "sample":
+        n = len(dataset.x_test)
+        cols = st.columns([4, 1])
+        cols[1].button("Random", key=f"{key}_random", on_click=_pick_random, args=(f"{key}_index", n))
+        index = cols[0].slider("Test image", 0, n - 1, key=f"{key}_index")
+        label = entry.class_names[int(dataset.y_test[index])]
+        return dataset.x_test[index], f"Test image {index} of {dataset.title} · true class: {label}", None
+
+    if source == "upload":
+        uploaded = st.file_uploader("Photo", type=IMAGE_TYPES, key=f"{key}_upload")
+        data = uploaded.getvalue() if uploaded is not None else None
+        name = uploaded.name if uploaded is not None else ""
+    else:
+        shot = st.camera_input("Take a snapshot", key=f"{key}_camera")
+        data = shot.getvalue() if shot is not None else None
+        name = "webcam snapshot"
+    if data is None:
+        st.info("Choose a picture to continue.")
+        return None
+
+    fit_labels = {"crop": "Crop the centre", "pad": "Fit with borders", "stretch": "Stretch"}
+    cols = st.columns(2)
+    fit = cols[0].radio("Fit to the model's input", list(fit_labels), format_func=fit_labels.get, key=f"{key}_fit")
+    invert = cols[1].checkbox("Invert brightness", key=f"{key}_invert",
+                              help="MNIST-style models expect a light drawing on a dark background.")
+    try:
+        picture = decode_image(data)
+        image = to_model_input(picture, entry.input_shape, fit=fit, invert=invert)
+    except ImageDecodeError as exc:
+        st.error(f"Could not use {name or 'this file'}: {exc}")
+        return None
+    preview = np.asarray(picture.convert("RGB"))
+    return image, f"{name} ({picture.width}×{picture.height})", preview
+
+
+def _pick_random(slider_key: str, n: int) -> None:
+    st.session_state[slider_key] = int(np.random.default_rng().integers(n))
