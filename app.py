@@ -19,5 +19,11 @@ pages = [
     st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
 ]
 navigation = st.navigation(pages)
+# Every page checks this key: a page run without it was started by Streamlit's
+# legacy pages/ discovery (see ui.state.require_router) and is sent back here.
+st.session_state["_routed"] = True
+pending = st.session_state.pop("_pending_page", None)
+if pending:
+    st.switch_page(pending)
 draw_sidebar()
 navigation.run()

@@ -87,6 +87,9 @@ def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "
     if maps.ndim != 3:
         raise ValueError(f"Expected maps of shape (height, width, channels). Received: shape={maps.shape}")
     maps = maps[..., :max_channels]
+    if cols is None:
+        n = maps.shape[-1]
+        cols = n if n <= 8 else (8 if n <= 32 else 16)
     lo, hi = float(maps.min()), float(maps.max())
     factor = _scale_for(max(maps.shape[:2]), tile_px)
     tiles = []
@@ -98,7 +101,7 @@ def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "
 
 
 def filter_grid(kernel: np.ndarray, rgb: bool | None = None, max_filters: int = 64, max_inputs: int = 16,
-                tile_px: int = 48, normalise: str = "filter") -> np.ndarray:
+                tile_px: int | None = None, normalise: str = "filter") -> np.ndarray:
     """A conv kernel (kh, kw, in, out) as one tiled image.
 
     With 3 input channels (``rgb`` default) each filter is one colour tile, the
@@ -114,9 +117,9 @@ def filter_grid(kernel: np.ndarray, rgb: bool | None = None, max_filters: int = 
         raise ValueError(f"Expected a kernel of shape (kh, kw, in, out). Received: shape={kernel.shape}")
     kh, kw, n_in, n_out = kernel.shape
     n_out = min(n_out, max_filters)
-    factor = _scale_for(max(kh, kw), tile_px)
     if rgb is None:
         rgb = n_in == 3
+    factor = _scale_for(max(kh, kw), tile_px or (72 if rgb else 32))
     layer_lim = float(np.abs(kernel).max())
     if rgb:
         tiles = []
@@ -125,14 +128,14 @@ def filter_grid(kernel: np.ndarray, rgb: bool | None = None, max_filters: int = 
             lo, hi = (float(k.min()), float(k.max())) if normalise == "filter" else (-layer_lim, layer_lim)
             img = np.zeros_like(k) if hi <= lo else (k - lo) / (hi - lo)
             tiles.append(upscale((img * 255 + 0.5).astype(np.uint8), factor))
-        return grid(np.stack(tiles))
+        return grid(np.stack(tiles), cols=min(n_out, 8), pad=6)
     n_in_shown = min(n_in, max_inputs)
     tiles = []
     for f in range(n_out):
         lim = float(np.abs(kernel[..., f]).max()) if normalise == "filter" else layer_lim
         for i in range(n_in_shown):
             tiles.append(upscale(diverging(kernel[:, :, i, f], lim), factor))
-    return grid(np.stack(tiles), cols=n_in_shown)
+    return grid(np.stack(tiles), cols=n_in_shown, pad=3)
 
 
 def image_tile(image: np.ndarray, factor: int = 1) -> np.ndarray:

@@ -6,6 +6,8 @@ import streamlit as st
 from core.introspection import activations, class_probabilities, visual_layers
 from core.tiles import COLORMAPS, feature_map_grid, image_tile
 from ui import state
+
+state.require_router(__file__)
 from ui.widgets import image_input
 
 entry = state.current_model()

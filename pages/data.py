@@ -8,6 +8,8 @@ from core.datasets import DATASETS, DatasetError
 from core.tiles import image_grid
 from ui import state
 
+state.require_router(__file__)
+
 state.init_state()
 st.title("Data")
 st.caption("A CNN learns only from examples. Look at them first: what varies inside a class, "

@@ -8,6 +8,8 @@ from core.introspection import conv_filters, conv_layers
 from core.tiles import filter_grid
 from ui import state
 
+state.require_router(__file__)
+
 entry = state.current_model()
 st.title("Filters")
 st.caption("A filter is a small grid of weights the network learned. It slides over its input and responds "

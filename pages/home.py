@@ -4,6 +4,8 @@ import streamlit as st
 
 from ui import state
 
+state.require_router(__file__)
+
 entry = state.current_model()
 meta = entry.metadata
 

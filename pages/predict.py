@@ -7,6 +7,8 @@ from core.figures import probability_bar
 from core.introspection import class_probabilities
 from core.tiles import image_tile
 from ui import state
+
+state.require_router(__file__)
 from ui.widgets import image_input
 
 entry = state.current_model()

@@ -13,6 +13,8 @@ from core.presets import PRESETS
 from core.training import OPTIMIZERS, TrainConfig
 from ui import state
 
+state.require_router(__file__)
+
 state.init_state()
 st.title("Train")
 st.caption("Training shows the network thousands of labelled images. After each small batch it nudges every "

@@ -63,6 +63,20 @@ def get_dataset(name: str, options: dict | None = None) -> Dataset:
         return _cached_dataset(name, key)
 
 
+def require_router(page_file: str) -> None:
+    """Make sure ``app.py`` (router and sidebar) runs before this page.
+
+    Streamlit treats a folder named ``pages/`` beside the main script as a
+    legacy multipage app until ``st.navigation`` has run once in the process.
+    So on a freshly started server, a first request straight to ``/train``
+    runs ``pages/train.py`` alone, without the router. That request is sent
+    through ``app.py``, which then switches to the page asked for.
+    """
+    if "_routed" not in st.session_state:
+        st.session_state["_pending_page"] = f"pages/{Path(page_file).name}"
+        st.switch_page("app.py")
+
+
 def init_state() -> None:
     """Create every session key this app uses, once per session."""
     ss = st.session_state

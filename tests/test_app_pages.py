@@ -1,0 +1,167 @@
+"""Every page under Streamlit's AppTest: renders without an exception and shows what it promises."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py"]
+
+pytestmark = pytest.mark.app
+
+
+def open_page(page: str, at: AppTest | None = None) -> AppTest:
+    if at is None:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def jpeg_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+def star_photo() -> bytes:
+    """A big photo-like picture of a star from the shapes generator."""
+    from core.datasets.shapes import draw_shape
+
+    image = draw_shape("star", np.random.default_rng(3), size=32, noise=0.02)
+    big = Image.fromarray((image * 255).astype(np.uint8)).resize((480, 480), Image.Resampling.BICUBIC)
+    return jpeg_bytes(np.asarray(big))
+
+
+def test_overview_shows_the_shipped_model():
+    # The default page, reached through the router exactly as a browser first opens it.
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Current model"] == "shapes_small_cnn"
+    assert labels["Test accuracy"].endswith("%") and float(labels["Test accuracy"][:-1]) > 90
+    assert len(at.get("page_link")) == 5
+    # the shared sidebar: dataset, model picker, accuracy, training status
+    sidebar = [getattr(e, "value", None) for e in at.sidebar]
+    assert "**Dataset** · Shapes (synthetic)" in sidebar
+    assert "shipped:shapes_default" in sidebar and "98.1%" in sidebar and "Training: idle" in sidebar
+
+
+def test_data_page_shows_samples_of_every_class_and_counts():
+    at = open_page("pages/data.py")
+    assert at.selectbox(key="data_name").value == "shapes"
+    assert len(at.get("image")) == 4  # one grid per class
+    assert {m.label: m.value for m in at.metric}["Classes"] == "4"
+    at.selectbox(key="data_name").set_value("digits").run()
+    assert not at.exception
+    assert at.session_state["dataset"]["name"] == "digits"
+    assert len(at.get("image")) == 10
+
+
+def test_data_page_reports_a_missing_folder():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("mnist").run()
+    at.radio(key="data_source").set_value("folder").run()
+    at.text_input(key="data_folder").input("/nonexistent/mnist").run()
+    at.button(key="data_load").click().run()
+    assert not at.exception
+    assert any("Folder not found" in e.value for e in at.error)
+    assert at.session_state["dataset"]["name"] == "shapes"  # the loaded dataset stays
+
+
+def test_filters_page_draws_every_conv_layer():
+    at = open_page("pages/filters.py")
+    layer_box = at.selectbox(key="filters_layer")
+    assert layer_box.options == ["conv1 (1 of 3)", "conv2 (2 of 3)", "conv3 (3 of 3)"]
+    assert len(at.get("image")) == 1
+    layer_box.set_value("conv3").run()
+    assert not at.exception and len(at.get("image")) == 1
+    assert "32 filters of 3×3×32" in " ".join(m.value for m in at.markdown)
+
+
+def test_activations_page_shows_every_map_layer():
+    at = open_page("pages/activations.py")
+    # input image + conv1, conv2, conv3 + three pools drawn beside their inputs (2 images each)
+    assert len(at.get("image")) == 1 + 3 + 3 * 2
+    assert any(m.value.startswith("Prediction:") for m in at.markdown)
+    at.slider(key="act_index").set_value(7).run()
+    assert not at.exception
+
+
+def test_predict_page_classifies_an_upload_and_a_snapshot():
+    at = open_page("pages/predict.py")
+    at.file_uploader(key="pred_upload").set_value(("star.jpg", star_photo(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    prediction = {m.label: m.value for m in at.metric}["Prediction"]
+    assert prediction == "star"
+    assert len(at.get("plotly_chart")) == 1
+
+    at.radio(key="pred_source").set_value("camera").run()
+    at.camera_input(key="pred_camera").set_value(("snapshot.jpg", star_photo(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Prediction"] == "star"
+
+
+def _truncated_jpeg() -> bytes:
+    data = star_photo()
+    return data[: len(data) // 3]
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("notes.jpg", b"This is a text file, not a photo.\n" * 20, "not an image"),
+    ("broken.jpg", None, "damaged or truncated"),
+    ("empty.jpg", b"", "empty"),
+])
+def test_predict_page_explains_bad_uploads(name, data, expected):
+    data = _truncated_jpeg() if data is None else data
+    at = open_page("pages/predict.py")
+    at.file_uploader(key="pred_upload").set_value((name, data, "image/jpeg")).run()
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert len(messages) == 1 and expected in messages[0] and name in messages[0]
+    assert "Prediction" not in {m.label for m in at.metric}
+    # the app keeps working: a good picture right after is classified
+    at.file_uploader(key="pred_upload").set_value(("star.jpg", star_photo(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Prediction"] == "star"
+
+
+@pytest.mark.slow
+def test_train_then_every_page_uses_the_new_model():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("digits").run()
+    at = open_page("pages/train.py", at)
+    assert at.selectbox(key="train_preset").value == "small_cnn"
+    assert at.dataframe[0].value["layer"].tolist()[0] == "image"
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.text_input(key="train_name").input("digits_test_model").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    job = at.session_state["job"]
+    job.join(timeout=120)
+    at.run()
+    assert not at.exception
+    snap = job.snapshot()
+    assert snap.state == "done" and len(snap.epoch_log) == 2 and snap.batch_log
+    assert at.session_state["current_model"] == "session:digits_test_model"
+    entry = at.session_state["models"]["session:digits_test_model"]
+    assert entry.metadata["metrics"]["test_accuracy"] > 0.5
+    assert len(at.get("plotly_chart")) == 2  # loss and accuracy curves
+    assert any("test accuracy" in s.value for s in at.success)
+
+    for page in PAGES:
+        at = open_page(page, at)
+    # the Activations page now runs digits through the new model
+    at = open_page("pages/activations.py", at)
+    predictions = [m.value for m in at.markdown if m.value.startswith("Prediction:")]
+    assert predictions and predictions[0].split("**")[1] in [str(d) for d in range(10)]
