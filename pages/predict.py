@@ -30,7 +30,7 @@ if original is not None:
     c1.image(original, caption=caption)
 c2.image(image_tile(image, max(1, 160 // image.shape[0])), caption="What the model sees")
 with c3:
-    st.metric("Prediction", entry.class_names[best], f"{probs[best]:.1%} sure", delta_color="off")
+    st.metric("Prediction", entry.class_names[best], f"{probs[best]:.1%} sure", delta_color="off", delta_arrow="off")
     st.plotly_chart(probability_bar(probs, entry.class_names), key="pred_probs")
 if probs[best] < 0.5:
     st.caption("The model is unsure: no class gets half the probability. The picture may look like "

@@ -275,6 +275,17 @@ def test_folder_loader_skips_and_reports_bad_files(tmp_path):
     assert ds.options["path"] == str(root) and ds.options["image_size"] == [16, 16]
 
 
+def test_folder_options_reload_the_same_dataset(tmp_path):
+    make_class_tree(tmp_path, classes=("a", "b"), per_class=6)
+    first = load_dataset("folder", {"path": str(tmp_path), "image_size": [12, 16], "seed": 3})
+    again = load_dataset("folder", json.loads(json.dumps(first.options)))  # as stored in model metadata
+    assert again.input_shape == first.input_shape == (12, 16, 3)
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    np.testing.assert_array_equal(again.y_test, first.y_test)
+    other = load_dataset("folder", {**first.options, "seed": 4})
+    assert not np.array_equal(other.y_train, first.y_train) or not np.array_equal(other.x_train, first.x_train)
+
+
 def test_folder_loader_natural_class_order_and_greyscale(tmp_path):
     rng = np.random.default_rng(0)
     for name in ("s10", "s2", "s1"):
@@ -362,6 +373,27 @@ def test_offline_download_explains_how_to_supply_files(tmp_path, make_subprocess
 def test_unknown_dataset_name_raises():
     with pytest.raises(DatasetError, match="no_such_dataset"):
         load_dataset("no_such_dataset")
+
+
+BAD_OPTIONS = {
+    "shapes_unknown_option": ("shapes", {"bogus": 1}),
+    "digits_given_a_folder": ("digits", {"folder": "/tmp"}),
+    "folder_unknown_option": ("folder", {"path": "/tmp", "bogus": 2}),
+    "shapes_negative_count": ("shapes", {"n_train": -5}),
+    "folder_zero_image_size": ("folder", {"path": "FOLDER", "image_size": 0}),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPTIONS))
+def test_bad_options_raise_dataset_error(tmp_path, case):
+    # load_dataset's contract: "DatasetError: unknown name, bad options or unreadable files".
+    # A TypeError or ZeroDivisionError from deep inside a loader is not a message for the user.
+    name, options = BAD_OPTIONS[case]
+    if options.get("path") == "FOLDER":
+        make_class_tree(tmp_path, classes=("a", "b"), per_class=3)
+        options = {**options, "path": str(tmp_path)}
+    with pytest.raises(DatasetError):
+        load_dataset(name, options)
 
 
 def test_unavailable_error_is_a_dataset_error():

@@ -206,6 +206,29 @@ def test_exif_orientation_6_is_applied():
     assert arr[-10:].mean() > 0.95, "white half must be at the bottom"
 
 
+def pgm_16bit(values: np.ndarray) -> bytes:
+    """A binary PGM with maxval 65535 (big-endian 16-bit samples), written by hand."""
+    h, w = values.shape
+    return f"P5\n{w} {h}\n65535\n".encode() + values.astype(">u2").tobytes()
+
+
+SIXTEEN_BIT_ENCODERS = {
+    "png": lambda a: encode(Image.fromarray(a.astype(np.uint16)), "PNG"),
+    "tiff": lambda a: encode(Image.fromarray(a.astype(np.uint16)), "TIFF"),
+    "pgm": pgm_16bit,
+}
+
+
+@pytest.mark.parametrize("value", [65535, 32896, 5000, 200], ids=lambda v: f"v{v}")
+@pytest.mark.parametrize("fmt", list(SIXTEEN_BIT_ENCODERS))
+def test_16bit_brightness_is_kept_in_every_format(fmt, value):
+    # The same 16-bit pixels must give the same brightness whatever the file format:
+    # value / 65535. A dark 16-bit picture (every sample <= 255) is still dark, not white.
+    data = SIXTEEN_BIT_ENCODERS[fmt](np.full((8, 8), value))
+    arr = load_image(data, (8, 8, 1))
+    assert arr.mean() == pytest.approx(value / 65535, abs=1.5 / 255)
+
+
 # --- bad inputs --------------------------------------------------------------------------
 
 def _real_jpeg() -> bytes:

@@ -122,6 +122,21 @@ def test_adaptation_notes_for_valid_padding_on_tiny_input():
     assert not any(n.startswith("conv1_") for n in notes)
 
 
+def test_adaptation_notes_with_ten_or_more_blocks():
+    # Block 1's notes must be about conv1 / conv1_<n> only, not about conv10, conv11...
+    asked_same = ModelSpec(blocks=[ConvBlock(2, 3, padding="valid", pooling="none")]
+                           + [ConvBlock(2, 3, padding="same", pooling="none") for _ in range(9)], dense_units=[])
+    model = build_model(asked_same, (28, 28, 1), 2)
+    assert model.get_layer("conv10").padding == "same"  # as the spec asks: nothing was adapted
+    assert adaptation_notes(asked_same, model) == []
+
+    all_valid = ModelSpec(blocks=[ConvBlock(2, 3, padding="valid", pooling="none") for _ in range(10)], dense_units=[])
+    model = build_model(all_valid, (8, 8, 1), 2)  # 8 -> 6 -> 4 -> 2, then blocks 4..10 fall back to 'same'
+    notes = adaptation_notes(all_valid, model)
+    assert len(notes) == len(set(notes)), notes
+    assert sorted(n.split(":")[0] for n in notes) == sorted(f"conv{i}" for i in range(4, 11))
+
+
 def test_batch_norm_blocks_get_named_activation_layers():
     model = build_model(PRESETS["small_cifar"].spec(), (32, 32, 3), 10)
     names = [layer.name for layer in model.layers]

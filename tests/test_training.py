@@ -271,6 +271,15 @@ def test_cli_unknown_dataset_exits_2(repo_root, tmp_path, make_subprocess_env):
     assert not list(tmp_path.iterdir())
 
 
+def test_cli_data_dir_for_a_dataset_without_files_exits_2(repo_root, tmp_path, make_subprocess_env):
+    # --data-dir makes no sense for the generated shapes: a clear "error:" line, not a traceback.
+    proc = subprocess.run([sys.executable, "-m", "core.train", "--dataset", "shapes", "--data-dir", str(tmp_path),
+                           "--epochs", "1", "--out", str(tmp_path / "m")],
+                          cwd=repo_root, env=make_subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_cli_trains_and_saves(repo_root, tmp_path, make_subprocess_env):
     out = tmp_path / "m"
     proc = subprocess.run([sys.executable, "-m", "core.train", "--dataset", "digits", "--preset", "tinyvgg",

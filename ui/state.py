@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,17 +52,40 @@ def load_shipped_model():
     return load_model(SHIPPED_MODEL)
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def _cached_dataset(name: str, options_json: str) -> Dataset:
-    # Shared, read-only arrays: cache_resource avoids copying 200 MB per rerun.
-    return load_dataset(name, json.loads(options_json))
+# Datasets are shared, read-only arrays (MNIST is 200 MB as float32), loaded
+# once per process for every session. A plain dict rather than
+# st.cache_resource: a cached function may not draw the progress bar of its
+# own first load.
+_DATASETS: "OrderedDict[tuple[str, str], Dataset]" = OrderedDict()
+_DATASETS_LOCK = threading.Lock()
+_MAX_DATASETS = 6
 
 
 def get_dataset(name: str, options: dict | None = None) -> Dataset:
-    """Load (once per process) and return a dataset; raises DatasetError with a user message."""
-    key = json.dumps(options or {}, sort_keys=True)
-    with st.spinner(f"Loading {DATASETS.get(name).title if name in DATASETS else name}…"):
-        return _cached_dataset(name, key)
+    """Load (once per process) and return a dataset; raises DatasetError with a user message.
+
+    A slow first load shows a progress bar fed by the loader's progress reports.
+    """
+    key = (name, json.dumps(options or {}, sort_keys=True))
+    with _DATASETS_LOCK:
+        if key in _DATASETS:
+            _DATASETS.move_to_end(key)
+            return _DATASETS[key]
+        title = DATASETS[name].title if name in DATASETS else name
+        slot = st.empty()
+
+        def report(fraction: float, message: str) -> None:
+            slot.progress(min(max(fraction, 0.0), 1.0), text=f"{title}: {message}")
+
+        try:
+            report(0.0, "loading")
+            dataset = load_dataset(name, json.loads(key[1]), progress=report)
+        finally:
+            slot.empty()
+        _DATASETS[key] = dataset
+        while len(_DATASETS) > _MAX_DATASETS:
+            _DATASETS.popitem(last=False)
+        return dataset
 
 
 def require_router(page_file: str) -> None:
