@@ -6,7 +6,10 @@ Run with ``streamlit run app.py`` (or ``make run``).
 
 import streamlit as st
 
+from ui.runtime import keep_keras_state_between_reruns
 from ui.sidebar import draw_sidebar
+
+keep_keras_state_between_reruns()
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_view:", layout="wide")
 

@@ -21,20 +21,28 @@ def probability_bar(probabilities: np.ndarray, class_names: list[str], top: int 
     return fig
 
 
-def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, smooth: float = 0.9) -> go.Figure:
+def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, smooth: float = 0.9,
+                    max_points: int = 400) -> go.Figure:
     """Per-batch (smoothed) and per-epoch train/validation curves of ``metric`` ("loss" or "accuracy").
 
     Args:
         batch_log: dicts with ``step`` (fractional epoch) and the metric.
         epoch_log: dicts with ``epoch`` (1-based) and the metric and ``val_<metric>``.
         smooth: exponential moving average factor for the batch curve.
+        max_points: at most this many batch points are drawn (evenly spaced, newest kept).
     """
     fig = go.Figure()
     if batch_log:
         steps = [b["step"] for b in batch_log]
         raw = [b.get(metric, np.nan) for b in batch_log]
+        smoothed = ema(raw, smooth)
+        # The browser redraws these every second while training: keep at most
+        # about max_points points, always including the newest.
+        stride = max(1, int(np.ceil(len(steps) / max_points)))
+        keep = list(range(len(steps) - 1, -1, -stride))[::-1]
+        steps, raw, smoothed = ([seq[i] for i in keep] for seq in (steps, raw, smoothed))
         fig.add_trace(go.Scatter(x=steps, y=raw, mode="lines", name="batch", line=dict(color="rgba(31,119,180,0.25)")))
-        fig.add_trace(go.Scatter(x=steps, y=ema(raw, smooth), mode="lines", name="batch (smoothed)", line=dict(color="#1f77b4")))
+        fig.add_trace(go.Scatter(x=steps, y=smoothed, mode="lines", name="batch (smoothed)", line=dict(color="#1f77b4")))
     if epoch_log:
         epochs = [e["epoch"] for e in epoch_log]
         fig.add_trace(go.Scatter(x=epochs, y=[e.get(metric) for e in epoch_log], mode="lines+markers",

@@ -34,8 +34,20 @@ def gradient_rgb(width: int, height: int) -> np.ndarray:
 
 # --- good inputs: (bytes, optional check of the (H, W, C) result) -------------------------
 
+def colour_check(rgb):
+    """Check that the whole picture is one colour: RGB for 3 channels, ITU-R 601 luma for 1."""
+    rgb = np.asarray(rgb, np.float64)
+
+    def check(arr):
+        expected = rgb if arr.shape[-1] == 3 else [rgb @ [0.299, 0.587, 0.114]]
+        np.testing.assert_allclose(arr.reshape(-1, arr.shape[-1]).mean(0), expected, atol=0.02)
+
+    return check
+
+
 def rgb_jpeg():
-    return encode(Image.fromarray(gradient_rgb(40, 30)), "JPEG", quality=95), None
+    # Symmetric ramps: every channel averages 0.5 after a centre crop.
+    return encode(Image.fromarray(gradient_rgb(40, 30)), "JPEG", quality=95), colour_check([0.5, 0.5, 0.5])
 
 
 def png_with_alpha():
@@ -96,13 +108,7 @@ def cmyk_jpeg():
     data = encode(Image.new("CMYK", (24, 24), (255, 0, 0, 0)), "JPEG", quality=95)
     assert Image.open(io.BytesIO(data)).mode == "CMYK"
 
-    def check(arr):
-        if arr.shape[-1] == 3:
-            np.testing.assert_allclose(arr.reshape(-1, 3).mean(0), [0, 1, 1], atol=0.03)
-        else:
-            np.testing.assert_allclose(arr.mean(), 0.587 + 0.114, atol=0.03)
-
-    return data, check
+    return data, colour_check([0, 1, 1])
 
 
 def one_pixel_png():
@@ -119,18 +125,18 @@ def animated_gif():
 
 
 def bmp():
-    return encode(Image.new("RGB", (10, 14), (255, 0, 0)), "BMP"), None
+    return encode(Image.new("RGB", (10, 14), (255, 0, 0)), "BMP"), colour_check([1, 0, 0])
 
 
 def pgm():
     grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
     data = encode(Image.fromarray(grey, "L"), "PPM")
     assert data.startswith(b"P5")
-    return data, None
+    return data, lambda arr: np.testing.assert_allclose(arr.mean(), 127.5 / 255, atol=0.02)
 
 
 def webp():
-    return encode(Image.new("RGB", (20, 20), (0, 255, 0)), "WEBP", lossless=True), None
+    return encode(Image.new("RGB", (20, 20), (0, 255, 0)), "WEBP", lossless=True), colour_check([0, 1, 0])
 
 
 def big_jpeg():

@@ -230,9 +230,10 @@ def test_top_k():
 
 
 # --- tiles -------------------------------------------------------------------------------
-# The layout (columns, gaps) is the page designer's choice, so these tests do not fix it:
-# they find the gap that makes the picture a row-major grid of equal tiles and check that
-# every tile sits where it should and shows what it should.
+# The layout (columns, gaps, exact enlargement) is the page designer's choice, so these tests
+# do not fix it: they find the whole-number enlargement (about tile_px) and the gap that make
+# the picture a row-major grid of equal tiles, then check that every tile sits where it
+# should and shows what it should.
 
 def split_grid(image, tile_h, tile_w, n, cols=None):
     """The n tiles of a row-major grid with equal gaps, as (cols, pad, [tiles])."""
@@ -249,6 +250,17 @@ def split_grid(image, tile_h, tile_w, n, cols=None):
     raise AssertionError(f"{image.shape} is not a grid of {n} tiles of {tile_h}x{tile_w}")
 
 
+def find_grid(image, side, n, tile_px, cols=None):
+    """(factor, cols, pad, tiles) for n square maps of ``side`` px enlarged to about ``tile_px``."""
+    candidates = sorted({max(1, -(-tile_px // side)), max(1, round(tile_px / side)), max(1, tile_px // side)})
+    for factor in candidates:
+        try:
+            return (factor, *split_grid(image, side * factor, side * factor, n, cols))
+        except AssertionError:
+            continue
+    raise AssertionError(f"{image.shape} is not a grid of {n} tiles of {side} px enlarged to about {tile_px} px")
+
+
 def enlarge(image, factor):
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
@@ -257,30 +269,28 @@ def test_feature_map_grid_size_and_content():
     maps = np.random.default_rng(0).random((6, 6, 5), dtype=np.float32)
     out = tiles.feature_map_grid(maps, cmap="gray", cols=3, tile_px=64)
     assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[-1] == 3
-    # 6 px maps are enlarged by a whole factor to about 64 px: ceil(64 / 6) = 11, so 66 px.
-    cols, pad, cells = split_grid(out, 66, 66, 5, cols=3)
-    assert out.shape[:2] == (2 * 66 + pad, 3 * 66 + 2 * pad)
+    factor, cols, pad, cells = find_grid(out, 6, 5, tile_px=64, cols=3)
+    t = 6 * factor  # 66 px today: ceil(64 / 6) = 11
+    assert out.shape[:2] == (2 * t + pad, 3 * t + 2 * pad)
     for c, cell in enumerate(cells):
-        np.testing.assert_array_equal(cell, enlarge(tiles.colorize(maps[..., c], "gray"), 11), err_msg=f"channel {c}")
+        np.testing.assert_array_equal(cell, enlarge(tiles.colorize(maps[..., c], "gray"), factor), err_msg=f"channel {c}")
     if pad:
-        assert (out[66:66 + pad] == 255).all()  # the gap between the rows
-    assert (out[66 + pad:, 2 * (66 + pad):] == 255).all()  # the empty sixth cell
+        assert (out[t:t + pad] == 255).all()  # the gap between the rows
+    assert (out[t + pad:, 2 * (t + pad):] == 255).all()  # the empty sixth cell
 
     # max_channels draws fewer maps; the default layout still holds every one of them.
-    two = tiles.feature_map_grid(maps, max_channels=2, tile_px=64)
-    split_grid(two, 66, 66, 2)
+    assert len(find_grid(tiles.feature_map_grid(maps, max_channels=2, tile_px=64), 6, 2, 64)[3]) == 2
     many = tiles.feature_map_grid(np.random.default_rng(1).random((4, 4, 40), dtype=np.float32), tile_px=16)
-    _, _, cells = split_grid(many, 16, 16, 40)
-    assert len(cells) == 40
+    assert len(find_grid(many, 4, 40, 16)[3]) == 40
 
 
 def test_feature_map_grid_layer_normalisation_shows_strength():
     maps = np.stack([np.full((4, 4), 1.0), np.full((4, 4), 3.0)], axis=-1).astype(np.float32)
     per_layer = tiles.feature_map_grid(maps, cmap="gray", normalise="layer", cols=2, tile_px=4)
-    _, _, (weak, strong) = split_grid(per_layer, 4, 4, 2, cols=2)
+    _, _, _, (weak, strong) = find_grid(per_layer, 4, 2, 4, cols=2)
     assert (weak == 0).all() and (strong == 255).all()
     per_channel = tiles.feature_map_grid(maps, cmap="gray", normalise="channel", cols=2, tile_px=4)
-    _, _, (a, b) = split_grid(per_channel, 4, 4, 2, cols=2)
+    _, _, _, (a, b) = find_grid(per_channel, 4, 2, 4, cols=2)
     np.testing.assert_array_equal(a, b)  # each flat map stretched to its own (empty) range
 
 
@@ -288,25 +298,25 @@ def test_filter_grid_rgb_tiles():
     kernel = np.random.default_rng(0).normal(size=(3, 3, 3, 8)).astype(np.float32)
     out = tiles.filter_grid(kernel, tile_px=48)
     assert out.dtype == np.uint8 and out.shape[-1] == 3
-    # 3 px kernels enlarged 16x to 48 px; one colour tile per filter, min..max onto 0..255.
-    _, _, cells = split_grid(out, 48, 48, 8)
+    # One colour tile per filter, its weights min..max onto 0..255.
+    factor, _, _, cells = find_grid(out, 3, 8, 48)
     for f, cell in enumerate(cells):
         k = kernel[..., f]
         expected = ((k - k.min()) / (k.max() - k.min()) * 255 + 0.5).astype(np.uint8)
-        np.testing.assert_array_equal(cell, enlarge(expected, 16), err_msg=f"filter {f}")
-    assert split_grid(tiles.filter_grid(kernel, tile_px=48, max_filters=3), 48, 48, 3)[2]
+        np.testing.assert_array_equal(cell, enlarge(expected, factor), err_msg=f"filter {f}")
+    assert len(find_grid(tiles.filter_grid(kernel, tile_px=48, max_filters=3), 3, 3, 48)[3]) == 3
 
 
 def test_filter_grid_per_channel_rows():
     kernel = np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype(np.float32)
     out = tiles.filter_grid(kernel, tile_px=48)
     # One row per filter, one column per input channel.
-    cols, _, cells = split_grid(out, 48, 48, 20, cols=4)
-    assert cols == 4
+    factor, cols, _, cells = find_grid(out, 3, 20, 48, cols=4)
     for i, cell in enumerate(cells):
         f, c = divmod(i, 4)
-        np.testing.assert_array_equal(cell, enlarge(tiles.diverging(kernel[:, :, c, f], np.abs(kernel[..., f]).max()), 16))
-    assert split_grid(tiles.filter_grid(kernel, tile_px=48, max_inputs=2), 48, 48, 10, cols=2)[0] == 2
+        expected = tiles.diverging(kernel[:, :, c, f], np.abs(kernel[..., f]).max())
+        np.testing.assert_array_equal(cell, enlarge(expected, factor), err_msg=f"filter {f}, input {c}")
+    assert find_grid(tiles.filter_grid(kernel, tile_px=48, max_inputs=2), 3, 10, 48, cols=2)[1] == 2
 
     signed = np.zeros((3, 3, 1, 1), np.float32)
     signed[0, 0, 0, 0], signed[2, 2, 0, 0] = 1.0, -1.0

@@ -39,14 +39,17 @@ def test_training_lowers_loss_and_beats_chance():
                         ds.input_shape, ds.num_classes, seed=0)
     untrained_loss, _ = evaluate_model(model, ds)
     assert untrained_loss == pytest.approx(math.log(4), abs=0.2)  # near-uniform guesses at first
-    config = TrainConfig(epochs=6, batch_size=32, learning_rate=3e-3, seed=0)
+    # Shapes starts on a plateau near ln 4; this setting leaves it within 8 epochs for every
+    # seed tried (0-3: final/first loss 0.44-0.55, test accuracy 0.61-0.68), so the bounds
+    # below have a wide margin.
+    config = TrainConfig(epochs=8, batch_size=32, learning_rate=5e-3, seed=0)
     result = train_model(model, ds, config)
     losses = result["history"]["loss"]
-    assert result["epochs_done"] == len(losses) == 6
+    assert result["epochs_done"] == len(losses) == 8
     assert set(result["history"]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert losses[-1] < 0.85 * losses[0], losses
-    assert result["test_loss"] < untrained_loss - 0.1
-    assert result["test_accuracy"] > 0.35, result  # chance is 0.25; 200 test images
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert result["test_loss"] < untrained_loss - 0.2
+    assert result["test_accuracy"] > 0.4, result  # chance is 0.25; 200 test images
     assert result["train_seconds"] > 0
 
 
