@@ -55,6 +55,10 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
                 )
             img.seek(0)  # animated images: the first frame
             img.load()
+            if img.mode == "I" and img.format == "PPM":
+                # Pillow scales every PGM with maxval > 255 onto 0..65535 in mode "I"; say so
+                # in the mode, or a dark picture (all samples <= 255) would be read as 8-bit.
+                img = Image.fromarray(np.asarray(img, np.uint16))  # mode "I;16"
     except ImageDecodeError:
         raise
     except UnidentifiedImageError as exc:

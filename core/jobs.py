@@ -13,6 +13,8 @@ import threading
 import time
 import traceback
 import uuid
+
+import numpy as np
 from dataclasses import dataclass, field
 
 from .training import ProgressCallback, TrainConfig, train_model
@@ -75,6 +77,12 @@ class TrainingJob:
         self._steps = None
         self._started = self._finished = None
         self._images = 0
+        # Images per epoch after the validation split, to count the last, partial batch right.
+        from .training import split_validation
+
+        n_all = len(dataset.x_train)
+        _, y_fit, _ = split_validation(np.zeros((n_all, 1)), np.zeros(n_all), config.validation_split, config.seed)
+        self._per_epoch = len(y_fit)
         self._batch_log: list[dict] = []
         self._epoch_log: list[dict] = []
         self._error: str | None = None
@@ -107,7 +115,7 @@ class TrainingJob:
     def _on_batch(self, epoch, batch, steps, logs):
         with self._lock:
             self._epoch, self._batch, self._steps = epoch, batch + 1, steps
-            self._images += self.config.batch_size
+            self._images = epoch * self._per_epoch + min((batch + 1) * self.config.batch_size, self._per_epoch)
             step = epoch + (batch + 1) / steps if steps else float(epoch)
             self._batch_log.append({"step": step, **{k: logs[k] for k in ("loss", "accuracy") if k in logs}})
 

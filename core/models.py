@@ -71,6 +71,17 @@ def _validate(spec: ModelSpec, input_shape, num_classes: int) -> None:
             raise ModelSpecError(f"Block {i}: filters, kernel_size and convs must be at least 1.")
         if not 0.0 <= b.dropout < 1.0:
             raise ModelSpecError(f"Block {i}: expected dropout in [0, 1). Received: {b.dropout}")
+        if b.padding not in ("same", "valid"):
+            raise ModelSpecError(f"Block {i}: expected padding 'same' or 'valid'. Received: {b.padding!r}")
+        if b.pool_size < 1:
+            raise ModelSpecError(f"Block {i}: expected a pool_size of at least 1. Received: {b.pool_size}")
+    if spec.dense_activation not in ACTIVATIONS:
+        raise ModelSpecError(f"Expected a dense_activation in {ACTIVATIONS}. Received: {spec.dense_activation!r}")
+    for what, rate in (("flatten_dropout", spec.flatten_dropout), ("dense_dropout", spec.dense_dropout)):
+        if not 0.0 <= rate < 1.0:
+            raise ModelSpecError(f"Expected {what} in [0, 1). Received: {rate}")
+    if any(int(u) < 1 for u in spec.dense_units):
+        raise ModelSpecError(f"Expected dense_units of at least 1 each. Received: {list(spec.dense_units)}")
 
 
 def build_model(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int, seed: int | None = None):
@@ -144,6 +155,8 @@ def _safe_name(name: str) -> str:
 
 def adaptation_notes(spec: ModelSpec, model) -> list[str]:
     """Sentences telling where the built model departs from the spec to fit the input."""
+    import re
+
     notes = []
     names = {layer.name for layer in model.layers}
     for bi, block in enumerate(spec.blocks, 1):
@@ -151,7 +164,7 @@ def adaptation_notes(spec: ModelSpec, model) -> list[str]:
             notes.append(f"Block {bi}: pooling left out, its input is smaller than the {block.pool_size}x{block.pool_size} window.")
         if block.padding == "valid":
             for layer in model.layers:
-                if layer.name.startswith(f"conv{bi}") and getattr(layer, "padding", "valid") == "same":
+                if re.fullmatch(rf"conv{bi}(_\d+)?", layer.name) and getattr(layer, "padding", "valid") == "same":
                     notes.append(f"{layer.name}: 'same' padding used, its input is smaller than the kernel.")
     return notes
 

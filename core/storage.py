@@ -22,6 +22,17 @@ DEFAULT_PREPROCESSING = {"scale": "divide by 255 to [0, 1]", "color": "model cha
                          "resize": "centre crop to the input's aspect ratio, then resize"}
 
 
+def _read_umask() -> int:
+    # Read once at import: os.umask can only be read by setting it, which is not
+    # safe to do later while other threads create files.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 class ModelFileError(Exception):
     """A model file could not be read; the message is meant for the user."""
 
@@ -60,9 +71,7 @@ def _atomic_write(target: Path, write) -> None:
     try:
         write(tmp)
         # mkstemp creates the file private (0600); give it the permissions a normal file gets.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
@@ -70,12 +79,17 @@ def _atomic_write(target: Path, write) -> None:
         raise
 
 
+def model_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(NAME.keras, NAME.json)`` for a path given with or without either suffix."""
+    stem = Path(path)
+    if stem.suffix in (".keras", ".json"):
+        stem = stem.with_suffix("")
+    return stem.with_name(stem.name + ".keras"), stem.with_name(stem.name + ".json")
+
+
 def save_model(model, metadata: dict, path: str | Path) -> tuple[Path, Path]:
     """Write ``path.keras`` and ``path.json`` (``path`` may end in ``.keras``). Returns both paths."""
-    stem = Path(path)
-    if stem.suffix == ".keras":
-        stem = stem.with_suffix("")
-    keras_path, json_path = stem.with_name(stem.name + ".keras"), stem.with_name(stem.name + ".json")
+    keras_path, json_path = model_paths(path)
     _atomic_write(keras_path, lambda tmp: model.save(tmp))
     # The metadata goes last: an entry without its JSON is incomplete and not listed.
     _atomic_write(json_path, lambda tmp: Path(tmp).write_text(json.dumps(metadata, indent=2, default=_json_default)))
@@ -103,10 +117,7 @@ def load_model(path: str | Path):
     """
     import keras
 
-    stem = Path(path)
-    if stem.suffix in (".keras", ".json"):
-        stem = stem.with_suffix("")
-    keras_path, json_path = stem.with_name(stem.name + ".keras"), stem.with_name(stem.name + ".json")
+    keras_path, json_path = model_paths(path)
     if not keras_path.is_file():
         raise ModelFileError(f"Model file not found: {keras_path}")
     try:

@@ -58,10 +58,11 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
     Keras's own ``validation_split`` takes the *last* images without shuffling,
     which on a sorted dataset validates on classes never trained on.
     """
-    if fraction <= 0:
+    if fraction <= 0 or len(x) < 2:
         return x, y, None
     order = np.random.default_rng(seed).permutation(len(x))
-    n_val = max(1, int(round(len(x) * fraction)))
+    # At least one image on each side, whatever the rounding.
+    n_val = min(max(1, int(round(len(x) * fraction))), len(x) - 1)
     val, train = order[:n_val], order[n_val:]
     return x[train], y[train], (x[val], y[val])
 

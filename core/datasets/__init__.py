@@ -52,25 +52,38 @@ def load_dataset(name: str, options: dict | None = None, progress: ProgressFn | 
     if name == "shapes":
         from .shapes import load_shapes
 
-        return load_shapes(progress=progress, **options)
+        return load_shapes(progress=progress, **_checked(name, load_shapes, options))
     if name == "digits":
         from .digits import load_digits
 
-        return load_digits(progress=progress, **options)
+        return load_digits(progress=progress, **_checked(name, load_digits, options))
     if name in ("mnist", "fashion_mnist", "cifar10"):
         from .classic import load_classic
 
+        _checked(name, load_classic, options, skip=("name",))
         return load_classic(name, folder=options.get("folder"), progress=progress)
     if name == "folder":
         from .folder import load_folder
 
         if "path" not in options:
             raise DatasetError("Expected a folder path for the 'folder' dataset. Received: none")
+        options = _checked(name, load_folder, options)
         image_size = options.pop("image_size", 64)
         if isinstance(image_size, (list, tuple)):
             image_size = tuple(int(v) for v in image_size)
         return load_folder(options.pop("path"), image_size=image_size, progress=progress, **options)
     raise DatasetError(f"Expected a dataset name in {sorted(DATASETS)}. Received: {name!r}")
+
+
+def _checked(name: str, loader, options: dict, skip: tuple = ()) -> dict:
+    """``options`` when the loader takes every one of them, else a DatasetError naming the known ones."""
+    import inspect
+
+    known = [p for p in inspect.signature(loader).parameters if p not in ("progress", *skip)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise DatasetError(f"Expected options of the {name!r} dataset among {known}. Received: {unknown}")
+    return dict(options)
 
 
 __all__ = ["DATASETS", "DEFAULT_DATASET", "Dataset", "DatasetError", "DatasetInfo",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Dataset, DatasetError, DatasetUnavailableError, ProgressFn
+from .base import Dataset, DatasetError, DatasetUnavailableError, ProgressFn, validate_arrays
 from .idx import IDX_FILES, load_idx_folder
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -116,11 +116,13 @@ def load_classic(name: str, folder: str | None = None, progress: ProgressFn | No
     if progress:
         progress(0.8, "Converting to float32")
     x_train, x_test = (_as_nhwc_float(x) for x in (x_train, x_test))
+    y_train, y_test = (np.asarray(y).reshape(-1).astype(np.int64) for y in (y_train, y_test))
+    validate_arrays(x_train, y_train, len(info["classes"]), f"{info['title']} training")
+    validate_arrays(x_test, y_test, len(info["classes"]), f"{info['title']} test")
     return Dataset(
         name=name, title=info["title"], description=info["description"],
         class_names=list(info["classes"]),
-        x_train=x_train, y_train=np.asarray(y_train).reshape(-1).astype(np.int64),
-        x_test=x_test, y_test=np.asarray(y_test).reshape(-1).astype(np.int64),
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         source=source, options={"folder": folder} if folder else {},
     )
 

@@ -66,6 +66,8 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
     if not root.is_dir():
         raise DatasetError(f"Folder not found: {root}")
     height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if height < 1 or width < 1:
+        raise DatasetError(f"Expected an image size of at least 1x1. Received: {image_size}")
     split_layout = (root / "train").is_dir() and (root / "test").is_dir()
     split_roots = {"train": root / "train", "test": root / "test"} if split_layout else {"all": root}
 

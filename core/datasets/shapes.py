@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Dataset, ProgressFn
+from .base import Dataset, DatasetError, ProgressFn
 
 CLASS_NAMES = ["circle", "square", "triangle", "star"]
 
@@ -83,6 +83,9 @@ def generate_shapes(n: int, seed: int, size: int = 32, progress: ProgressFn | No
 def load_shapes(n_train: int = 4000, n_test: int = 1000, size: int = 32, seed: int = 0,
                 progress: ProgressFn | None = None) -> Dataset:
     """The shapes dataset; train and test come from different seeds, so they never share an image."""
+    if n_train < 1 or n_test < 1 or size < 8:
+        raise DatasetError(f"Expected n_train and n_test of at least 1 and size of at least 8. "
+                           f"Received: n_train={n_train}, n_test={n_test}, size={size}")
     x_train, y_train = generate_shapes(n_train, seed, size, progress)
     x_test, y_test = generate_shapes(n_test, seed + 10_000, size)
     return Dataset(
