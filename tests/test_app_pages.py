@@ -16,6 +16,12 @@ PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py",
 
 pytestmark = pytest.mark.app
 
+# AppTest resets Streamlit's "uses a pages/ folder" flag before every run, so only
+# the first run goes through app.py (router and sidebar); after switch_page it
+# runs the page script alone. Every page therefore initialises the session
+# itself, and the sidebar is checked on the first run. In a real server the
+# flag is cleared for good by the first st.navigation call (ui.state.require_router).
+
 
 def open_page(page: str, at: AppTest | None = None) -> AppTest:
     if at is None:

@@ -19,8 +19,10 @@ def draw_sidebar() -> None:
 
         models = ss["models"]
         ids = list(models)
-        st.selectbox("Model", ids, key="sidebar_model", index=ids.index(ss["current_model"]),
-                     format_func=lambda i: models[i].label, on_change=_on_model_change)
+        # The current model can change elsewhere (a finished training job): show it.
+        ss["sidebar_model"] = ss["current_model"]
+        st.selectbox("Model", ids, key="sidebar_model", format_func=lambda i: models[i].label,
+                     on_change=_on_model_change)
         entry = models[ss["current_model"]]
         acc = entry.metadata.get("metrics", {}).get("test_accuracy")
         ds_title = (entry.metadata.get("dataset") or {}).get("title", "unknown dataset")
