@@ -171,3 +171,33 @@ def test_train_then_every_page_uses_the_new_model():
     at = open_page("pages/activations.py", at)
     predictions = [m.value for m in at.markdown if m.value.startswith("Prediction:")]
     assert predictions and predictions[0].split("**")[1] in [str(d) for d in range(10)]
+
+
+def test_train_page_edits_the_architecture():
+    at = open_page("pages/train.py")
+    preset_rows = at.dataframe[-1].value["layer"].tolist()
+    at.toggle(key="train_custom").set_value(True).run()
+    assert not at.exception and not at.error
+    blocks = at.dataframe[0].value  # the editable block table, then the layer table
+    assert blocks["filters"].tolist() == [16, 32, 32]
+    # the editable table starts from the preset, so the layers are the same
+    assert at.dataframe[-1].value["layer"].tolist() == preset_rows
+    at.text_input(key="train_dense_small_cnn").input("128, 32").run()
+    layers = at.dataframe[-1].value
+    assert layers["layer"].tolist()[-3:] == ["dense1", "dense2", "predictions"]
+    assert layers.set_index("layer").loc["dense2", "parameters"] == 128 * 32 + 32
+    at.text_input(key="train_dense_small_cnn").input("lots").run()
+    assert not at.exception and any("invalid value" in e.value for e in at.error)
+
+
+def test_data_page_loads_mnist_from_the_official_files(shared_datasets):
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("mnist").run()
+    at.radio(key="data_source").set_value("folder").run()
+    at.text_input(key="data_folder").input(str(shared_datasets / "mnist")).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"] == {"name": "mnist", "options": {"folder": str(shared_datasets / "mnist")}}
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Training images"] == "60,000" and metrics["Image size"] == "28×28×1"
+    assert len(at.get("image")) == 10
