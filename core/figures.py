@@ -22,7 +22,7 @@ def probability_bar(probabilities: np.ndarray, class_names: list[str], top: int 
 
 
 def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, smooth: float = 0.9,
-                    max_points: int = 400) -> go.Figure:
+                    max_points: int = 400, lr_log: list[dict] | None = None) -> go.Figure:
     """Per-batch (smoothed) and per-epoch train/validation curves of ``metric`` ("loss" or "accuracy").
 
     Args:
@@ -30,6 +30,7 @@ def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, s
         epoch_log: dicts with ``epoch`` (1-based) and the metric and ``val_<metric>``.
         smooth: exponential moving average factor for the batch curve.
         max_points: at most this many batch points are drawn (evenly spaced, newest kept).
+        lr_log: learning-rate changes (``step``, ``learning_rate``), drawn as dashed vertical lines.
     """
     fig = go.Figure()
     if batch_log:
@@ -50,6 +51,9 @@ def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, s
         if any(f"val_{metric}" in e for e in epoch_log):
             fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"val_{metric}") for e in epoch_log], mode="lines+markers",
                                      name="validation", line=dict(color="#2ca02c")))
+    for change in lr_log or []:
+        fig.add_vline(x=change["step"], line_dash="dash", line_color="#7f7f7f",
+                      annotation_text=f"lr {change['learning_rate']:g}", annotation_position="top left")
     fig.update_layout(title=metric, xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=40, b=40),
                       legend=dict(orientation="h", y=-0.25))
     if metric == "accuracy":

@@ -1,25 +1,84 @@
-"""A training run in a background thread that a page can poll.
+"""A training run in a background thread that a page can poll and steer.
 
 Streamlit reruns the page script on every click; a ``model.fit`` inside the
 script would be interrupted by the first one. The job runs in a thread owned by
 the user's session instead. A thread, not a process, because the trained model
-must end up in the same Python process as the page that shows it, and
-TensorFlow releases the GIL while it computes, so the page stays responsive.
+must end up in the same Python process as the pages that show it (a process
+would have to save and reload it after every epoch), and TensorFlow releases
+the GIL while it computes, so pages stay responsive and training keeps its
+speed (``bench/train_overhead.py`` measures the cost against plain ``fit``).
+
+A process-wide limit on concurrent jobs (one per CPU core by default,
+``$CNNLAB_MAX_TRAINING_JOBS`` to change it) queues the rest in arrival order.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 import uuid
-
-import numpy as np
+from collections import deque
 from dataclasses import dataclass, field
 
-from .training import ProgressCallback, TrainConfig, train_model
+import numpy as np
 
-STATES = ("queued", "running", "done", "stopped", "failed")
+from .training import ProgressCallback, TrainConfig, split_validation, train_model
+
+STATES = ("queued", "running", "paused", "done", "stopped", "failed")
+
+
+class JobQueue:
+    """At most ``limit`` jobs run at once; the others wait in arrival order."""
+
+    def __init__(self, limit: int | None = None):
+        self.limit = limit or int(os.environ.get("CNNLAB_MAX_TRAINING_JOBS", 0)) or (os.cpu_count() or 1)
+        self._cond = threading.Condition()
+        self._waiting: deque[str] = deque()
+        self._running: set[str] = set()
+
+    def acquire(self, job_id: str, cancelled: threading.Event) -> bool:
+        """Block until ``job_id`` may run; False if cancelled while waiting."""
+        with self._cond:
+            self._waiting.append(job_id)
+            try:
+                while not (self._waiting[0] == job_id and len(self._running) < self.limit):
+                    if cancelled.is_set():
+                        return False
+                    self._cond.wait(timeout=0.2)
+                self._running.add(job_id)
+                return True
+            finally:
+                self._waiting.remove(job_id)
+                self._cond.notify_all()
+
+    def release(self, job_id: str) -> None:
+        with self._cond:
+            self._running.discard(job_id)
+            self._cond.notify_all()
+
+    def position(self, job_id: str) -> int | None:
+        """1 for the next job to start, None when not waiting."""
+        with self._cond:
+            return self._waiting.index(job_id) + 1 if job_id in self._waiting else None
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+
+QUEUE = JobQueue()
+
+
+@dataclass
+class Snapshot:
+    """What the first conv layer looked like at one moment of training."""
+
+    epoch: int  # 0 before the first update, then epochs finished
+    kernel: np.ndarray  # (kh, kw, in, out) of the first conv layer
+    maps: dict[str, np.ndarray]  # conv layer name -> (H, W, C) maps of the probe image
 
 
 @dataclass
@@ -31,11 +90,14 @@ class JobSnapshot:
     epochs: int
     batch: int  # batches finished in this epoch
     steps: int | None  # batches per epoch
-    elapsed: float  # seconds since the job started running
+    elapsed: float  # seconds of training, pauses excluded
     images_per_second: float
     batch_log: list[dict] = field(default_factory=list)
     epoch_log: list[dict] = field(default_factory=list)
     error: str | None = None
+    queue_position: int | None = None
+    learning_rate: float | None = None
+    lr_log: list[dict] = field(default_factory=list)  # {"step", "learning_rate"} of each change
 
     @property
     def fraction(self) -> float:
@@ -53,48 +115,92 @@ class JobSnapshot:
         return self.elapsed * (1 - f) / f
 
 
+def pick_strategy():
+    """``MirroredStrategy`` over all GPUs when more than one is visible, else None (one device)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy([g.name for g in gpus]) if len(gpus) > 1 else None
+
+
 class TrainingJob:
     """Train ``model`` on ``dataset`` in a daemon thread.
 
     Args:
-        model: a Keras model, used by this job alone while it runs.
+        model: a Keras model, used by this job alone while it runs. To continue
+            training a model others use, pass a copy (``copy_model``).
         dataset: the data.
         config: hyperparameters.
         name: the model's display name.
         spec: the ``ModelSpec`` as a dict, kept for the metadata.
+        compile: compile with ``config``'s optimizer (False keeps the model's own).
+        parent: metadata of the model this run continues, if any.
+        probe: one image whose feature maps are recorded at step 0 and after each epoch.
+        queue: the concurrency limit to wait on (the process-wide one by default).
+        strategy: a ``tf.distribute`` strategy; by default picked by ``pick_strategy``.
     """
 
-    def __init__(self, model, dataset, config: TrainConfig, name: str, spec: dict | None = None):
+    def __init__(self, model, dataset, config: TrainConfig, name: str, spec: dict | None = None,
+                 compile: bool = True, parent: dict | None = None, probe: np.ndarray | None = None,
+                 queue: JobQueue | None = None, strategy="auto"):
         config.validate()
         self.id = uuid.uuid4().hex[:8]
         self.model, self.dataset, self.config, self.name, self.spec = model, dataset, config, name, spec
+        self.compile, self.parent = compile, parent
+        self.queue = queue or QUEUE
+        self.strategy = strategy
+        self.probe = np.asarray(probe if probe is not None else dataset.x_test[0], np.float32)
         self.result: dict | None = None
         self.metadata: dict | None = None
+        self.snapshots: list[Snapshot] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._pending_lr: float | None = None
+        self._lr: float = config.learning_rate
+        self._lr_log: list[dict] = []
         self._state = "queued"
         self._epoch = self._batch = 0
         self._steps = None
         self._started = self._finished = None
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
         self._images = 0
-        # Images per epoch after the validation split, to count the last, partial batch right.
-        from .training import split_validation
-
         n_all = len(dataset.x_train)
         _, y_fit, _ = split_validation(np.zeros((n_all, 1)), np.zeros(n_all), config.validation_split, config.seed)
-        self._per_epoch = len(y_fit)
+        self._per_epoch = len(y_fit)  # images per epoch, to count the last partial batch right
         self._batch_log: list[dict] = []
         self._epoch_log: list[dict] = []
         self._error: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
+
+    # --- controls, called from the UI thread ------------------------------------------
 
     def start(self) -> "TrainingJob":
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Ask the job to stop after the current batch; the model keeps the weights it has."""
+        """Stop after the current batch; the model keeps the weights of its last finished batch."""
         self._stop.set()
+        self._resume.set()
+
+    def pause(self) -> None:
+        """Hold training after the current batch until ``resume``."""
+        with self._lock:
+            if self._state == "running":
+                self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Use ``learning_rate`` from the next batch on."""
+        if not learning_rate > 0:
+            raise ValueError(f"Expected a positive learning rate. Received: {learning_rate}")
+        with self._lock:
+            self._pending_lr = float(learning_rate)
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -103,14 +209,44 @@ class TrainingJob:
     def finished(self) -> bool:
         return self._state in ("done", "stopped", "failed")
 
+    @property
+    def state(self) -> str:
+        return self._state
+
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            elapsed = 0.0 if self._started is None else (self._finished or time.perf_counter()) - self._started
+            now = time.perf_counter()
+            if self._started is None:
+                elapsed = 0.0
+            else:
+                end = self._finished or (self._paused_at or now)
+                elapsed = end - self._started - self._paused_total
             return JobSnapshot(
                 state=self._state, epoch=self._epoch, epochs=self.config.epochs, batch=self._batch, steps=self._steps,
                 elapsed=elapsed, images_per_second=self._images / elapsed if elapsed > 0 else 0.0,
                 batch_log=list(self._batch_log), epoch_log=list(self._epoch_log), error=self._error,
+                queue_position=self.queue.position(self.id), learning_rate=self._lr, lr_log=list(self._lr_log),
             )
+
+    # --- the training thread -----------------------------------------------------------
+
+    def _on_batch_begin(self, model):
+        with self._lock:
+            lr, self._pending_lr = self._pending_lr, None
+        if lr is not None:
+            model.optimizer.learning_rate.assign(lr)
+            with self._lock:
+                self._lr = lr
+                step = self._epoch + (self._batch / self._steps if self._steps else 0.0)
+                self._lr_log.append({"step": step, "learning_rate": lr})
+        if not self._resume.is_set():
+            with self._lock:
+                self._state, self._paused_at = "paused", time.perf_counter()
+            self._resume.wait()
+            with self._lock:
+                self._paused_total += time.perf_counter() - self._paused_at
+                self._paused_at = None
+                self._state = "running"
 
     def _on_batch(self, epoch, batch, steps, logs):
         with self._lock:
@@ -123,17 +259,49 @@ class TrainingJob:
         with self._lock:
             self._epoch_log.append({"epoch": epoch + 1, **logs})
 
+    def _record(self, model, epoch: int) -> None:
+        """Keep the first conv layer's filters and the probe's conv maps after ``epoch`` epochs."""
+        from .introspection import conv_layers
+
+        convs = conv_layers(model)
+        if not convs:
+            return
+        import keras
+
+        probe_model = keras.Model(model.inputs, [layer.output for layer in convs])
+        outputs = probe_model(self.probe[None], training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        maps = {layer.name: np.asarray(out)[0][..., :32] for layer, out in zip(convs, outputs)}
+        self.snapshots.append(Snapshot(epoch, np.array(convs[0].get_weights()[0]), maps))
+
     def _run(self):
         from .storage import build_metadata
 
+        if not self.queue.acquire(self.id, self._stop):
+            with self._lock:
+                self._state = "stopped"
+                self._error = "Stopped while waiting in the queue."
+            return
         with self._lock:
             self._state = "running"
             self._started = time.perf_counter()
         try:
-            callback = ProgressCallback(on_batch=self._on_batch, on_epoch=self._on_epoch, should_stop=self._stop.is_set)
-            result = train_model(self.model, self.dataset, self.config, callbacks=[callback])
+            job = self
+            callback = ProgressCallback(on_batch=self._on_batch, on_epoch=self._on_epoch, should_stop=self._stop.is_set,
+                                        on_batch_begin=self._on_batch_begin, on_train_begin=lambda m: job._record(m, 0),
+                                        on_epoch_end_model=lambda m, e: job._record(m, e + 1))
+            strategy = pick_strategy() if self.strategy == "auto" else self.strategy
+            result = train_model(self.model, self.dataset, self.config, callbacks=[callback], compile=self.compile,
+                                 strategy=strategy)
+            if self._lr_log:
+                result["learning_rate_changes"] = list(self._lr_log)
             metadata = build_metadata(self.model, self.dataset, name=self.name, spec=self.spec,
-                                      train_config=self.config.to_dict(), result=result)
+                                      train_config=self.config.to_dict(), result=result,
+                                      parent=(self.parent or {}).get("name"))
+            if self.parent:
+                metadata["parent_id"] = self.parent.get("id")
+                metadata["epochs_before"] = self.parent.get("epochs_total", self.parent.get("epochs_done")) or 0
+            metadata["epochs_total"] = (metadata.get("epochs_before") or 0) + (result.get("epochs_done") or 0)
             with self._lock:
                 self.result, self.metadata = result, metadata
                 self._state = "stopped" if self._stop.is_set() else "done"
@@ -143,5 +311,18 @@ class TrainingJob:
                 self._state = "failed"
             traceback.print_exc()
         finally:
+            self.queue.release(self.id)
             with self._lock:
+                if self._paused_at is not None:
+                    self._paused_total += time.perf_counter() - self._paused_at
+                    self._paused_at = None
                 self._finished = time.perf_counter()
+
+
+def copy_model(model):
+    """A trainable copy of ``model`` with the same weights (the original is left untouched)."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone

@@ -68,7 +68,7 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
 
 
 def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | None = None,
-                compile: bool = True) -> dict:
+                compile: bool = True, strategy=None) -> dict:
     """Train ``model`` on the dataset's training split and score the test split.
 
     Args:
@@ -78,6 +78,9 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
         callbacks: Keras callbacks (progress, early stopping, a stop button...).
         compile: compile with ``config``'s optimizer first; pass False to continue
             with the model's current optimizer state.
+        strategy: a ``tf.distribute`` strategy. The model is then copied into the
+            strategy's scope, trained there, and its weights copied back, so the
+            caller's model ends up trained either way.
 
     Returns:
         ``{"history": {metric: [per epoch]}, "test_loss", "test_accuracy", "train_seconds", "epochs_done"}``.
@@ -90,19 +93,39 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
     if model.output_shape[-1] != dataset.num_classes:
         raise ValueError(f"Expected a model with {dataset.num_classes} outputs. Received: {model.output_shape[-1]}")
     keras.utils.set_random_seed(config.seed)
-    if compile:
+    fit_model = model
+    if strategy is not None:
+        with strategy.scope():
+            fit_model = keras.models.clone_model(model)
+            fit_model.set_weights(model.get_weights())
+            compile_model(fit_model, config)
+    elif compile:
         compile_model(model, config)
     x, y, validation = split_validation(dataset.x_train, dataset.y_train, config.validation_split, config.seed)
     start = time.perf_counter()
-    history = model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation,
-                        callbacks=callbacks or [], verbose=0, shuffle=True)
+    try:
+        history = fit_model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation,
+                                callbacks=callbacks or [], verbose=0, shuffle=True)
+    finally:
+        if fit_model is not model:
+            model.set_weights(fit_model.get_weights())
     seconds = time.perf_counter() - start
     test_loss, test_acc = evaluate_model(model, dataset)
     return {
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "test_loss": test_loss, "test_accuracy": test_acc,
         "train_seconds": seconds, "epochs_done": len(history.history.get("loss", [])),
+        "devices": _device_names(strategy),
     }
+
+
+def _device_names(strategy) -> list[str]:
+    if strategy is not None:
+        return list(strategy.extended.worker_devices)
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return [gpus[0].name] if gpus else ["CPU"]
 
 
 def evaluate_model(model, dataset: Dataset, batch_size: int = 256) -> tuple[float, float]:
@@ -122,11 +145,15 @@ class ProgressCallback:
     """Builds a Keras callback that forwards batch and epoch logs to plain functions.
 
     ``on_batch(epoch, batch, steps, logs)`` and ``on_epoch(epoch, logs)`` receive
-    floats only, so a UI can draw them without touching TensorFlow.
+    floats only, so a UI can draw them without touching TensorFlow. The
+    ``on_batch_begin(model)``, ``on_train_begin(model)`` and
+    ``on_epoch_end_model(model, epoch)`` hooks get the model being trained (a
+    job uses them to pause, change the learning rate and record filters).
     """
 
     def __new__(cls, on_batch: Callable | None = None, on_epoch: Callable | None = None,
-                should_stop: Callable[[], bool] | None = None):
+                should_stop: Callable[[], bool] | None = None, on_batch_begin: Callable | None = None,
+                on_train_begin: Callable | None = None, on_epoch_end_model: Callable | None = None):
         import keras
 
         class _Progress(keras.callbacks.Callback):
@@ -134,8 +161,18 @@ class ProgressCallback:
                 super().__init__()
                 self.epoch = 0
 
+            def on_train_begin(self, logs=None):
+                if on_train_begin:
+                    on_train_begin(self.model)
+
             def on_epoch_begin(self, epoch, logs=None):
                 self.epoch = epoch
+
+            def on_train_batch_begin(self, batch, logs=None):
+                if on_batch_begin:
+                    on_batch_begin(self.model)
+                if should_stop and should_stop():
+                    self.model.stop_training = True
 
             def on_train_batch_end(self, batch, logs=None):
                 if on_batch:
@@ -146,5 +183,7 @@ class ProgressCallback:
             def on_epoch_end(self, epoch, logs=None):
                 if on_epoch:
                     on_epoch(epoch, {k: float(v) for k, v in (logs or {}).items()})
+                if on_epoch_end_model:
+                    on_epoch_end_model(self.model, epoch)
 
         return _Progress()

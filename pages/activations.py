@@ -6,6 +6,7 @@ import streamlit as st
 from core.introspection import activations, class_probabilities, visual_layers
 from core.tiles import COLORMAPS, feature_map_grid, image_tile
 from ui import state
+from ui.evolution import show_evolution
 
 state.require_router(__file__)
 from ui.widgets import image_input
@@ -53,3 +54,7 @@ for layer in visual_layers(entry.model):
         st.image(feature_map_grid(maps, cmap, normalise, max_channels))
         if maps.shape[-1] > max_channels:
             st.caption(f"First {max_channels} of {maps.shape[-1]} maps shown.")
+
+if entry.evolution:
+    with st.expander("Replay training: the conv maps of the probe image after each epoch"):
+        show_evolution(entry.evolution, key="act_evo", probe=entry.probe)

@@ -7,6 +7,7 @@ import streamlit as st
 from core.introspection import conv_filters, conv_layers
 from core.tiles import filter_grid
 from ui import state
+from ui.evolution import show_evolution
 
 state.require_router(__file__)
 
@@ -53,3 +54,9 @@ with st.expander("Per-filter statistics"):
         "bias": bias if bias is not None else np.zeros(n_out),
     })
     st.dataframe(stats, hide_index=True, key="filters_stats")
+
+if entry.evolution:
+    st.subheader("Replay training")
+    st.caption("These filters started as random noise. Slide through the epochs to watch them turn into "
+               "detectors, and the feature maps of one test image sharpen with them.")
+    show_evolution(entry.evolution, key="filters_evo", probe=entry.probe)

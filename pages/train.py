@@ -7,11 +7,12 @@ import streamlit as st
 
 from core.datasets import DatasetError
 from core.figures import training_curves
-from core.jobs import TrainingJob
+from core.jobs import QUEUE, TrainingJob, copy_model
 from core.models import ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table
 from core.presets import PRESETS
 from core.training import OPTIMIZERS, TrainConfig
 from ui import state
+from ui.evolution import show_evolution
 
 state.require_router(__file__)
 
@@ -36,6 +37,8 @@ def describe(spec_json: str, input_shape: tuple, num_classes: int):
     model = build_model(spec, input_shape, num_classes)
     return layer_table(model), adaptation_notes(spec, model), int(model.count_params())
 
+
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 
 BLOCK_COLUMNS = {
     "filters": st.column_config.NumberColumn("filters", min_value=1, max_value=256, step=1, required=True),
@@ -84,7 +87,7 @@ st.subheader("Hyperparameters")
 c = st.columns(6)
 epochs = c[0].number_input("Epochs", 1, 200, 5, key="train_epochs")
 batch_size = c[1].select_slider("Batch size", [8, 16, 32, 64, 128, 256], value=64, key="train_batch")
-lr = c[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], value=1e-3, key="train_lr")
+lr = c[2].select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr")
 optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
 val_split = c[4].slider("Validation share", 0.0, 0.5, 0.1, 0.05, key="train_val")
 seed = c[5].number_input("Seed", 0, 10_000, 0, key="train_seed")
@@ -92,13 +95,35 @@ name = st.text_input("Model name", f"{dataset.name}_{spec.name}", key="train_nam
 
 job = st.session_state.get("job")
 running = job is not None and not job.finished
-if st.button("Train", type="primary", disabled=running, key="train_start",
-             help="A run is in progress; stop it or wait." if running else None):
-    config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr), optimizer=optimizer,
-                         validation_split=float(val_split), seed=int(seed))
+current = state.current_model()
+fits = current.input_shape == dataset.input_shape and len(current.class_names) == dataset.num_classes
+c1, c2 = st.columns([1, 3])
+train_clicked = c1.button("Train", type="primary", disabled=running, key="train_start",
+                          help="A run is in progress; stop it or wait." if running else "Train the architecture above from scratch.")
+continue_name = current.metadata.get("name", current.id)
+continue_clicked = c2.button(
+    f"Continue training {continue_name} for {int(epochs)} more epochs", disabled=running or not fits, key="train_continue",
+    help=("A run is in progress." if running else
+          f"{continue_name} does not fit {dataset.title} (input or classes differ)." if not fits else
+          "Start from the current model's weights; the current model itself is left as it is."))
+
+
+def config_from_inputs() -> TrainConfig:
+    return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr), optimizer=optimizer,
+                       validation_split=float(val_split), seed=int(seed))
+
+
+if train_clicked:
     model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=int(seed))
-    st.session_state["job"] = TrainingJob(model, dataset, config, name=name.strip() or spec.name,
-                                          spec=spec.to_dict()).start()
+    st.session_state["job"] = TrainingJob(model, dataset, config_from_inputs(), name=name.strip() or spec.name,
+                                          spec=spec.to_dict(), probe=dataset.x_test[0]).start()
+    st.rerun()
+if continue_clicked:
+    parent = {**current.metadata, "id": current.id}
+    total = (parent.get("epochs_total") or parent.get("epochs_done") or 0) + int(epochs)
+    st.session_state["job"] = TrainingJob(copy_model(current.model), dataset, config_from_inputs(),
+                                          name=f"{continue_name.split('@')[0]}@{total}ep", spec=current.metadata.get("spec"),
+                                          parent=parent, probe=dataset.x_test[0]).start()
     st.rerun()
 
 
@@ -116,19 +141,37 @@ def show_progress():
         return
     snap = job.snapshot()
     st.subheader(f"Run: {job.name}")
+    if snap.state == "queued":
+        st.info(f"Waiting for a free training slot: position {snap.queue_position or 1} in the queue "
+                f"({QUEUE.running} of {QUEUE.limit} slots busy).")
     batch_text = f", batch {snap.batch}/{snap.steps}" if snap.steps else ""
     st.progress(snap.fraction, text=f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}{batch_text}")
-    m = st.columns(4)
+    m = st.columns(5)
     m[0].metric("Elapsed", fmt_seconds(snap.elapsed))
     m[1].metric("ETA", fmt_seconds(snap.eta))
     m[2].metric("Images/s", f"{snap.images_per_second:,.0f}")
     last = snap.epoch_log[-1] if snap.epoch_log else {}
     m[3].metric("Val. accuracy", f"{last['val_accuracy']:.1%}" if "val_accuracy" in last else "—")
-    if not job.finished:
-        st.button("Stop", key="train_stop", on_click=job.stop, help="Stop after this batch; the model keeps its weights.")
+    m[4].metric("Learning rate", f"{snap.learning_rate:g}")
+
+    live = not job.finished
+    c = st.columns([1, 1, 2, 1])
+    if snap.state == "paused":
+        c[0].button("Resume", key="train_resume", on_click=job.resume, type="primary")
+    else:
+        c[0].button("Pause", key="train_pause", on_click=job.pause, disabled=snap.state != "running",
+                    help="Hold training after this batch; the model stays in memory.")
+    c[1].button("Stop", key="train_stop", on_click=job.stop, disabled=not live,
+                help="Stop after this batch; the model keeps its weights and becomes usable at once.")
+    new_lr = c[2].select_slider("New learning rate", LEARNING_RATES, value=_nearest(snap.learning_rate),
+                                key="train_new_lr", disabled=not live)
+    c[3].button("Apply", key="train_apply_lr", disabled=not live or new_lr == snap.learning_rate,
+                on_click=job.set_learning_rate, args=(new_lr,), help="Use this learning rate from the next batch on.")
+
     cols = st.columns(2)
-    cols[0].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "loss"), key="train_loss_chart")
-    cols[1].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key="train_acc_chart")
+    cols[0].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "loss", lr_log=snap.lr_log), key="train_loss_chart")
+    cols[1].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy", lr_log=snap.lr_log),
+                         key="train_acc_chart")
     if snap.state == "failed":
         st.error(f"Training failed: {snap.error}")
     elif job.finished and job.result:
@@ -138,6 +181,14 @@ def show_progress():
         if st.session_state.get("job_consumed") != job.id:
             state.collect_finished_job()
             st.rerun(scope="app")
+    if job.snapshots:
+        st.markdown("**How the first layer learned**: drag the slider to replay the filters and the feature maps "
+                    "of one test image, from the random start to the last epoch.")
+        show_evolution(list(job.snapshots), key="train_evo", probe=job.probe)
+
+
+def _nearest(value: float) -> float:
+    return min(LEARNING_RATES, key=lambda v: abs(v - value))
 
 
 show_progress()

@@ -201,3 +201,64 @@ def test_data_page_loads_mnist_from_the_official_files(shared_datasets):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training images"] == "60,000" and metrics["Image size"] == "28×28×1"
     assert len(at.get("image")) == 10
+
+
+def _wait(predicate, timeout=90.0):
+    import time
+
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        assert time.perf_counter() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_train_page_pause_resume_learning_rate_stop_and_continue():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("digits").run()
+    at = open_page("pages/train.py", at)
+    at.number_input(key="train_epochs").set_value(40).run()
+    at.select_slider(key="train_batch").set_value(16).run()
+    at.text_input(key="train_name").input("ctl").run()
+    assert at.button(key="train_continue").disabled  # the shipped shapes model does not fit digits
+    at.button(key="train_start").click().run()
+    job = at.session_state["job"]
+    _wait(lambda: len(job.snapshot().batch_log) >= 3)
+    at.run()
+    assert at.button(key="train_start").disabled and not at.button(key="train_stop").disabled
+
+    at.button(key="train_pause").click().run()
+    _wait(lambda: job.state == "paused")
+    at.run()
+    assert not at.exception
+    at.select_slider(key="train_new_lr").set_value(1e-4).run()
+    at.button(key="train_apply_lr").click().run()
+    at.button(key="train_resume").click().run()
+    _wait(lambda: job.snapshot().learning_rate == 1e-4)
+    assert job.state in ("running", "done")
+
+    at.button(key="train_stop").click().run()
+    job.join(60)
+    at.run()
+    assert not at.exception and job.state == "stopped"
+    assert at.session_state["current_model"] == "session:ctl"
+    entry = at.session_state["models"]["session:ctl"]
+    assert entry.evolution and entry.evolution[0].epoch == 0
+    assert float(entry.model.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
+
+    # continue the stopped model for two more epochs: a new model, the first left as it was
+    before = [w.copy() for w in entry.model.get_weights()]
+    at.number_input(key="train_epochs").set_value(2).run()
+    assert not at.button(key="train_continue").disabled
+    at.button(key="train_continue").click().run()
+    more = at.session_state["job"]
+    more.join(120)
+    at.run()
+    assert not at.exception and more.state == "done"
+    current = at.session_state["models"][at.session_state["current_model"]]
+    assert current.id != "session:ctl" and current.metadata["parent_id"] == "session:ctl"
+    assert all(np.array_equal(a, b) for a, b in zip(before, entry.model.get_weights()))
+
+    # the finished model's replay shows on the Filters page
+    at = open_page("pages/filters.py", at)
+    assert at.select_slider(key="filters_evo_epoch").options[0] == "0"

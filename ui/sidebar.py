@@ -31,18 +31,34 @@ def draw_sidebar() -> None:
         if acc is not None:
             st.metric("Test accuracy", f"{acc:.1%}")
 
-        job = ss.get("job")
+        training_status()
+
+
+def training_status() -> None:
+    """The job's status, refreshed every two seconds while it runs, on whatever page is open."""
+    job = st.session_state.get("job")
+    running = job is not None and not job.finished
+
+    @st.fragment(run_every=2.0 if running else None)
+    def status():
+        job = st.session_state.get("job")
         if job is None:
             st.caption("Training: idle")
+            return
+        snap = job.snapshot()
+        if snap.state == "queued":
+            st.caption(f"Training **{job.name}**: waiting, position {snap.queue_position or 1} in the queue")
+        elif snap.state in ("running", "paused"):
+            st.caption(f"Training **{job.name}**: {snap.state}, epoch {snap.epoch + 1}/{snap.epochs}")
+            st.progress(snap.fraction)
+        elif snap.state == "failed":
+            st.caption(f"Training {job.name} failed: {snap.error}")
         else:
-            snap = job.snapshot()
-            if snap.state in ("queued", "running"):
-                st.caption(f"Training **{job.name}**: epoch {snap.epoch + 1}/{snap.epochs}")
-                st.progress(snap.fraction)
-            elif snap.state == "failed":
-                st.caption(f"Training {job.name} failed: {snap.error}")
-            else:
-                st.caption(f"Training {job.name}: {snap.state}")
+            st.caption(f"Training {job.name}: {snap.state}")
+            if st.session_state.get("job_consumed") != job.id:
+                st.rerun(scope="app")  # the finished model joins the model list
+
+    status()
 
 
 def _on_model_change() -> None:

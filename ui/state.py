@@ -25,6 +25,8 @@ class ModelEntry:
     model: object
     metadata: dict
     shipped: bool = False
+    evolution: list | None = None  # core.jobs.Snapshot records of the run that trained it
+    probe: object = None  # the image those snapshots' feature maps are of
 
     @property
     def label(self) -> str:
@@ -123,7 +125,8 @@ def current_model() -> ModelEntry:
     return st.session_state["models"][st.session_state["current_model"]]
 
 
-def add_model(model, metadata: dict, make_current: bool = True) -> ModelEntry:
+def add_model(model, metadata: dict, make_current: bool = True, evolution: list | None = None,
+              probe=None) -> ModelEntry:
     """Register a model trained in this session (visible to this session only)."""
     models = st.session_state["models"]
     base = metadata.get("name", "model")
@@ -131,7 +134,7 @@ def add_model(model, metadata: dict, make_current: bool = True) -> ModelEntry:
     while model_id in models:
         n += 1
         model_id = f"session:{base}-{n}"
-    entry = ModelEntry(model_id, model, metadata)
+    entry = ModelEntry(model_id, model, metadata, evolution=evolution, probe=probe)
     models[model_id] = entry
     if make_current:
         st.session_state["current_model"] = model_id
@@ -145,7 +148,7 @@ def collect_finished_job() -> None:
         return
     st.session_state["job_consumed"] = job.id
     if job.metadata is not None:
-        add_model(job.model, job.metadata)
+        add_model(job.model, job.metadata, evolution=list(job.snapshots), probe=job.probe)
 
 
 def current_dataset() -> Dataset:

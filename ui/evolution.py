@@ -1,0 +1,31 @@
+"""Replay how the first conv layer's filters and a probe image's feature maps changed in training."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.tiles import feature_map_grid, filter_grid, image_tile
+
+
+def show_evolution(snapshots: list, key: str, probe=None) -> None:
+    """An epoch slider over ``core.jobs.Snapshot`` records; nothing when there are none."""
+    if not snapshots:
+        return
+    epochs = [s.epoch for s in snapshots]
+    if len(epochs) == 1:
+        epoch = epochs[0]
+        st.caption("Filters and maps before the first update; more appear after each epoch.")
+    else:
+        epoch = st.select_slider("Epoch", epochs, value=epochs[-1], key=f"{key}_epoch",
+                                 help="0 is the random start; each step is one more pass over the training images.")
+    snap = snapshots[epochs.index(epoch)]
+    names = list(snap.maps)
+    cols = st.columns([1, 2, 2] if probe is not None else [1, 1])
+    if probe is not None:
+        cols[0].image(image_tile(probe, max(1, 96 // probe.shape[0])), caption="probe image")
+        cols = cols[1:]
+    cols[0].image(filter_grid(snap.kernel), caption=f"first-layer filters after {epoch} epoch(s)")
+    layer = names[0]
+    if len(names) > 1:
+        layer = cols[1].selectbox("Layer", names, key=f"{key}_layer")
+    cols[1].image(feature_map_grid(snap.maps[layer]), caption=f"{layer} maps of the probe after {epoch} epoch(s)")
