@@ -20,6 +20,7 @@ pages = [
     st.Page("pages/filters.py", title="Filters", icon=":material/filter:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/layers:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
+    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 navigation = st.navigation(pages)
 # Every page checks this key: a page run without it was started by Streamlit's

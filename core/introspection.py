@@ -58,7 +58,8 @@ class ActivationExtractor:
         outputs = [model.get_layer(name).output for name in self.layer_names]
         # A new Model over the same layers shares their weights and does not
         # modify the original; training=False keeps dropout and batch norm in inference mode.
-        probe = keras.Model(model.inputs, outputs)
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        probe = keras.Model(inputs, outputs)
         self.input_shape = tuple(int(d) for d in model.input_shape[1:])
         spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
         self._fn = tf.function(lambda x: probe(x, training=False), input_signature=[spec], reduce_retracing=True)

@@ -249,11 +249,18 @@ class TrainingJob:
                 self._state = "running"
 
     def _on_batch(self, epoch, batch, steps, logs):
+        # Keras reports batch ends from a helper thread, so one may arrive after a later one.
+        step = epoch + (batch + 1) / steps if steps else float(epoch)
+        entry = {"step": step, **{k: logs[k] for k in ("loss", "accuracy") if k in logs}}
         with self._lock:
-            self._epoch, self._batch, self._steps = epoch, batch + 1, steps
-            self._images = epoch * self._per_epoch + min((batch + 1) * self.config.batch_size, self._per_epoch)
-            step = epoch + (batch + 1) / steps if steps else float(epoch)
-            self._batch_log.append({"step": step, **{k: logs[k] for k in ("loss", "accuracy") if k in logs}})
+            if (epoch, batch + 1) > (self._epoch, self._batch):
+                self._epoch, self._batch, self._steps = epoch, batch + 1, steps
+                self._images = epoch * self._per_epoch + min((batch + 1) * self.config.batch_size, self._per_epoch)
+            if self._batch_log and self._batch_log[-1]["step"] > step:
+                self._batch_log.append(entry)
+                self._batch_log.sort(key=lambda e: e["step"])
+            else:
+                self._batch_log.append(entry)
 
     def _on_epoch(self, epoch, logs):
         with self._lock:
@@ -268,7 +275,8 @@ class TrainingJob:
             return
         import keras
 
-        probe_model = keras.Model(model.inputs, [layer.output for layer in convs])
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        probe_model = keras.Model(inputs, [layer.output for layer in convs])
         outputs = probe_model(self.probe[None], training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         maps = {layer.name: np.asarray(out)[0][..., :32] for layer, out in zip(convs, outputs)}

@@ -72,11 +72,29 @@ def _atomic_write(target: Path, write) -> None:
         write(tmp)
         # mkstemp creates the file private (0600); give it the permissions a normal file gets.
         os.chmod(tmp, 0o666 & ~_UMASK)
+        # On disk before the rename, so even a power cut leaves the old file or the whole new one.
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, target)
+        _fsync_dir(target.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (not possible on every platform)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:

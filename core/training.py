@@ -145,7 +145,9 @@ class ProgressCallback:
     """Builds a Keras callback that forwards batch and epoch logs to plain functions.
 
     ``on_batch(epoch, batch, steps, logs)`` and ``on_epoch(epoch, logs)`` receive
-    floats only, so a UI can draw them without touching TensorFlow. The
+    floats only, so a UI can draw them without touching TensorFlow.
+    ``on_batch`` may run on a Keras helper thread, slightly after the batch and,
+    rarely, out of order. The
     ``on_batch_begin(model)``, ``on_train_begin(model)`` and
     ``on_epoch_end_model(model, epoch)`` hooks get the model being trained (a
     job uses them to pause, change the learning rate and record filters).
@@ -157,6 +159,11 @@ class ProgressCallback:
         import keras
 
         class _Progress(keras.callbacks.Callback):
+            # Keras then runs on_train_batch_end in a helper thread: reading the
+            # batch's loss no longer makes the training loop wait for the device
+            # after every batch. The handlers given here must be thread-safe.
+            async_safe = True
+
             def __init__(self):
                 super().__init__()
                 self.epoch = 0

@@ -1,6 +1,5 @@
 """Data: choose a dataset, see samples of every class and the class counts."""
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 

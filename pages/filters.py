@@ -34,7 +34,7 @@ kh, kw, n_in, n_out = kernel.shape
 rgb = n_in == 3
 
 st.markdown(f"**{layer_name}**: {n_out} filters of {kh}×{kw}×{n_in} weights"
-            + (f" plus one bias each" if bias is not None else "") + f", {kernel.size + (0 if bias is None else bias.size):,} parameters.")
+            + (" plus one bias each" if bias is not None else "") + f", {kernel.size + (0 if bias is None else bias.size):,} parameters.")
 if rgb:
     st.caption("This layer sees the colour image, so each filter is drawn as a small colour picture: "
                "bright where it wants that colour, dark where it wants its absence.")

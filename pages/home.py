@@ -38,3 +38,5 @@ with cols[1]:
 with cols[2]:
     st.page_link("pages/predict.py", label="Predict: try your own picture", icon=":material/image_search:")
     st.caption("Upload a photo or take a webcam snapshot and see the class probabilities.")
+    st.page_link("pages/models.py", label="Models: your saved models", icon=":material/inventory_2:")
+    st.caption("Every model you train is kept here: load, rename, download or upload one.")

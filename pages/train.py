@@ -177,7 +177,10 @@ def show_progress():
     elif job.finished and job.result:
         st.success(f"{job.name}: test accuracy {job.result['test_accuracy']:.1%} after "
                    f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.1f} s). "
-                   "It is now the current model: look at its Filters and Activations.")
+                   "It is now the current model: look at its Filters and Activations. "
+                   "It is also saved on the Models page.")
+        if job.metadata.get("registry_error"):
+            st.warning(job.metadata["registry_error"])
         if st.session_state.get("job_consumed") != job.id:
             state.collect_finished_job()
             st.rerun(scope="app")

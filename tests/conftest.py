@@ -56,3 +56,14 @@ def make_subprocess_env():
 # ---------------------------------------------------------------------------
 # End of core-suite fixtures.
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Every test gets its own models folder, so nothing is written to ~/.cnnlab.
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def private_models_dir(tmp_path_factory, monkeypatch):
+    folder = tmp_path_factory.mktemp("models")
+    monkeypatch.setenv("CNNLAB_MODELS_DIR", str(folder))
+    return folder

@@ -56,7 +56,7 @@ def test_overview_shows_the_shipped_model():
     labels = {m.label: m.value for m in at.metric}
     assert labels["Current model"] == "shapes_small_cnn"
     assert labels["Test accuracy"].endswith("%") and float(labels["Test accuracy"][:-1]) > 90
-    assert len(at.get("page_link")) == 5
+    assert len(at.get("page_link")) == 6
     # the shared sidebar: dataset, model picker, accuracy, training status
     sidebar = [getattr(e, "value", None) for e in at.sidebar]
     assert "**Dataset** · Shapes (synthetic)" in sidebar
@@ -244,6 +244,10 @@ def test_train_page_pause_resume_learning_rate_stop_and_continue():
     assert at.session_state["current_model"] == "session:ctl"
     entry = at.session_state["models"]["session:ctl"]
     assert entry.evolution and entry.evolution[0].epoch == 0
+    from core.registry import ModelRegistry
+
+    saved = {e.name: e for e in ModelRegistry().list_entries()}
+    assert entry.metadata["registry_id"] == saved["ctl"].id  # kept in the models folder too
     assert float(entry.model.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
 
     # continue the stopped model for two more epochs: a new model, the first left as it was

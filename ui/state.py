@@ -148,7 +148,19 @@ def collect_finished_job() -> None:
         return
     st.session_state["job_consumed"] = job.id
     if job.metadata is not None:
+        save_to_registry(job.model, job.metadata)
         add_model(job.model, job.metadata, evolution=list(job.snapshots), probe=job.probe)
+
+
+def save_to_registry(model, metadata: dict) -> None:
+    """Keep a trained model in the models folder; a failure is noted in its metadata, never raised."""
+    from core.registry import ModelRegistry
+
+    try:
+        entry = ModelRegistry().save(model, metadata)
+        metadata["registry_id"] = entry.id
+    except OSError as exc:
+        metadata["registry_error"] = f"Could not save it to the models folder: {exc}"
 
 
 def current_dataset() -> Dataset:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.images import ImageDecodeError, decode_image, to_model_input
+from core.images import SUPPORTED, ImageDecodeError, decode_image, to_model_input
 
 from .state import ModelEntry, model_dataset
 
-IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "pgm", "ppm"]
 
 
 def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample", "upload", "camera")):
@@ -34,7 +33,9 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
         return dataset.x_test[index], f"Test image {index} of {dataset.title} · true class: {label}", None
 
     if source == "upload":
-        uploaded = st.file_uploader("Photo", type=IMAGE_TYPES, key=f"{key}_upload")
+        # No type= filter: Streamlit would refuse other names with its own error box;
+        # decode_image gives every bad file a clear message instead.
+        uploaded = st.file_uploader("Photo", key=f"{key}_upload", help=f"{SUPPORTED} files.")
         data = uploaded.getvalue() if uploaded is not None else None
         name = uploaded.name if uploaded is not None else ""
     else:
