@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui.runtime import keep_keras_state_between_reruns
 from ui.sidebar import draw_sidebar
+from ui.state import keep_widget_values
 
 keep_keras_state_between_reruns()
 
@@ -29,5 +30,6 @@ st.session_state["_routed"] = True
 pending = st.session_state.pop("_pending_page", None)
 if pending:
     st.switch_page(pending)
+keep_widget_values()
 draw_sidebar()
 navigation.run()

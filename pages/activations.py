@@ -22,11 +22,12 @@ if picked is None:
     st.stop()
 image, caption, _ = picked
 
+st.session_state.setdefault("act_max", 32)
 c1, c2, c3 = st.columns(3)
 cmap = c1.selectbox("Colour scale", list(COLORMAPS), key="act_cmap")
 normalise = c2.radio("Scale", ["channel", "layer"], horizontal=True, key="act_norm",
                      format_func={"channel": "per map", "layer": "whole layer"}.get)
-max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], value=32, key="act_max")
+max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], key="act_max")
 
 acts = activations(entry.model, image)
 probs = class_probabilities(entry.model, image)

@@ -16,7 +16,9 @@ st.caption("A CNN learns only from examples. Look at them first: what varies ins
 
 current = st.session_state["dataset"]
 names = list(DATASETS)
-name = st.selectbox("Dataset", names, index=names.index(current["name"]), key="data_name",
+st.session_state.setdefault("data_name", current["name"])
+st.session_state.setdefault("data_per_class", 8)
+name = st.selectbox("Dataset", names, key="data_name",
                     format_func=lambda n: DATASETS[n].title)
 st.caption(DATASETS[name].description)
 
@@ -32,8 +34,8 @@ elif name == "folder":
     options["path"] = st.text_input("Folder with one sub-folder per class", key="data_path",
                                     placeholder="/path/to/images")
     c1, c2 = st.columns(2)
-    options["image_size"] = c1.select_slider("Input size (pixels)", [16, 24, 28, 32, 48, 64, 96, 128], value=64,
-                                             key="data_size")
+    st.session_state.setdefault("data_size", 64)
+    options["image_size"] = c1.select_slider("Input size (pixels)", [16, 24, 28, 32, 48, 64, 96, 128], key="data_size")
     channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True, key="data_channels")
     if channels != "auto":
         options["channels"] = 1 if channels == "grey" else 3
@@ -71,7 +73,7 @@ if ds.warnings:
         st.text("\n".join(ds.warnings[:200]))
 
 st.subheader("Samples of every class")
-per_class = st.slider("Images per class", 4, 16, 8, key="data_per_class")
+per_class = st.slider("Images per class", 4, 16, key="data_per_class")
 picked = ds.samples_per_class(per_class, seed=st.session_state.get("data_seed", 0))
 if st.button("Other samples", key="data_shuffle"):
     st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1

@@ -85,12 +85,15 @@ st.caption(f"{params:,} trainable parameters. " + " ".join(notes))
 
 st.subheader("Hyperparameters")
 c = st.columns(6)
-epochs = c[0].number_input("Epochs", 1, 200, 5, key="train_epochs")
-batch_size = c[1].select_slider("Batch size", [8, 16, 32, 64, 128, 256], value=64, key="train_batch")
-lr = c[2].select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr")
+# Defaults through session state, so values kept across pages need no second default.
+for _key, _default in {"train_epochs": 5, "train_batch": 64, "train_lr": 1e-3, "train_val": 0.1, "train_seed": 0}.items():
+    st.session_state.setdefault(_key, _default)
+epochs = c[0].number_input("Epochs", 1, 200, key="train_epochs")
+batch_size = c[1].select_slider("Batch size", [8, 16, 32, 64, 128, 256], key="train_batch")
+lr = c[2].select_slider("Learning rate", LEARNING_RATES, key="train_lr")
 optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
-val_split = c[4].slider("Validation share", 0.0, 0.5, 0.1, 0.05, key="train_val")
-seed = c[5].number_input("Seed", 0, 10_000, 0, key="train_seed")
+val_split = c[4].slider("Validation share", 0.0, 0.5, step=0.05, key="train_val")
+seed = c[5].number_input("Seed", 0, 10_000, key="train_seed")
 name = st.text_input("Model name", f"{dataset.name}_{spec.name}", key="train_name")
 
 job = st.session_state.get("job")

@@ -266,3 +266,29 @@ def test_train_page_pause_resume_learning_rate_stop_and_continue():
     # the finished model's replay shows on the Filters page
     at = open_page("pages/filters.py", at)
     assert at.select_slider(key="filters_evo_epoch").options[0] == "0"
+
+
+@pytest.mark.slow
+def test_two_sessions_training_at_once_see_only_their_own_jobs_and_models():
+    sessions = []
+    for name in ("alice", "bob"):
+        at = open_page("pages/data.py")
+        at.selectbox(key="data_name").set_value("digits").run()
+        at = open_page("pages/train.py", at)
+        at.number_input(key="train_epochs").set_value(2).run()
+        at.text_input(key="train_name").input(name).run()
+        at.button(key="train_start").click().run()
+        sessions.append(at)
+    jobs = [at.session_state["job"] for at in sessions]
+    assert jobs[0] is not jobs[1]
+    for job in jobs:
+        job.join(120)
+    for at, name, other in zip(sessions, ("alice", "bob"), ("bob", "alice")):
+        at.run()
+        assert not at.exception
+        models = at.session_state["models"]
+        assert f"session:{name}" in models and f"session:{other}" not in models
+        assert at.session_state["current_model"] == f"session:{name}"
+        assert at.session_state["job"].name == name
+    assert sessions[0].session_state["models"]["session:alice"].model is not \
+        sessions[1].session_state["models"]["session:bob"].model

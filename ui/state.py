@@ -104,6 +104,27 @@ def require_router(page_file: str) -> None:
         st.switch_page("app.py")
 
 
+# Streamlit forgets a widget's value when a run does not draw it, so moving to
+# another page and back would reset every choice. Their values are copied into
+# a plain session dict at the start of every run and put back when missing.
+PERSISTENT_KEYS = (
+    "data_name", "data_source", "data_folder", "data_path", "data_size", "data_channels", "data_per_class",
+    "train_preset", "train_custom", "train_epochs", "train_batch", "train_lr", "train_optimizer", "train_val",
+    "train_seed", "train_name", "filters_layer", "filters_norm", "act_source", "act_index", "act_cmap", "act_norm",
+    "act_max", "act_fit", "act_invert", "pred_source", "pred_index", "pred_fit", "pred_invert",
+)
+
+
+def keep_widget_values() -> None:
+    ss = st.session_state
+    saved = ss.setdefault("_widget_values", {})
+    for key in PERSISTENT_KEYS:
+        if key in ss:
+            saved[key] = ss[key]
+        elif key in saved:
+            ss[key] = saved[key]
+
+
 def init_state() -> None:
     """Create every session key this app uses, once per session."""
     ss = st.session_state
