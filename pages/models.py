@@ -102,6 +102,17 @@ def show_fit(name: str, model) -> None:
                + f"\n\nDatasets it fits: {listed}; choose one on the Data page. An image folder of your own "
                f"also fits when loaded at {h}×{w} with {'colour' if c == 3 else 'grey'} images and "
                f"{model.output_shape[-1]} class sub-folders. Predict works with any photo.")
+    offline = [n for n in fits if DATASETS[n].offline and not DATASETS[n].needs_folder]
+    for n, col in zip(offline, st.columns(max(1, len(offline)))):
+        col.button(f"Switch to {DATASETS[n].title}", key=f"models_use_{n}", on_click=use_dataset, args=(n,))
+    if len(offline) < len(fits):
+        st.page_link("pages/data.py", label="Load another dataset on the Data page", icon=":material/photo_library:")
+
+
+def use_dataset(name: str) -> None:
+    st.session_state["dataset"] = {"name": name, "options": {}}
+    st.session_state["data_name"] = name
+    st.session_state.setdefault("models_flash", []).append(("success", f"{DATASETS[name].title} is now the dataset."))
 
 
 st.title("Models")

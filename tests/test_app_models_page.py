@@ -33,6 +33,7 @@ def upload_files(tmp_path_factory):
     keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x)).save(folder / "lambda.keras")
     tiny_cnn().save(folder / "good.keras")
     tiny_cnn((28, 28, 1), 10).save(folder / "digits28.keras")
+    tiny_cnn((8, 8, 1), 10).save(folder / "digits8.keras")
     tiny_cnn().save(folder / "legacy.h5")
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
@@ -178,3 +179,13 @@ def test_a_model_for_another_dataset_says_which_datasets_fit(registry, upload_fi
     at = run(at.button(key="models_load_upload").click())
     assert any("(`mnist`)" in w.value for w in at.warning)
     assert at.session_state["models"][at.session_state["current_model"]].input_shape == (28, 28, 1)
+
+
+def test_a_model_for_an_offline_dataset_offers_to_switch_to_it(registry, upload_files):
+    at = open_models_page()
+    at = run(at.file_uploader(key="models_upload").set_value(("digits8.keras", upload_files["digits8.keras"],
+                                                              "application/octet-stream")))
+    assert any("(`digits`)" in w.value for w in at.warning)
+    at = run(at.button(key="models_use_digits").click())
+    assert at.session_state["dataset"] == {"name": "digits", "options": {}}
+    assert any("Digits (scikit-learn) is now the dataset" in s.value for s in at.success)
