@@ -26,6 +26,7 @@ from pathlib import Path
 from .model_checks import (
     KNOWN_DATASET_SHAPES, MAX_UNPACKED_BYTES, _check_classifier, _check_upload_bytes, _load_refusal, check_fit,
     datasets_that_fit)
+from .replay import decode_replay, encode_replay, replay_path
 from .storage import FORMAT_VERSION, ModelFileError, _atomic_write, model_paths, save_model
 
 ENV_VAR = "CNNLAB_MODELS_DIR"
@@ -120,13 +121,15 @@ class ModelRegistry:
             raise ModelFileError(f"Expected the id of a saved model in {self.root}. Received: {entry_id!r} "
                                  f"({exc})") from exc
 
-    def save(self, model, metadata: dict) -> RegistryEntry:
+    def save(self, model, metadata: dict, replay: tuple[list, object] | None = None) -> RegistryEntry:
         """Save ``model`` under a new unique id made from ``metadata["name"]`` and the time.
 
         Args:
             model: a Keras model (anything with ``save(path)`` writing a ``.keras`` file).
             metadata: JSON-ready metadata, e.g. from ``core.storage.build_metadata``; a
                 missing "name" becomes "model", a missing "created" the current time.
+            replay: ``(snapshots, probe)`` of the run that trained it, kept in
+                ``ID.replay.npz`` (written before the JSON, so a listed entry has it).
 
         Returns:
             The new entry, listed from the moment its JSON is in place.
@@ -137,6 +140,9 @@ class ModelRegistry:
         with _LOCK:
             entry_id, reservation = self._reserve_id(metadata["name"])
             try:
+                if replay is not None and replay[0]:
+                    data = encode_replay(*replay)
+                    _atomic_write(replay_path(self.root / f"{entry_id}.keras"), lambda tmp: Path(tmp).write_bytes(data))
                 save_model(model, metadata, self.root / entry_id)
             finally:
                 reservation.unlink(missing_ok=True)
@@ -155,6 +161,17 @@ class ModelRegistry:
 
         entry = self.get(entry_id)
         return load_model(entry.keras_path)
+
+    def load_replay(self, entry_id: str) -> tuple[list, object] | None:
+        """``(snapshots, probe)`` saved with an entry, or None when it has none or it is unreadable."""
+        entry = self.get(entry_id)
+        path = replay_path(entry.keras_path)
+        if not path.is_file():
+            return None
+        try:
+            return decode_replay(path)
+        except (OSError, ValueError, KeyError):
+            return None
 
     def rename(self, entry_id: str, new_name: str) -> RegistryEntry:
         """Give an entry a new human name (its id and files keep theirs).
@@ -179,6 +196,7 @@ class ModelRegistry:
             entry = self.get(entry_id)
             entry.json_path.unlink()
             entry.keras_path.unlink(missing_ok=True)
+            replay_path(entry.keras_path).unlink(missing_ok=True)
 
     def remove_orphans(self, min_age_s: float = 60.0) -> list[Path]:
         """Delete what interrupted saves and deletes left behind, once older than ``min_age_s``.
@@ -200,6 +218,10 @@ class ModelRegistry:
                         continue
                     if path.name.startswith("."):
                         orphan = True
+                    elif path.name.endswith(".replay.npz"):
+                        stem = path.name[: -len(".replay.npz")]
+                        orphan = (not (self.root / f"{stem}.json").exists()
+                                  and not (self.root / f".{stem}.reserve").exists())
                     elif path.suffix == ".keras":
                         orphan = (not path.with_suffix(".json").exists()
                                   and not (self.root / f".{path.stem}.reserve").exists())

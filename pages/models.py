@@ -36,7 +36,8 @@ def load_entry(entry_id: str) -> None:
             ss["current_model"] = known
         else:
             model, metadata = registry.load(entry_id)
-            ss["models_loaded"][entry_id] = state.add_model(model, metadata).id
+            snapshots, probe = registry.load_replay(entry_id) or (None, None)
+            ss["models_loaded"][entry_id] = state.add_model(model, metadata, evolution=snapshots, probe=probe).id
     except (ModelFileError, ValueError) as exc:
         flash("error", f"Could not load the model: {exc}")
         return

@@ -248,6 +248,8 @@ def test_train_page_pause_resume_learning_rate_stop_and_continue():
 
     saved = {e.name: e for e in ModelRegistry().list_entries()}
     assert entry.metadata["registry_id"] == saved["ctl"].id  # kept in the models folder too
+    replay, probe = ModelRegistry().load_replay(saved["ctl"].id)  # with its training replay
+    assert [s.epoch for s in replay] == [s.epoch for s in entry.evolution] and probe.shape == (8, 8, 1)
     assert float(entry.model.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
 
     # continue the stopped model for two more epochs: a new model, the first left as it was

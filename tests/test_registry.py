@@ -442,3 +442,28 @@ def test_registry_module_never_imports_streamlit(repo_root, make_subprocess_env)
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_training_replay_is_saved_loaded_and_deleted_with_its_model(tmp_path):
+    from core.jobs import Snapshot
+    from core.replay import replay_path
+
+    registry = ModelRegistry(tmp_path / "reg")
+    rng = np.random.default_rng(0)
+    snapshots = [Snapshot(e, rng.normal(size=(3, 3, 3, 4)).astype(np.float32),
+                          {"conv1": rng.random((8, 8, 4), dtype=np.float32), "conv2": rng.random((4, 4, 8), dtype=np.float32)})
+                 for e in range(3)]
+    probe_image = rng.random((8, 8, 3), dtype=np.float32)
+    entry = registry.save(tiny_cnn((8, 8, 3)), {"name": "replayed"}, replay=(snapshots, probe_image))
+    loaded, loaded_probe = registry.load_replay(entry.id)
+    assert [s.epoch for s in loaded] == [0, 1, 2]
+    np.testing.assert_array_equal(loaded_probe, probe_image)
+    for a, b in zip(snapshots, loaded):
+        np.testing.assert_array_equal(a.kernel, b.kernel)
+        assert set(b.maps) == {"conv1", "conv2"}
+        np.testing.assert_allclose(a.maps["conv1"], b.maps["conv1"], atol=1e-3)  # stored as float16
+    # an entry saved without a replay has none; deleting removes the replay file too
+    plain = registry.save(tiny_cnn((8, 8, 3)), {"name": "plain"})
+    assert registry.load_replay(plain.id) is None
+    registry.delete(entry.id)
+    assert not replay_path(entry.keras_path).exists()

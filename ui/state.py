@@ -169,16 +169,16 @@ def collect_finished_job() -> None:
         return
     st.session_state["job_consumed"] = job.id
     if job.metadata is not None:
-        save_to_registry(job.model, job.metadata)
+        save_to_registry(job.model, job.metadata, replay=(list(job.snapshots), job.probe))
         add_model(job.model, job.metadata, evolution=list(job.snapshots), probe=job.probe)
 
 
-def save_to_registry(model, metadata: dict) -> None:
+def save_to_registry(model, metadata: dict, replay: tuple | None = None) -> None:
     """Keep a trained model in the models folder; a failure is noted in its metadata, never raised."""
     from core.registry import ModelRegistry
 
     try:
-        entry = ModelRegistry().save(model, metadata)
+        entry = ModelRegistry().save(model, metadata, replay=replay)
         metadata["registry_id"] = entry.id
     except OSError as exc:
         metadata["registry_error"] = f"Could not save it to the models folder: {exc}"
