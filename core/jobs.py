@@ -158,6 +158,7 @@ class TrainingJob:
         self._resume = threading.Event()
         self._resume.set()
         self._pending_lr: float | None = None
+        self._lr_before_stop: float | None = None
         self._lr: float = config.learning_rate
         self._lr_log: list[dict] = []
         self._state = "queued"
@@ -247,6 +248,11 @@ class TrainingJob:
                 self._paused_total += time.perf_counter() - self._paused_at
                 self._paused_at = None
                 self._state = "running"
+            if self._stop.is_set():
+                # Stopped while paused: Keras cannot skip the batch it is about to run,
+                # so it runs with a learning rate of 0 and the weights stay as they were.
+                self._lr_before_stop = float(model.optimizer.learning_rate.numpy())
+                model.optimizer.learning_rate.assign(0.0)
 
     def _on_batch(self, epoch, batch, steps, logs):
         # Keras reports batch ends from a helper thread, so one may arrive after a later one.
@@ -301,6 +307,8 @@ class TrainingJob:
             strategy = pick_strategy() if self.strategy == "auto" else self.strategy
             result = train_model(self.model, self.dataset, self.config, callbacks=[callback], compile=self.compile,
                                  strategy=strategy)
+            if self._lr_before_stop is not None and getattr(self.model, "optimizer", None) is not None:
+                self.model.optimizer.learning_rate.assign(self._lr_before_stop)
             if self._lr_log:
                 result["learning_rate_changes"] = list(self._lr_log)
             metadata = build_metadata(self.model, self.dataset, name=self.name, spec=self.spec,

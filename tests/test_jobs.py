@@ -221,3 +221,17 @@ def test_pick_strategy_is_none_without_several_gpus():
     if len(tf.config.list_logical_devices("GPU")) > 1:
         pytest.skip("several GPUs visible: MirroredStrategy expected instead")
     assert pick_strategy() is None
+
+
+def test_stop_while_paused_keeps_the_weights_of_the_pause(shapes):
+    model = new_model(shapes)
+    job = TrainingJob(model, shapes, TrainConfig(epochs=50, batch_size=8), name="pause-stop", queue=JobQueue(2)).start()
+    wait_until(lambda: len(job.snapshot().batch_log) >= 3)
+    job.pause()
+    wait_until(lambda: job.state == "paused")
+    at_pause = [w.copy() for w in model.get_weights()]
+    job.stop()
+    job.join(60)
+    assert job.state == "stopped"
+    assert all(np.array_equal(a, b) for a, b in zip(at_pause, model.get_weights()))
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)  # restored after the frozen batch
