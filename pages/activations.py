@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.introspection import activations, class_probabilities, visual_layers
+from core.figures import heatmap
 from core.tiles import COLORMAPS, feature_map_grid, image_tile
 from ui import state
 from ui.evolution import show_evolution
@@ -16,6 +17,8 @@ st.title("Activations")
 st.caption("Feed one image through the network and look at what every layer outputs. Each small picture is a "
            "feature map: bright where that channel's filter found its pattern. Pooling layers shrink the maps, "
            "keeping the strongest responses, so deeper layers see a coarser but more abstract picture.")
+
+PLOTLY_SCALES = {"viridis": "Viridis", "magma": "Magma", "inferno": "Inferno", "gray": "Greys_r"}
 
 picked = image_input(entry, key="act")
 if picked is None:
@@ -32,12 +35,23 @@ max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], key="act_max"
 acts = activations(entry.model, image)
 probs = class_probabilities(entry.model, image)
 best = int(np.argmax(probs))
-left, right = st.columns([1, 3])
-left.image(image_tile(image, max(1, 128 // image.shape[0])), caption=caption)
-right.markdown(f"Prediction: **{entry.class_names[best]}** ({probs[best]:.1%})")
+left, right = st.columns([1, 2])
+left.image(image_tile(image, max(1, 160 // image.shape[0])), caption=caption)
+left.markdown(f"Prediction: **{entry.class_names[best]}** ({probs[best]:.1%})")
+
+map_layers = visual_layers(entry.model)
+with right:
+    st.markdown("**Look closer at one map**: hover to read every value.")
+    a, b = st.columns([2, 1])
+    inspect_name = a.selectbox("Layer", [layer.name for layer in map_layers], key="act_inspect_layer")
+    n_channels = acts[inspect_name].shape[-1]
+    channel = b.number_input("Channel", 0, n_channels - 1, key="act_inspect_channel") if n_channels > 1 else 0
+    channel = min(int(channel), n_channels - 1)
+    st.plotly_chart(heatmap(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}",
+                            PLOTLY_SCALES.get(cmap, "Viridis")), key="act_inspect_chart")
 
 layer_names = list(acts)
-for layer in visual_layers(entry.model):
+for layer in map_layers:
     maps = acts[layer.name]
     kind = type(layer).__name__
     st.markdown(f"#### {layer.name} · {kind} · output {maps.shape[0]}×{maps.shape[1]}×{maps.shape[2]}")

@@ -33,6 +33,17 @@ def open_page(page: str, at: AppTest | None = None) -> AppTest:
     return at
 
 
+def plotly_array(value) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or a typed array ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(value, dict):
+        import base64
+
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(v) for v in str(shape).split(",")]) if shape else array
+    return np.asarray(value, dtype=float)
+
+
 def jpeg_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="JPEG", quality=92)
@@ -102,6 +113,21 @@ def test_activations_page_shows_every_map_layer():
     assert any(m.value.startswith("Prediction:") for m in at.markdown)
     at.slider(key="act_index").set_value(7).run()
     assert not at.exception
+    # one map enlarged as a heatmap whose hover values are the layer's real output
+    at.selectbox(key="act_inspect_layer").set_value("conv2").run()
+    at.number_input(key="act_inspect_channel").set_value(5).run()
+    assert not at.exception
+    import json
+
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "conv2, channel 5" in figure["layout"]["title"]["text"]
+    from core.datasets import load_dataset
+    from core.introspection import activations
+    from core.storage import load_model
+
+    model, meta = load_model(Path(APP).parent / "assets" / "models" / "shapes_default")
+    expected = activations(model, load_dataset("shapes", meta["dataset"]["options"]).x_test[7])["conv2"][..., 5]
+    np.testing.assert_allclose(plotly_array(figure["data"][0]["z"]), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_predict_page_classifies_an_upload_and_a_snapshot():
