@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.figures import probability_bar
-from core.introspection import class_probabilities
+from core.introspection import class_probabilities, top_k
 from core.tiles import image_tile
 from ui import state
 
@@ -31,6 +31,8 @@ if original is not None:
 c2.image(image_tile(image, max(1, 160 // image.shape[0])), caption="What the model sees")
 with c3:
     st.metric("Prediction", entry.class_names[best], f"{probs[best]:.1%} sure", delta_color="off", delta_arrow="off")
+    k = min(3, len(entry.class_names))
+    st.caption(f"Top {k}: " + " · ".join(f"{name} {p:.1%}" for name, p in top_k(probs, entry.class_names, k)))
     st.plotly_chart(probability_bar(probs, entry.class_names), key="pred_probs")
 if probs[best] < 0.5:
     st.caption("The model is unsure: no class gets half the probability. The picture may look like "

@@ -137,6 +137,7 @@ def test_predict_page_classifies_an_upload_and_a_snapshot():
     prediction = {m.label: m.value for m in at.metric}["Prediction"]
     assert prediction == "star"
     assert len(at.get("plotly_chart")) == 1
+    assert any(c.value.startswith("Top 3: star ") for c in at.caption)
 
     at.radio(key="pred_source").set_value("camera").run()
     at.camera_input(key="pred_camera").set_value(("snapshot.jpg", star_photo(), "image/jpeg")).run()
