@@ -75,5 +75,6 @@ def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Viridis") ->
     fig = go.Figure(go.Heatmap(z=np.asarray(values), colorscale=colorscale,
                                hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))
     fig.update_layout(title=title, height=360, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(constrain="domain")
     return fig

@@ -46,6 +46,35 @@ def _contrasting_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
 
 def draw_shape(kind: str, rng: np.random.Generator, size: int = 32, noise: float = 0.06) -> np.ndarray:
     """Draw one image of ``kind`` (a name in CLASS_NAMES) as float32 HxWx3 in [0, 1]."""
+    return _draw(kind, rng, size, noise)[0]
+
+
+def draw_shape_with_box(kind: str, rng: np.random.Generator, size: int = 32,
+                        noise: float = 0.06) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Draw one image like ``draw_shape`` and say where the shape is.
+
+    The image is bit-identical to what ``draw_shape`` gives for the same ``rng`` state
+    (both draw through the same code), and ``rng`` advances by the same amount.
+
+    Args:
+        kind: a name in CLASS_NAMES.
+        rng: the random generator; it advances as in ``draw_shape``.
+        size: side of the square image in pixels.
+        noise: standard deviation of the Gaussian pixel noise.
+
+    Returns:
+        (image, (x0, y0, x1, y1)): the float32 HxWx3 image and the bounding box of every
+        pixel the shape touches (anti-aliased edges included), with exclusive ends, so
+        ``image[y0:y1, x0:x1]`` is the box.
+    """
+    image, coverage = _draw(kind, rng, size, noise)
+    rows = np.flatnonzero(coverage.any(axis=1))
+    cols = np.flatnonzero(coverage.any(axis=0))
+    return image, (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
+
+def _draw(kind: str, rng: np.random.Generator, size: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image and the shape's coverage mask (uint8, 0 where the shape does not reach)."""
     bg, fg = _contrasting_colours(rng)
     r = rng.uniform(0.17, 0.36) * size
     margin = r * 1.25 + 1
@@ -64,7 +93,7 @@ def draw_shape(kind: str, rng: np.random.Generator, size: int = 32, noise: float
     alpha = canvas.astype(np.float32)[..., None] / 255.0
     image = bg[None, None, :] * (1 - alpha) + fg[None, None, :] * alpha
     image = image + rng.normal(0.0, noise, image.shape)
-    return np.clip(image, 0.0, 1.0).astype(np.float32)
+    return np.clip(image, 0.0, 1.0).astype(np.float32), canvas
 
 
 def generate_shapes(n: int, seed: int, size: int = 32, progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
