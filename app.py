@@ -21,6 +21,8 @@ pages = [
     st.Page("pages/filters.py", title="Filters", icon=":material/filter:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/layers:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/grid_on:"),
+    st.Page("pages/embedding.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 navigation = st.navigation(pages)

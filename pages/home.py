@@ -35,8 +35,12 @@ with cols[1]:
     st.caption("The weights of every convolution layer, as pictures.")
     st.page_link("pages/activations.py", label="Activations: what the model sees", icon=":material/layers:")
     st.caption("Feature maps of every layer for one image.")
+    st.page_link("pages/evaluation.py", label="Evaluation: right and wrong", icon=":material/grid_on:")
+    st.caption("Confusion matrix, accuracy per class and the most confident mistakes.")
 with cols[2]:
     st.page_link("pages/predict.py", label="Predict: try your own picture", icon=":material/image_search:")
     st.caption("Upload a photo or take a webcam snapshot and see the class probabilities.")
+    st.page_link("pages/embedding.py", label="Embedding map: how it groups images", icon=":material/scatter_plot:")
+    st.caption("Every test image as a dot, placed by what the network makes of it.")
     st.page_link("pages/models.py", label="Models: your saved models", icon=":material/inventory_2:")
     st.caption("Every model you train is kept here: load, rename, download or upload one.")

@@ -67,7 +67,7 @@ def test_overview_shows_the_shipped_model():
     labels = {m.label: m.value for m in at.metric}
     assert labels["Current model"] == "shapes_small_cnn"
     assert labels["Test accuracy"].endswith("%") and float(labels["Test accuracy"][:-1]) > 90
-    assert len(at.get("page_link")) == 6
+    assert len(at.get("page_link")) == 8
     # the shared sidebar: dataset, model picker, accuracy, training status
     sidebar = [getattr(e, "value", None) for e in at.sidebar]
     assert "**Dataset** · Shapes (synthetic)" in sidebar

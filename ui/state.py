@@ -203,3 +203,23 @@ def model_dataset(entry: ModelEntry) -> Dataset | None:
     except DatasetError:
         return None
     return ds if ds.input_shape == entry.input_shape else None
+
+
+def dataset_for(entry: ModelEntry) -> Dataset | None:
+    """The model's own dataset, else the chosen dataset when the model fits it, else None."""
+    from core.datasets import DatasetError
+
+    own = model_dataset(entry)
+    if own is not None:
+        return own
+    try:
+        chosen = current_dataset()
+    except DatasetError:
+        return None
+    fits = chosen.input_shape == entry.input_shape and chosen.num_classes == len(entry.class_names)
+    return chosen if fits else None
+
+
+def model_key(entry: ModelEntry) -> str:
+    """A hashable key that changes whenever the entry's model object does (for st.cache_data)."""
+    return f"{entry.id}:{id(entry.model)}"

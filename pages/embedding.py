@@ -1,0 +1,72 @@
+"""Embedding map: how the network arranges images just before it decides."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.embedding import embed, nearest_neighbours, penultimate_layer, project
+from core.tiles import image_grid
+from ui import state
+from ui.widgets import image_input
+
+state.require_router(__file__)
+
+MAX_POINTS = 1500  # test images drawn; t-SNE on more would take too long on a laptop CPU
+
+entry = state.current_model()
+st.title("Embedding map")
+st.caption("The layer before the output turns each image into a list of numbers, its embedding. Images the "
+           "network finds similar get similar lists. Squashed to two dimensions, each dot is one test image: "
+           "well-separated colours mean the last layer has an easy job.")
+
+dataset = state.dataset_for(entry)
+if dataset is None:
+    st.info(f"No test images fit {entry.metadata.get('name', entry.id)}. Choose a dataset it fits on the Data page.")
+    st.stop()
+try:
+    layer = penultimate_layer(entry.model)
+except ValueError as exc:
+    st.warning(str(exc))
+    st.stop()
+
+c1, c2 = st.columns([1, 2])
+method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key="emb_method",
+                  format_func={"pca": "PCA (fast, linear)", "tsne": "t-SNE (slower, keeps neighbours)"}.get)
+c2.caption(f"Embeddings of layer **{layer}**, {min(MAX_POINTS, len(dataset.x_test)):,} test images. PCA keeps the "
+           "two directions of largest spread; t-SNE keeps close images close but distorts distances.")
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing embeddings…")
+def cached_projection(_model, model_key: str, _dataset, dataset_key: str, layer_name: str, method: str):
+    n = min(MAX_POINTS, len(_dataset.x_test))
+    features = embed(_model, _dataset.x_test[:n], layer_name)
+    points, projection = project(features, method=method, seed=0)
+    return features, points, projection
+
+
+features, points, projection = cached_projection(entry.model, state.model_key(entry), dataset,
+                                                 repr((dataset.name, dataset.options)), layer, method)
+labels = dataset.y_test[: len(points)]
+
+picked = image_input(entry, key="emb")
+fig = go.Figure()
+for c, name in enumerate(entry.class_names):
+    sel = labels == c
+    fig.add_trace(go.Scattergl(x=points[sel, 0], y=points[sel, 1], mode="markers", name=name,
+                               marker=dict(size=5, opacity=0.7), text=[f"test image {i}" for i in np.flatnonzero(sel)],
+                               hovertemplate="%{text}<extra>" + name + "</extra>"))
+neighbours = None
+if picked is not None:
+    image, caption, _ = picked
+    query = embed(entry.model, image[None], layer)
+    neighbours = nearest_neighbours(features, query[0], k=6)
+    where = projection.transform(query)[0]
+    fig.add_trace(go.Scatter(x=[where[0]], y=[where[1]], mode="markers", name="your image",
+                             marker=dict(symbol="star", size=18, color="black", line=dict(color="white", width=1))))
+fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), legend=dict(itemsizing="constant"))
+st.plotly_chart(fig, key="emb_chart")
+
+if neighbours is not None:
+    st.markdown("**Nearest test images in embedding space** (the black star on the map):")
+    st.image(image_grid(dataset.x_test[neighbours], cols=len(neighbours), tile_px=80),
+             caption=" · ".join(entry.class_names[int(dataset.y_test[i])] for i in neighbours))

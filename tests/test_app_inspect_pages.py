@@ -1,0 +1,75 @@
+"""The Evaluation and Embedding map pages under AppTest, for the shipped model and a new one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+pytestmark = pytest.mark.app
+
+
+def open_page(page: str, at: AppTest | None = None) -> AppTest:
+    if at is None:
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_evaluation_page_matches_a_direct_evaluation():
+    from core.datasets import load_dataset
+    from core.storage import load_model
+
+    at = open_page("pages/evaluation.py")
+    model, meta = load_model(Path(APP).parent / "assets" / "models" / "shapes_default")
+    ds = load_dataset("shapes", meta["dataset"]["options"])
+    predicted = np.concatenate([np.argmax(model(ds.x_test[i:i + 250], training=False), axis=1)
+                                for i in range(0, len(ds.x_test), 250)])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{np.mean(predicted == ds.y_test):.1%}"
+    assert metrics["Mistakes"] == f"{int(np.sum(predicted != ds.y_test)):,}"
+    cm = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert cm["x"] == ["circle", "square", "triangle", "star"]
+    # choosing a cell shows exactly its images
+    at.selectbox(key="eval_true").set_value(0).run()
+    at.selectbox(key="eval_pred").set_value(0).run()
+    assert not at.exception
+    n_cell = int(np.sum((ds.y_test == 0) & (predicted == 0)))
+    assert any(f"{n_cell} images of circle predicted as circle" in str(img.proto) for img in at.get("image"))
+
+
+def test_embedding_page_places_the_chosen_image_among_its_neighbours():
+    at = open_page("pages/embedding.py")
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [trace["name"] for trace in figure["data"]]
+    assert names == ["circle", "square", "triangle", "star", "your image"]
+    assert "dense1" in " ".join(c.value for c in at.caption)
+    at.radio(key="emb_method").set_value("tsne").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+
+
+@pytest.mark.slow
+def test_inspection_pages_render_for_a_new_model_of_another_architecture():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("digits").run()
+    at = open_page("pages/train.py", at)
+    at.selectbox(key="train_preset").set_value("lenet5").run()
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.text_input(key="train_name").input("digits_lenet").run()
+    at.button(key="train_start").click().run()
+    at.session_state["job"].join(120)
+    at.run()
+    assert at.session_state["current_model"] == "session:digits_lenet"
+    for page in ("pages/filters.py", "pages/activations.py", "pages/predict.py", "pages/evaluation.py",
+                 "pages/embedding.py"):
+        at = open_page(page, at)
+        assert not at.error, (page, [e.value for e in at.error])
+    at = open_page("pages/evaluation.py", at)
+    assert float({m.label: m.value for m in at.metric}["Test accuracy"].rstrip("%")) > 50
