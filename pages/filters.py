@@ -5,11 +5,21 @@ import pandas as pd
 import streamlit as st
 
 from core.introspection import conv_filters, conv_layers
-from core.tiles import filter_grid
+from core.featurevis import cached_maximize, top_activating
+from core.tiles import feature_map_grid, filter_grid, grid, image_tile
 from ui import state
 from ui.evolution import show_evolution
 
 state.require_router(__file__)
+
+
+
+def _same_size(images: list, shape: tuple) -> list:
+    """Nearest-neighbour resize of small RGB tiles to ``shape`` (height, width) for a tidy grid."""
+    import cv2
+
+    return [cv2.resize(im, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) for im in images]
+
 
 entry = state.current_model()
 st.title("Filters")
@@ -54,6 +64,29 @@ with st.expander("Per-filter statistics"):
         "bias": bias if bias is not None else np.zeros(n_out),
     })
     st.dataframe(stats, hide_index=True, key="filters_stats")
+
+st.subheader("What does one filter look for?")
+st.caption("Two ways to ask a filter what it wants to see. Left: start from grey noise and change the picture, "
+           "step by step, in whatever direction makes this filter respond more (activation maximisation). "
+           "Right: the test images that make it respond most, each with the filter's map drawn over it.")
+f1, f2 = st.columns([1, 3])
+filter_index = min(int(f1.number_input("Filter", 0, n_out - 1, key="filters_pick")), n_out - 1)
+with st.spinner("Growing the picture this filter likes best…"):
+    best = cached_maximize(entry.model, state.model_key(entry), layer_name, filter_index)
+f1.image(image_tile(best, max(1, 128 // best.shape[0])), caption=f"{layer_name}, filter {filter_index}: "
+         "what excites it most")
+dataset = state.dataset_for(entry)
+if dataset is None:
+    f2.info("Choose a dataset this model fits on the Data page to see the test images that excite this filter.")
+else:
+    top = top_activating(entry.model, layer_name, filter_index, dataset.x_test[:1000], k=9)
+    tiles = [image_tile(dataset.x_test[t["index"]], max(1, 72 // dataset.input_shape[0])) for t in top]
+    maps = _same_size([feature_map_grid(t["map"][..., None], "inferno", cols=1, tile_px=72) for t in top],
+                      tiles[0].shape)
+    f2.image(grid(np.stack(tiles), cols=9, pad=3), caption="the 9 test images (of the first 1,000) it responds to most")
+    f2.image(grid(np.stack(maps), cols=9, pad=3),
+             caption="its map on each: " + ", ".join(f"{entry.class_names[int(dataset.y_test[t['index']])]} {t['score']:.2f}"
+                                                     for t in top))
 
 if entry.evolution:
     st.subheader("Replay training")

@@ -100,10 +100,13 @@ def test_filters_page_draws_every_conv_layer():
     at = open_page("pages/filters.py")
     layer_box = at.selectbox(key="filters_layer")
     assert layer_box.options == ["conv1 (1 of 3)", "conv2 (2 of 3)", "conv3 (3 of 3)"]
-    assert len(at.get("image")) == 1
+    # the filter grid, one filter's preferred picture, the 9 test images it likes most and their maps
+    assert len(at.get("image")) == 4
     layer_box.set_value("conv3").run()
-    assert not at.exception and len(at.get("image")) == 1
+    at.number_input(key="filters_pick").set_value(7).run()
+    assert not at.exception and len(at.get("image")) == 4
     assert "32 filters of 3×3×32" in " ".join(m.value for m in at.markdown)
+    assert any("conv3, filter 7" in str(img.proto) for img in at.get("image"))
 
 
 def test_activations_page_shows_every_map_layer():
