@@ -68,7 +68,7 @@ with st.expander("Per-filter statistics"):
 st.subheader("What does one filter look for?")
 st.caption("Two ways to ask a filter what it wants to see. Left: start from grey noise and change the picture, "
            "step by step, in whatever direction makes this filter respond more (activation maximisation). "
-           "Right: the test images that make it respond most, each with the filter's map drawn over it.")
+           "Right: the test images that make it respond most, with the filter's map of each below.")
 f1, f2 = st.columns([1, 3])
 filter_index = min(int(f1.number_input("Filter", 0, n_out - 1, key="filters_pick")), n_out - 1)
 with st.spinner("Growing the picture this filter likes best…"):

@@ -1,0 +1,200 @@
+"""The arithmetic of one output value: a convolution step and a pooling step, in numbers.
+
+A page can show exactly what a Conv2D computes at one position (the input patch, the
+kernel, their products, the sum, the bias, the activation) and what a pooling layer
+takes from its window, next to the value the real layer gives, so a learner sees that
+the arithmetic is the whole story. The input of a layer comes from a sub-model that
+ends at the layer's input tensor; the model itself is never changed. Padding follows
+TensorFlow's rule for 'same': ``pad_total = max((ceil(in / stride) - 1) * stride + k - in, 0)``
+with ``pad_total // 2`` before and the rest after.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+_PROBES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def _layer_io(model, layer, image) -> tuple[np.ndarray, np.ndarray]:
+    """Input and output of ``layer`` for one image, through a sub-model cached per model."""
+    import keras
+
+    image = np.asarray(image, np.float32)
+    expected = tuple(int(d) for d in model.input_shape[1:])
+    if image.shape != expected:
+        raise ValueError(f"Expected an image of shape {expected}. Received: shape={image.shape}")
+    with _LOCK:
+        probes = _PROBES.setdefault(model, {})
+        probe = probes.get(layer.name)
+        if probe is None:
+            inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+            probe = probes[layer.name] = keras.Model(inputs, [layer.input, layer.output])
+    layer_in, layer_out = probe(image[None], training=False)
+    return np.asarray(layer_in)[0], np.asarray(layer_out)[0]
+
+
+def _get_layer(model, layer_name: str, kinds: tuple, what: str):
+    layer = model.get_layer(layer_name)
+    if not isinstance(layer, kinds) or getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise ValueError(f"Expected a channels-last {what} layer. "
+                         f"Received: {layer_name} ({type(layer).__name__})")
+    return layer
+
+
+def _padding_before(size: int, window: int, stride: int, padding: str) -> int:
+    """Rows (or columns) of padding TensorFlow adds before the input."""
+    if padding == "valid":
+        return 0
+    out = -(-size // stride)
+    return max((out - 1) * stride + window - size, 0) // 2
+
+
+def _check_position(out_shape, channel: int, row: int, col: int) -> None:
+    for name, value, limit in (("row", row, out_shape[0]), ("col", col, out_shape[1]), ("channel", channel, out_shape[2])):
+        if not 0 <= value < limit:
+            raise ValueError(f"Expected {name} in [0, {limit}). Received: {name}={value}")
+
+
+def _window(x: np.ndarray, top: int, left: int, kh: int, kw: int, fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """The (kh, kw, C) window of ``x`` at (top, left), ``fill`` outside ``x``, and its in-bounds mask."""
+    h, w = x.shape[:2]
+    r0, r1, c0, c1 = max(top, 0), min(top + kh, h), max(left, 0), min(left + kw, w)
+    window = np.full((kh, kw, x.shape[2]), fill, x.dtype)
+    valid = np.zeros((kh, kw), bool)
+    window[r0 - top:r1 - top, c0 - left:c1 - left] = x[r0:r1, c0:c1]
+    valid[r0 - top:r1 - top, c0 - left:c1 - left] = True
+    return window, valid
+
+
+def _activation_name(layer) -> str:
+    config = layer.get_config().get("activation")
+    return config if isinstance(config, str) else getattr(layer.activation, "__name__", type(layer.activation).__name__)
+
+
+def conv_step(model, layer_name: str, image: np.ndarray, channel: int, row: int, col: int) -> dict:
+    """Everything one Conv2D output value is made of.
+
+    Args:
+        model: a Keras model (functional or Sequential); not changed.
+        layer_name: a channels-last ``Conv2D`` with dilation 1 and one group.
+        image: one image of the model's input shape, no batch axis.
+        channel: output channel (filter index).
+        row, col: output position.
+
+    Returns:
+        A dict with ``patch`` (kh, kw, in_ch) of the layer's input, zeros where 'same'
+        padding reaches outside it; ``valid`` (kh, kw) bool, True inside the input;
+        ``top``/``left``, the input coordinates of the patch's first cell (negative in
+        the padding); ``kernel`` (kh, kw, in_ch); ``products`` = patch * kernel in float64
+        (exact for float32 factors); ``sum``; ``bias`` (0.0 without one);
+        ``preactivation`` = sum + bias; ``activation`` (its name); ``postactivation``
+        (the layer's own activation applied); ``layer_output``, the value the real layer
+        gives at that position; and ``stride``, ``padding``.
+    """
+    import keras
+
+    layer = _get_layer(model, layer_name, (keras.layers.Conv2D,), "Conv2D")
+    if tuple(layer.dilation_rate) != (1, 1) or getattr(layer, "groups", 1) != 1:
+        raise ValueError(f"Expected a Conv2D with dilation_rate (1, 1) and groups=1. Received: {layer_name} "
+                         f"(dilation_rate={tuple(layer.dilation_rate)}, groups={getattr(layer, 'groups', 1)})")
+    x, y = _layer_io(model, layer, image)
+    _check_position(y.shape, channel, row, col)
+    weights = layer.get_weights()
+    kernel = np.asarray(weights[0])[..., channel]
+    bias = float(weights[1][channel]) if layer.use_bias else 0.0
+    (kh, kw), (sh, sw) = kernel.shape[:2], tuple(layer.strides)
+    top = row * sh - _padding_before(x.shape[0], kh, sh, layer.padding)
+    left = col * sw - _padding_before(x.shape[1], kw, sw, layer.padding)
+    patch, valid = _window(x, top, left, kh, kw, 0.0)
+    products = patch.astype(np.float64) * kernel.astype(np.float64)
+    total = float(products.sum())
+    pre = total + bias
+    post = float(np.asarray(layer.activation(keras.ops.convert_to_tensor(np.float32(pre)))))
+    return {
+        "patch": patch, "valid": valid, "top": top, "left": left, "kernel": kernel.copy(),
+        "products": products, "sum": total, "bias": bias, "preactivation": pre,
+        "activation": _activation_name(layer), "postactivation": post,
+        "layer_output": float(y[row, col, channel]), "stride": (sh, sw), "padding": layer.padding,
+    }
+
+
+def preactivation_maps(model, layer_name: str, image: np.ndarray) -> np.ndarray | None:
+    """The maps of a Conv2D before its fused activation, for one image.
+
+    Args:
+        model: a Keras model; not changed.
+        layer_name: a channels-last ``Conv2D``.
+        image: one image of the model's input shape, no batch axis.
+
+    Returns:
+        float32 (height, width, filters): the same convolution with the layer's kernel,
+        bias, strides, padding and dilation but no activation; None when the layer's
+        activation is linear (its output already is the pre-activation).
+    """
+    import keras
+
+    layer = _get_layer(model, layer_name, (keras.layers.Conv2D,), "Conv2D")
+    if _activation_name(layer) == "linear" or layer.activation is keras.activations.linear:
+        return None
+    x, _ = _layer_io(model, layer, image)
+    weights = layer.get_weights()
+    out = keras.ops.conv(x[None], weights[0], strides=tuple(layer.strides), padding=layer.padding,
+                         dilation_rate=tuple(layer.dilation_rate))
+    out = np.asarray(out)[0]
+    if layer.use_bias:
+        out = out + weights[1]
+    return out.astype(np.float32)
+
+
+def pool_step(model, layer_name: str, image: np.ndarray, channel: int, row: int, col: int) -> dict:
+    """What one MaxPooling2D or AveragePooling2D output value is taken from.
+
+    Args:
+        model: a Keras model; not changed.
+        layer_name: a channels-last ``MaxPooling2D`` or ``AveragePooling2D``.
+        image: one image of the model's input shape, no batch axis.
+        channel: the channel (pooling works on each channel alone).
+        row, col: output position.
+
+    Returns:
+        A dict with ``kind`` ("max" or "average"); ``window`` (ph, pw) of the layer's
+        input channel, NaN where 'same' padding reaches outside the input (those cells
+        take no part); ``valid`` (ph, pw) bool; ``top``/``left``, the input coordinates of
+        the window's first cell; ``value``, the pooled value (for "max" also ``argmax``,
+        the (r, c) inside the window it came from; for "average" ``count``, the cells
+        averaged: TensorFlow averages over the cells inside the input only);
+        ``layer_output`` from the real layer; ``pool_size``, ``stride``, ``padding``.
+    """
+    import keras
+
+    kinds = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    layer = _get_layer(model, layer_name, kinds, "MaxPooling2D or AveragePooling2D")
+    x, y = _layer_io(model, layer, image)
+    _check_position(y.shape, channel, row, col)
+    (ph, pw), (sh, sw) = tuple(layer.pool_size), tuple(layer.strides)
+    top = row * sh - _padding_before(x.shape[0], ph, sh, layer.padding)
+    left = col * sw - _padding_before(x.shape[1], pw, sw, layer.padding)
+    window, valid = _window(x[..., channel:channel + 1], top, left, ph, pw, np.nan)
+    window = window[..., 0]
+    result = {"window": window, "valid": valid, "top": top, "left": left, "layer_output": float(y[row, col, channel]),
+              "pool_size": (ph, pw), "stride": (sh, sw), "padding": layer.padding}
+    if isinstance(layer, keras.layers.MaxPooling2D):
+        r, c = np.unravel_index(int(np.nanargmax(window)), window.shape)
+        result.update(kind="max", argmax=(int(r), int(c)), value=float(window[r, c]))
+    else:
+        result.update(kind="average", count=int(valid.sum()), value=float(np.nanmean(window.astype(np.float64))))
+    return result
+
+
+def pool_maps(model, layer_name: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Input and output maps (height, width, channels) of a pooling layer for one image."""
+    import keras
+
+    kinds = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    layer = _get_layer(model, layer_name, kinds, "MaxPooling2D or AveragePooling2D")
+    return _layer_io(model, layer, image)
