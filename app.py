@@ -20,6 +20,7 @@ pages = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/filters.py", title="Filters", icon=":material/filter:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/layers:"),
+    st.Page("pages/arithmetic.py", title="Step by step", icon=":material/calculate:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/grid_on:"),
     st.Page("pages/embedding.py", title="Embedding map", icon=":material/scatter_plot:"),

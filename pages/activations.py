@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.introspection import activations, class_probabilities, visual_layers
+from core.arithmetic import preactivation_maps
 from core.figures import heatmap
 from core.tiles import COLORMAPS, feature_map_grid, image_tile
 from ui import state
@@ -32,6 +33,9 @@ normalise = c2.radio("Scale", ["channel", "layer"], horizontal=True, key="act_no
                      format_func={"channel": "per map", "layer": "whole layer"}.get)
 max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], key="act_max")
 
+show_pre = st.toggle("Show each convolution before its activation too", key="act_preact",
+                     help="Conv layers apply their activation (e.g. ReLU) inside the layer; this shows the maps "
+                          "just before it, side by side with the maps after it.")
 acts = activations(entry.model, image)
 probs = class_probabilities(entry.model, image)
 best = int(np.argmax(probs))
@@ -66,7 +70,15 @@ for layer in map_layers:
         b.image(feature_map_grid(maps, cmap, normalise, n), caption=f"after {layer.name}: {maps.shape[0]}×{maps.shape[1]}, "
                 "each value the " + ("maximum" if "Max" in kind else "average") + " of a window")
     else:
-        st.image(feature_map_grid(maps, cmap, normalise, max_channels))
+        pre = preactivation_maps(entry.model, layer.name, image) if show_pre and "Conv" in kind else None
+        if pre is not None:
+            act_name = getattr(getattr(layer, "activation", None), "__name__", "activation")
+            a, b = st.columns(2)
+            a.image(feature_map_grid(pre, cmap, normalise, max_channels), caption="before the activation (conv + bias)")
+            b.image(feature_map_grid(maps, cmap, normalise, max_channels),
+                    caption=f"after {act_name}" + (": every negative value becomes 0" if act_name == "relu" else ""))
+        else:
+            st.image(feature_map_grid(maps, cmap, normalise, max_channels))
         if maps.shape[-1] > max_channels:
             st.caption(f"First {max_channels} of {maps.shape[-1]} maps shown.")
 

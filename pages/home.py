@@ -35,6 +35,8 @@ with cols[1]:
     st.caption("The weights of every convolution layer, as pictures.")
     st.page_link("pages/activations.py", label="Activations: what the model sees", icon=":material/layers:")
     st.caption("Feature maps of every layer for one image.")
+    st.page_link("pages/arithmetic.py", label="Step by step: the arithmetic", icon=":material/calculate:")
+    st.caption("One output value of a convolution or a pooling layer, computed by hand.")
     st.page_link("pages/evaluation.py", label="Evaluation: right and wrong", icon=":material/grid_on:")
     st.caption("Confusion matrix, accuracy per class and the most confident mistakes.")
 with cols[2]:

@@ -9,6 +9,7 @@ from core.tiles import image_tile
 from ui import state
 
 state.require_router(__file__)
+from ui.explain_view import show_explanations
 from ui.widgets import image_input
 
 entry = state.current_model()
@@ -37,3 +38,5 @@ with c3:
 if probs[best] < 0.5:
     st.caption("The model is unsure: no class gets half the probability. The picture may look like "
                "nothing it was trained on.")
+
+show_explanations(entry, image, probs, key="pred")

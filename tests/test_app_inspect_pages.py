@@ -67,9 +67,17 @@ def test_inspection_pages_render_for_a_new_model_of_another_architecture():
     at.session_state["job"].join(120)
     at.run()
     assert at.session_state["current_model"] == "session:digits_lenet"
-    for page in ("pages/filters.py", "pages/activations.py", "pages/predict.py", "pages/evaluation.py",
-                 "pages/embedding.py"):
+    for page in ("pages/filters.py", "pages/activations.py", "pages/arithmetic.py", "pages/predict.py",
+                 "pages/evaluation.py", "pages/embedding.py"):
         at = open_page(page, at)
         assert not at.error, (page, [e.value for e in at.error])
+    at = open_page("pages/predict.py", at)
+    at.radio(key="pred_source").set_value("sample").run()
+    assert not at.exception and any("Grad-CAM" in str(img.proto) for img in at.get("image"))
+    at = open_page("pages/activations.py", at)
+    at.toggle(key="act_preact").set_value(True).run()  # LeNet-5's tanh convolutions, before and after
+    assert not at.exception and any("after tanh" in str(img.proto) for img in at.get("image"))
+    at = open_page("pages/arithmetic.py", at)
+    assert all(m.value.endswith("✅ the same") for m in at.markdown if "layer's own output" in m.value)
     at = open_page("pages/evaluation.py", at)
     assert float({m.label: m.value for m in at.metric}["Test accuracy"].rstrip("%")) > 50

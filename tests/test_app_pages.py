@@ -67,7 +67,7 @@ def test_overview_shows_the_shipped_model():
     labels = {m.label: m.value for m in at.metric}
     assert labels["Current model"] == "shapes_small_cnn"
     assert labels["Test accuracy"].endswith("%") and float(labels["Test accuracy"][:-1]) > 90
-    assert len(at.get("page_link")) == 8
+    assert len(at.get("page_link")) == 9
     # the shared sidebar: dataset, model picker, accuracy, training status
     sidebar = [getattr(e, "value", None) for e in at.sidebar]
     assert "**Dataset** · Shapes (synthetic)" in sidebar
@@ -324,3 +324,39 @@ def test_two_sessions_training_at_once_see_only_their_own_jobs_and_models():
         assert at.session_state["job"].name == name
     assert sessions[0].session_state["models"]["session:alice"].model is not \
         sessions[1].session_state["models"]["session:bob"].model
+
+
+def test_activations_page_shows_maps_before_and_after_the_activation():
+    at = open_page("pages/activations.py")
+    before = len(at.get("image"))
+    at.toggle(key="act_preact").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("image")) == before + 3  # conv1, conv2, conv3 each drawn twice
+    captions = " ".join(str(img.proto) for img in at.get("image"))
+    assert "before the activation" in captions and "every negative value becomes 0" in captions
+
+
+def test_step_by_step_page_checks_its_arithmetic_against_the_layers():
+    at = open_page("pages/arithmetic.py")
+    at.selectbox(key="arith_conv_layer").set_value("conv2").run()
+    at.number_input(key="arith_conv_channel").set_value(3).run()
+    at.number_input(key="arith_conv_row").set_value(7).run()
+    at.number_input(key="arith_conv_col").set_value(15).run()
+    at.selectbox(key="arith_pool_layer").set_value("maxpool2").run()
+    at.number_input(key="arith_pool_row").set_value(3).run()
+    assert not at.exception and not at.error
+    checks = [m.value for m in at.markdown if "layer's own output" in m.value]
+    assert len(checks) == 2 and all(c.endswith("✅ the same") for c in checks)
+    assert "row 7, column 15, channel 3" in checks[0]
+    assert len(at.get("plotly_chart")) == 4  # patch, weights, products, pooling window
+
+
+def test_predict_page_explains_the_prediction():
+    at = open_page("pages/predict.py")
+    at.file_uploader(key="pred_upload").set_value(("star.jpg", star_photo(), "image/jpeg")).run()
+    captions = [str(img.proto) for img in at.get("image")]
+    for name in ("Grad-CAM", "Saliency", "SmoothGrad", "Occlusion"):
+        assert any(name in c for c in captions), name
+    assert at.selectbox(key="pred_explain_class").value == 3  # star, the predicted class
+    at.selectbox(key="pred_explain_class").set_value(0).run()
+    assert not at.exception and not at.error

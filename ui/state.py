@@ -111,7 +111,7 @@ PERSISTENT_KEYS = (
     "data_name", "data_source", "data_folder", "data_path", "data_size", "data_channels", "data_per_class",
     "train_preset", "train_custom", "train_epochs", "train_batch", "train_lr", "train_optimizer", "train_val",
     "train_seed", "train_name", "filters_layer", "filters_norm", "act_source", "act_index", "act_cmap", "act_norm",
-    "act_max", "act_fit", "act_invert", "pred_source", "pred_index", "pred_fit", "pred_invert",
+    "act_max", "act_fit", "act_invert", "act_preact", "act_inspect_layer", "act_inspect_channel", "pred_source", "pred_index", "pred_fit", "pred_invert",
 )
 
 

@@ -1,0 +1,98 @@
+"""Convolution and pooling, step by step: one output value computed by hand and checked against the layer."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.arithmetic import conv_step, pool_step
+from core.introspection import activations, conv_layers
+from ui import state
+from ui.widgets import image_input
+
+state.require_router(__file__)
+
+
+def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int] | None = None, scale: str = "RdBu") -> go.Figure:
+    """A small matrix drawn as coloured cells with their numbers (NaN cells are padding)."""
+    values = np.asarray(values, np.float64)
+    text = np.where(np.isnan(values), "pad", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(values)))
+    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    fig = go.Figure(go.Heatmap(z=values, text=text, texttemplate="%{text}", colorscale=scale, zmid=0,
+                               zmin=-limit or -1, zmax=limit or 1, showscale=False,
+                               hovertemplate="row %{y}, col %{x}: %{z:.5f}<extra></extra>"))
+    if highlight is not None:
+        r, c = highlight
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color="black", width=3))
+    side = 40 * max(values.shape) + 60
+    fig.update_layout(title=title, height=side, width=side, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    return fig
+
+
+entry = state.current_model()
+st.title("Convolution and pooling, step by step")
+st.caption("Every number in a feature map comes from a small sum. Pick one output value: see the patch of the "
+           "input it looks at, the filter's weights, their products, and how the sum plus the bias becomes the "
+           "value the layer really outputs.")
+
+picked = image_input(entry, key="arith")
+if picked is None:
+    st.stop()
+image = picked[0]
+acts = activations(entry.model, image)
+
+st.header("Convolution")
+convs = [layer.name for layer in conv_layers(entry.model)]
+if not convs:
+    st.info("This model has no convolution layer.")
+else:
+    c = st.columns(4)
+    layer_name = c[0].selectbox("Conv layer", convs, key="arith_conv_layer")
+    out = acts[layer_name]
+    channel = min(int(c[1].number_input("Output channel", 0, out.shape[-1] - 1, key="arith_conv_channel")), out.shape[-1] - 1)
+    row = min(int(c[2].number_input("Row", 0, out.shape[0] - 1, key="arith_conv_row")), out.shape[0] - 1)
+    col = min(int(c[3].number_input("Column", 0, out.shape[1] - 1, key="arith_conv_col")), out.shape[1] - 1)
+    step = conv_step(entry.model, layer_name, image, channel, row, col)
+    n_in = step["patch"].shape[-1]
+    shown_in = 0
+    if n_in > 1:
+        shown_in = st.slider("Input channel shown", 0, n_in - 1, 0, key="arith_conv_in",
+                             help=f"The filter has a {step['kernel'].shape[0]}×{step['kernel'].shape[1]} slice for each "
+                                  f"of the {n_in} input channels; all of them are summed.")
+    a, b, d = st.columns(3)
+    a.plotly_chart(number_grid(step["patch"][..., shown_in], f"input patch (channel {shown_in})"), key="arith_patch")
+    b.plotly_chart(number_grid(step["kernel"][..., shown_in], f"filter {channel} weights"), key="arith_kernel")
+    d.plotly_chart(number_grid(step["products"][..., shown_in], "patch × weights"), key="arith_products")
+    matches = np.isclose(step["postactivation"], step["layer_output"], rtol=1e-4, atol=1e-5)
+    st.markdown(
+        f"Sum of all {step['products'].size} products ({n_in} input channel{'s' if n_in > 1 else ''}): "
+        f"**{step['sum']:.4f}**  \n+ bias {step['bias']:.4f} = pre-activation **{step['preactivation']:.4f}**  \n"
+        f"{step['activation']}({step['preactivation']:.4f}) = **{step['postactivation']:.4f}**  \n"
+        f"The layer's own output at row {row}, column {col}, channel {channel}: **{step['layer_output']:.4f}** "
+        + ("✅ the same" if matches else "❌ different"))
+
+st.header("Pooling")
+pools = [layer.name for layer in entry.model.layers if "Pooling2D" in type(layer).__name__]
+if not pools:
+    st.info("This model has no pooling layer.")
+else:
+    c = st.columns(4)
+    pool_name = c[0].selectbox("Pooling layer", pools, key="arith_pool_layer")
+    out = acts[pool_name]
+    p_channel = min(int(c[1].number_input("Channel", 0, out.shape[-1] - 1, key="arith_pool_channel")), out.shape[-1] - 1)
+    p_row = min(int(c[2].number_input("Row", 0, out.shape[0] - 1, key="arith_pool_row")), out.shape[0] - 1)
+    p_col = min(int(c[3].number_input("Column", 0, out.shape[1] - 1, key="arith_pool_col")), out.shape[1] - 1)
+    pstep = pool_step(entry.model, pool_name, image, p_channel, p_row, p_col)
+    a, b = st.columns(2)
+    taken = tuple(pstep["argmax"]) if pstep["kind"] == "max" else None
+    a.plotly_chart(number_grid(pstep["window"], "input window", highlight=taken, scale="Viridis"), key="arith_window")
+    if pstep["kind"] == "max":
+        how = f"the largest value, {pstep['value']:.4f}, outlined"
+    else:
+        how = f"the average of its {pstep['count']} values, {pstep['value']:.4f}"
+    b.markdown(f"**{pool_name}** keeps {how}.  \nThe layer's own output at row {p_row}, column {p_col}: "
+               f"**{pstep['layer_output']:.4f}** "
+               + ("✅ the same" if np.isclose(pstep["value"], pstep["layer_output"], rtol=1e-5, atol=1e-6) else "❌"))
+    b.caption("Pooling shrinks each map: a window slides with a stride, and each step keeps one number. Max pooling "
+              "keeps the strongest response, so the feature survives small shifts; average pooling smooths.")

@@ -1,0 +1,50 @@
+"""The "Why this class?" panel: four explanation maps for one image and one class."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.explain import gradcam, occlusion, overlay, saliency, smoothgrad
+from core.tiles import upscale
+
+from .state import ModelEntry, model_key
+
+EXPLANATIONS = {
+    "Grad-CAM": "Which regions of the last conv layer's maps pushed the score for this class up "
+                "(gradient-weighted maps, coarse but class-specific).",
+    "Saliency": "How much each pixel would change the score if it changed a little (the raw gradient).",
+    "SmoothGrad": "The saliency averaged over 25 noisy copies of the image: less speckle, same idea.",
+    "Occlusion": "How far the class probability drops when a grey square hides each region.",
+}
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing explanations…")
+def _maps(_model, key: str, image_bytes: bytes, shape: tuple, class_index: int) -> dict[str, np.ndarray]:
+    image = np.frombuffer(image_bytes, np.float32).reshape(shape)
+    cam, _ = gradcam(_model, image, class_index)
+    return {"Grad-CAM": cam, "Saliency": saliency(_model, image, class_index),
+            "SmoothGrad": smoothgrad(_model, image, class_index), "Occlusion": occlusion(_model, image, class_index)}
+
+
+def show_explanations(entry: ModelEntry, image: np.ndarray, probs: np.ndarray, key: str) -> None:
+    names = entry.class_names
+    best = int(np.argmax(probs))
+    st.subheader("Why this class?")
+    st.caption("Each map highlights the pixels that mattered for one class. Red and yellow matter most. "
+               "They explain the model, not the world: a model that looks at the background will show it.")
+    class_index = st.selectbox("Explain the class", range(len(names)), index=best, key=f"{key}_explain_class",
+                               format_func=lambda i: f"{names[i]} ({probs[i]:.1%})" + (" · predicted" if i == best else ""))
+    image = np.ascontiguousarray(image, np.float32)
+    maps = _maps(entry.model, model_key(entry), image.tobytes(), image.shape, int(class_index))
+    factor = max(1, 160 // image.shape[0])
+    cols = st.columns(len(maps))
+    for col, (name, heat) in zip(cols, maps.items()):
+        if name == "Occlusion":  # probability drops: scaled to the largest, rises shown as none
+            drop = np.clip(heat, 0, None)
+            shown = drop / drop.max() if drop.max() > 0 else drop
+            caption = f"{name} (largest drop {float(heat.max()):.0%})"
+        else:
+            shown, caption = heat, name
+        col.image(upscale(overlay(image, shown), factor), caption=caption)
+        col.caption(EXPLANATIONS[name])
