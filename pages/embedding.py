@@ -41,10 +41,11 @@ def cached_projection(_model, model_key: str, _dataset, dataset_key: str, layer_
     n = min(MAX_POINTS, len(_dataset.x_test))
     features = embed(_model, _dataset.x_test[:n], layer_name)
     points, projection = project(features, method=method, seed=0)
-    return features, points, projection
+    train_features = embed(_model, _dataset.x_train[:MAX_POINTS], layer_name)  # where neighbours are searched
+    return features, points, projection, train_features
 
 
-features, points, projection = cached_projection(entry.model, state.model_key(entry), dataset,
+features, points, projection, train_features = cached_projection(entry.model, state.model_key(entry), dataset,
                                                  repr((dataset.name, dataset.options)), layer, method)
 labels = dataset.y_test[: len(points)]
 
@@ -59,7 +60,7 @@ neighbours = None
 if picked is not None:
     image, caption, _ = picked
     query = embed(entry.model, image[None], layer)
-    neighbours = nearest_neighbours(features, query[0], k=6)
+    neighbours = nearest_neighbours(train_features, query[0], k=6)
     where = projection.transform(query)[0]
     fig.add_trace(go.Scatter(x=[where[0]], y=[where[1]], mode="markers", name="your image",
                              marker=dict(symbol="star", size=18, color="black", line=dict(color="white", width=1))))
@@ -67,6 +68,6 @@ fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), legend=dict(i
 st.plotly_chart(fig, key="emb_chart")
 
 if neighbours is not None:
-    st.markdown("**Nearest test images in embedding space** (the black star on the map):")
-    st.image(image_grid(dataset.x_test[neighbours], cols=len(neighbours), tile_px=80),
-             caption=" · ".join(entry.class_names[int(dataset.y_test[i])] for i in neighbours))
+    st.markdown("**Its nearest training images in embedding space** (your image is the black star on the map):")
+    st.image(image_grid(dataset.x_train[neighbours], cols=len(neighbours), tile_px=80),
+             caption=" · ".join(entry.class_names[int(dataset.y_train[i])] for i in neighbours))

@@ -5,7 +5,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.evaluation import evaluate
-from core.tiles import image_grid
+from core.explain import gradcam, overlay
+from core.tiles import grid, image_grid, upscale
 from ui import state
 
 state.require_router(__file__)
@@ -66,11 +67,14 @@ idx = ev.cell(true_c, pred_c)
 if len(idx) == 0:
     st.caption(f"No test image of {names[true_c]} was predicted as {names[pred_c]}.")
 else:
-    shown = idx[:16]
+    shown = idx[:8]
     st.image(image_grid(dataset.x_test[shown], cols=8, tile_px=72),
              caption=f"{len(idx)} images of {names[true_c]} predicted as {names[pred_c]}"
                      + (f" (first {len(shown)})" if len(idx) > len(shown) else "") + "; confidence: "
                      + ", ".join(f"{ev.probs[i, pred_c]:.0%}" for i in shown))
+    cams = [overlay(dataset.x_test[i], gradcam(entry.model, dataset.x_test[i], pred_c)[0]) for i in shown]
+    st.image(grid(np.stack([upscale(c, max(1, 72 // c.shape[0])) for c in cams]), cols=8, pad=2),
+             caption=f"Grad-CAM for “{names[pred_c]}”: where the model saw that class")
 
 st.subheader("Most confident mistakes")
 st.caption("Wrong answers given with high confidence: often mislabelled or truly ambiguous images.")

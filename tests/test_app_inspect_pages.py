@@ -43,6 +43,7 @@ def test_evaluation_page_matches_a_direct_evaluation():
     assert not at.exception
     n_cell = int(np.sum((ds.y_test == 0) & (predicted == 0)))
     assert any(f"{n_cell} images of circle predicted as circle" in str(img.proto) for img in at.get("image"))
+    assert any("Grad-CAM for “circle”" in str(img.proto) for img in at.get("image"))
 
 
 def test_embedding_page_places_the_chosen_image_among_its_neighbours():
@@ -51,6 +52,18 @@ def test_embedding_page_places_the_chosen_image_among_its_neighbours():
     names = [trace["name"] for trace in figure["data"]]
     assert names == ["circle", "square", "triangle", "star", "your image"]
     assert "dense1" in " ".join(c.value for c in at.caption)
+    # the default image is test image 0; its nearest training image is of its own class
+    from core.datasets import load_dataset
+    from core.embedding import embed, nearest_neighbours
+    from core.storage import load_model
+
+    model, meta = load_model(Path(APP).parent / "assets" / "models" / "shapes_default")
+    ds = load_dataset("shapes", meta["dataset"]["options"])
+    train = embed(model, ds.x_train[:1500], "dense1")
+    expected = nearest_neighbours(train, embed(model, ds.x_test[:1], "dense1")[0], k=6)
+    caption = [str(img.proto) for img in at.get("image")][-1]
+    assert " · ".join(ds.class_names[int(ds.y_train[i])] for i in expected) in caption
+    assert any("nearest training images" in m.value for m in at.markdown)
     at.radio(key="emb_method").set_value("tsne").run()
     assert not at.exception and len(at.get("plotly_chart")) == 1
 
