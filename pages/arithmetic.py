@@ -12,8 +12,11 @@ from ui.widgets import image_input
 state.require_router(__file__)
 
 
-def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int] | None = None, scale: str = "RdBu") -> go.Figure:
-    """A small matrix drawn as coloured cells with their numbers (NaN cells are padding)."""
+def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int] | None = None, scale: str = "RdBu_r") -> go.Figure:
+    """A small matrix drawn as coloured cells with their numbers (NaN cells are padding).
+
+    Red is positive and blue negative, as on the Filters page.
+    """
     values = np.asarray(values, np.float64)
     text = np.where(np.isnan(values), "pad", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(values)))
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
@@ -29,6 +32,9 @@ def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int] | Non
     fig.update_xaxes(showticklabels=False)
     return fig
 
+
+SAME = ":green[:material/check_circle: the same]"
+DIFFERENT = ":red[:material/cancel: different]"
 
 entry = state.current_model()
 st.title("Convolution and pooling, step by step")
@@ -61,16 +67,17 @@ else:
                              help=f"The filter has a {step['kernel'].shape[0]}×{step['kernel'].shape[1]} slice for each "
                                   f"of the {n_in} input channels; all of them are summed.")
     a, b, d = st.columns(3)
-    a.plotly_chart(number_grid(step["patch"][..., shown_in], f"input patch (channel {shown_in})"), key="arith_patch")
+    patch = np.where(step["valid"][..., None], step["patch"], np.nan)  # padding cells read "pad"
+    a.plotly_chart(number_grid(patch[..., shown_in], f"input patch (channel {shown_in})"), key="arith_patch")
     b.plotly_chart(number_grid(step["kernel"][..., shown_in], f"filter {channel} weights"), key="arith_kernel")
     d.plotly_chart(number_grid(step["products"][..., shown_in], "patch × weights"), key="arith_products")
     matches = np.isclose(step["postactivation"], step["layer_output"], rtol=1e-4, atol=1e-5)
     st.markdown(
         f"Sum of all {step['products'].size} products ({n_in} input channel{'s' if n_in > 1 else ''}): "
-        f"**{step['sum']:.4f}**  \n+ bias {step['bias']:.4f} = pre-activation **{step['preactivation']:.4f}**  \n"
+        f"**{step['sum']:.4f}**  \nSum plus the bias {step['bias']:.4f}: pre-activation **{step['preactivation']:.4f}**  \n"
         f"{step['activation']}({step['preactivation']:.4f}) = **{step['postactivation']:.4f}**  \n"
         f"The layer's own output at row {row}, column {col}, channel {channel}: **{step['layer_output']:.4f}** "
-        + ("✅ the same" if matches else "❌ different"))
+        + (SAME if matches else DIFFERENT))
 
 st.header("Pooling")
 pools = [layer.name for layer in entry.model.layers if "Pooling2D" in type(layer).__name__]
@@ -93,6 +100,6 @@ else:
         how = f"the average of its {pstep['count']} values, {pstep['value']:.4f}"
     b.markdown(f"**{pool_name}** keeps {how}.  \nThe layer's own output at row {p_row}, column {p_col}: "
                f"**{pstep['layer_output']:.4f}** "
-               + ("✅ the same" if np.isclose(pstep["value"], pstep["layer_output"], rtol=1e-5, atol=1e-6) else "❌"))
+               + (SAME if np.isclose(pstep["value"], pstep["layer_output"], rtol=1e-5, atol=1e-6) else DIFFERENT))
     b.caption("Pooling shrinks each map: a window slides with a stride, and each step keeps one number. Max pooling "
               "keeps the strongest response, so the feature survives small shifts; average pooling smooths.")

@@ -91,6 +91,7 @@ def test_inspection_pages_render_for_a_new_model_of_another_architecture():
     at.toggle(key="act_preact").set_value(True).run()  # LeNet-5's tanh convolutions, before and after
     assert not at.exception and any("after tanh" in str(img.proto) for img in at.get("image"))
     at = open_page("pages/arithmetic.py", at)
-    assert all(m.value.endswith("✅ the same") for m in at.markdown if "layer's own output" in m.value)
+    checks = [m.value for m in at.markdown if "layer's own output" in m.value]
+    assert len(checks) == 2 and all(c.endswith(":material/check_circle: the same]") for c in checks)
     at = open_page("pages/evaluation.py", at)
     assert float({m.label: m.value for m in at.metric}["Test accuracy"].rstrip("%")) > 50

@@ -346,7 +346,7 @@ def test_step_by_step_page_checks_its_arithmetic_against_the_layers():
     at.number_input(key="arith_pool_row").set_value(3).run()
     assert not at.exception and not at.error
     checks = [m.value for m in at.markdown if "layer's own output" in m.value]
-    assert len(checks) == 2 and all(c.endswith("✅ the same") for c in checks)
+    assert len(checks) == 2 and all(c.endswith(":material/check_circle: the same]") for c in checks)
     assert "row 7, column 15, channel 3" in checks[0]
     assert len(at.get("plotly_chart")) == 4  # patch, weights, products, pooling window
 
