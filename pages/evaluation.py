@@ -73,7 +73,7 @@ else:
                      + (f" (first {len(shown)})" if len(idx) > len(shown) else "") + "; confidence: "
                      + ", ".join(f"{ev.probs[i, pred_c]:.0%}" for i in shown))
     cams = [overlay(dataset.x_test[i], gradcam(entry.model, dataset.x_test[i], pred_c)[0]) for i in shown]
-    st.image(grid(np.stack([upscale(c, max(1, 72 // c.shape[0])) for c in cams]), cols=8, pad=2),
+    st.image(grid(np.stack([upscale(c, int(np.ceil(72 / c.shape[0]))) for c in cams]), cols=8, pad=2),
              caption=f"Grad-CAM for “{names[pred_c]}”: where the model saw that class")
 
 st.subheader("Most confident mistakes")
