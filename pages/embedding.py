@@ -2,6 +2,7 @@
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 import streamlit as st
 
 from core.embedding import embed, nearest_neighbours, penultimate_layer, project
@@ -51,10 +52,11 @@ labels = dataset.y_test[: len(points)]
 
 picked = image_input(entry, key="emb")
 fig = go.Figure()
+palette = qualitative.D3 + qualitative.Set3 + qualitative.Dark24  # distinct colours for up to ~50 classes
 for c, name in enumerate(entry.class_names):
     sel = labels == c
     fig.add_trace(go.Scattergl(x=points[sel, 0], y=points[sel, 1], mode="markers", name=name,
-                               marker=dict(size=5, opacity=0.7), text=[f"test image {i}" for i in np.flatnonzero(sel)],
+                               marker=dict(size=5, opacity=0.7, color=palette[c % len(palette)]), text=[f"test image {i}" for i in np.flatnonzero(sel)],
                                hovertemplate="%{text}<extra>" + name + "</extra>"))
 neighbours = None
 if picked is not None:
