@@ -158,3 +158,14 @@ def test_pca_of_dense1_separates_the_classes(shipped, shapes, features):
     # neighbouring classes touch: measured 0.85 (nearest centroid) and 0.92 (5 neighbours).
     assert (nearest_centroid == shapes.y_test).mean() > 0.7
     assert (knn == shapes.y_test).mean() > 0.8
+
+
+def test_embedding_leaves_the_model_unchanged(shipped, shapes):
+    weights = [w.copy() for w in shipped.get_weights()]
+    outputs = np.asarray(shipped(shapes.x_test[:8], training=False))
+    feats = embed(shipped, shapes.x_test[:50])
+    project(feats, method="pca")
+    nearest_neighbours(feats, feats[0], k=3)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, shipped.get_weights()))
+    np.testing.assert_array_equal(outputs, np.asarray(shipped(shapes.x_test[:8], training=False)))
+    assert [layer.name for layer in shipped.layers][-1] == "predictions"
