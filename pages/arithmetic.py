@@ -48,17 +48,26 @@ if picked is None:
 image = picked[0]
 acts = activations(entry.model, image)
 
+
+
+def pick_position(layer_label: str, channel_label: str, names: list[str], key: str) -> tuple[str, int, int, int]:
+    """Widgets for a layer and one output value in it: (layer name, channel, row, column)."""
+    c = st.columns(4)
+    name = c[0].selectbox(layer_label, names, key=f"{key}_layer")
+    h, w, ch = acts[name].shape
+    picks = [c[1].number_input(channel_label, 0, ch - 1, key=f"{key}_channel"),
+             c[2].number_input("Row", 0, h - 1, key=f"{key}_row"),
+             c[3].number_input("Column", 0, w - 1, key=f"{key}_col")]
+    # a value kept from a larger layer is clipped to this one
+    return name, *(min(int(v), limit - 1) for v, limit in zip(picks, (ch, h, w)))
+
+
 st.header("Convolution")
 convs = [layer.name for layer in conv_layers(entry.model)]
 if not convs:
     st.info("This model has no convolution layer.")
 else:
-    c = st.columns(4)
-    layer_name = c[0].selectbox("Conv layer", convs, key="arith_conv_layer")
-    out = acts[layer_name]
-    channel = min(int(c[1].number_input("Output channel", 0, out.shape[-1] - 1, key="arith_conv_channel")), out.shape[-1] - 1)
-    row = min(int(c[2].number_input("Row", 0, out.shape[0] - 1, key="arith_conv_row")), out.shape[0] - 1)
-    col = min(int(c[3].number_input("Column", 0, out.shape[1] - 1, key="arith_conv_col")), out.shape[1] - 1)
+    layer_name, channel, row, col = pick_position("Conv layer", "Output channel", convs, "arith_conv")
     step = conv_step(entry.model, layer_name, image, channel, row, col)
     n_in = step["patch"].shape[-1]
     shown_in = 0
@@ -84,12 +93,7 @@ pools = [layer.name for layer in entry.model.layers if "Pooling2D" in type(layer
 if not pools:
     st.info("This model has no pooling layer.")
 else:
-    c = st.columns(4)
-    pool_name = c[0].selectbox("Pooling layer", pools, key="arith_pool_layer")
-    out = acts[pool_name]
-    p_channel = min(int(c[1].number_input("Channel", 0, out.shape[-1] - 1, key="arith_pool_channel")), out.shape[-1] - 1)
-    p_row = min(int(c[2].number_input("Row", 0, out.shape[0] - 1, key="arith_pool_row")), out.shape[0] - 1)
-    p_col = min(int(c[3].number_input("Column", 0, out.shape[1] - 1, key="arith_pool_col")), out.shape[1] - 1)
+    pool_name, p_channel, p_row, p_col = pick_position("Pooling layer", "Channel", pools, "arith_pool")
     pstep = pool_step(entry.model, pool_name, image, p_channel, p_row, p_col)
     a, b = st.columns(2)
     taken = tuple(pstep["argmax"]) if pstep["kind"] == "max" else None

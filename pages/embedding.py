@@ -20,10 +20,7 @@ st.caption("The layer before the output turns each image into a list of numbers,
            "network finds similar get similar lists. Squashed to two dimensions, each dot is one test image: "
            "well-separated colours mean the last layer has an easy job.")
 
-dataset = state.dataset_for(entry)
-if dataset is None:
-    st.info(f"No test images fit {entry.metadata.get('name', entry.id)}. Choose a dataset it fits on the Data page.")
-    st.stop()
+dataset = state.require_dataset(entry)
 try:
     layer = penultimate_layer(entry.model)
 except ValueError as exc:

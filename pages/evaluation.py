@@ -17,11 +17,7 @@ st.caption("Accuracy is one number; the confusion matrix shows which classes the
            "the true class, each column what the model answered: the diagonal is right, everything else a "
            "mistake. Looking at the mistakes themselves often shows why they happen.")
 
-dataset = state.dataset_for(entry)
-if dataset is None:
-    st.info(f"No test images fit {entry.metadata.get('name', entry.id)} (input {entry.input_shape}, "
-            f"{len(entry.class_names)} classes). Choose a dataset it fits on the Data page.")
-    st.stop()
+dataset = state.require_dataset(entry)
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring every test image…")

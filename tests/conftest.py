@@ -67,3 +67,17 @@ def private_models_dir(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("models")
     monkeypatch.setenv("CNNLAB_MODELS_DIR", str(folder))
     return folder
+
+
+# ---------------------------------------------------------------------------
+# The shipped default model, loaded once for the whole run. Tests only read it.
+# ---------------------------------------------------------------------------
+
+SHIPPED_MODEL = REPO_ROOT / "assets" / "models" / "shapes_default"
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    from core.storage import load_model
+
+    return load_model(SHIPPED_MODEL)[0]

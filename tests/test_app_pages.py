@@ -11,26 +11,11 @@ from PIL import Image
 
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from apptest_helpers import APP, open_page
+
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py"]
 
 pytestmark = pytest.mark.app
-
-# AppTest resets Streamlit's "uses a pages/ folder" flag before every run, so only
-# the first run goes through app.py (router and sidebar); after switch_page it
-# runs the page script alone. Every page therefore initialises the session
-# itself, and the sidebar is checked on the first run. In a real server the
-# flag is cleared for good by the first st.navigation call (ui.state.require_router).
-
-
-def open_page(page: str, at: AppTest | None = None) -> AppTest:
-    if at is None:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def plotly_array(value) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -18,9 +17,7 @@ import tensorflow as tf
 
 from core import arithmetic
 from core.arithmetic import conv_step, pool_maps, pool_step, preactivation_maps
-from core.storage import load_model
 
-SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "models" / "shapes_default"
 SIDE = 9
 
 # (input channels, kernel, strides, padding, activation): 9 -> output side
@@ -75,11 +72,6 @@ def real(model, tensor, image):
 def positions(out_h, out_w):
     """Corners, borders and the middle."""
     return sorted({(r, c) for r in (0, out_h // 2, out_h - 1) for c in (0, 1, out_w // 2, out_w - 1) if c < out_w})
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return load_model(SHIPPED)[0]
 
 
 @pytest.mark.parametrize("channels, kernel, strides, padding, activation", CONV_CASES)

@@ -7,7 +7,6 @@ neighbours against a brute-force search.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -17,15 +16,6 @@ from sklearn.metrics.pairwise import cosine_distances
 
 from core.datasets import load_dataset
 from core.embedding import embed, nearest_neighbours, penultimate_layer, project
-from core.storage import load_model
-
-SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "models" / "shapes_default"
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    model, _ = load_model(SHIPPED)
-    return model
 
 
 @pytest.fixture(scope="module")

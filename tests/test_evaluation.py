@@ -6,7 +6,6 @@ call on the shipped model and a 400-image shapes test split.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,15 +14,6 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from core.datasets import load_dataset
 from core.evaluation import (cell_indices, confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy,
                              predict_all)
-from core.storage import load_model
-
-SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "models" / "shapes_default"
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    model, _ = load_model(SHIPPED)
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from pathlib import Path
 
 import cv2
 import keras
@@ -21,15 +20,8 @@ from core import explain
 from core.datasets import shapes
 from core.datasets.shapes import CLASS_NAMES, draw_shape, draw_shape_with_box
 from core.explain import gradcam, occlusion, overlay, saliency, smoothgrad
-from core.storage import load_model
 
-SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "models" / "shapes_default"
 SEEDS = range(8)  # 8 images of each class
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return load_model(SHIPPED)[0]
 
 
 @pytest.fixture(scope="module")

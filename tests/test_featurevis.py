@@ -8,7 +8,6 @@ of a small sample. Maps and scores are checked against a plain ``keras.Model`` s
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -18,15 +17,12 @@ from core import featurevis
 from core.datasets import load_dataset
 from core.featurevis import (FilterVisCache, cached_maximize, filter_activation, initial_image, maximize_filter,
                              top_activating)
-from core.storage import load_model
-
-SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "models" / "shapes_default"
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    model, _ = load_model(SHIPPED)
-    return model, [w.copy() for w in model.get_weights()]
+def shipped_with_weights(shipped):
+    """The shipped model and a copy of its weights taken before any test here ran."""
+    return shipped, [w.copy() for w in shipped.get_weights()]
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +60,8 @@ def tiny_model(input_shape=(8, 8, 3), sequential=False):
 # and grey already gives about half of it: the shipped model's filters gain about 2x there.
 # Deeper layers combine many such responses and gain 15x to 45x. Hence 1.5x and 3x.
 @pytest.mark.parametrize("layer_name, min_gain", [("conv1", 1.5), ("maxpool2", 3.0), ("conv3", 3.0)])
-def test_ascent_makes_the_filter_fire(shipped, images, layer_name, min_gain):
-    model, _ = shipped
+def test_ascent_makes_the_filter_fire(shipped_with_weights, images, layer_name, min_gain):
+    model, _ = shipped_with_weights
     noise = initial_image((32, 32, 3), seed=0)
     start = reference_maps(model, layer_name, noise[None])[0].mean(axis=(0, 1))
     real_best = reference_maps(model, layer_name, images).mean(axis=(1, 2)).max(axis=0)
@@ -80,8 +76,8 @@ def test_ascent_makes_the_filter_fire(shipped, images, layer_name, min_gain):
         assert filter_activation(model, layer_name, int(f), image)[0] == pytest.approx(reached, rel=1e-4)
 
 
-def test_a_filter_silent_on_grey_still_gets_a_picture(shipped, images):
-    model, _ = shipped
+def test_a_filter_silent_on_grey_still_gets_a_picture(shipped_with_weights, images):
+    model, _ = shipped_with_weights
     start = reference_maps(model, "conv3", initial_image((32, 32, 3))[None])[0, 1:-1, 1:-1].mean(axis=(0, 1))
     real = reference_maps(model, "conv3", images).mean(axis=(1, 2)).max(axis=0)
     silent = np.flatnonzero((start == 0) & (real > 0.1))
@@ -120,8 +116,8 @@ def test_bad_requests_raise_clear_errors(layer_name, filter_index, kwargs, messa
         maximize_filter(tiny_model(), layer_name, filter_index, steps=2, **kwargs)
 
 
-def test_top_activating_matches_a_keras_sub_model(shipped, images):
-    model, _ = shipped
+def test_top_activating_matches_a_keras_sub_model(shipped_with_weights, images):
+    model, _ = shipped_with_weights
     maps = reference_maps(model, "conv2", images)
     f = int(np.argmax(maps.max(axis=(0, 1, 2))))  # a filter that surely fires
     scores = maps[..., f].max(axis=(1, 2))
@@ -178,8 +174,8 @@ def test_cache_is_thread_safe():
     assert all(r is results[0] for r in results) and len(cache) == 1
 
 
-def test_the_model_is_left_unchanged(shipped, images):
-    model, weights_before = shipped
+def test_the_model_is_left_unchanged(shipped_with_weights, images):
+    model, weights_before = shipped_with_weights
     output_before = np.asarray(model(images[:8], training=False))
     maximize_filter(model, "conv2", 0, steps=5)
     top_activating(model, "conv1", 0, images, k=3)

@@ -223,3 +223,13 @@ def dataset_for(entry: ModelEntry) -> Dataset | None:
 def model_key(entry: ModelEntry) -> str:
     """A hashable key that changes whenever the entry's model object does (for st.cache_data)."""
     return f"{entry.id}:{id(entry.model)}"
+
+
+def require_dataset(entry: ModelEntry) -> Dataset:
+    """``dataset_for(entry)``, or a message and the end of the page run when no dataset fits."""
+    dataset = dataset_for(entry)
+    if dataset is None:
+        st.info(f"No test images fit {entry.metadata.get('name', entry.id)} (input {entry.input_shape}, "
+                f"{len(entry.class_names)} classes). Choose a dataset it fits on the Data page.")
+        st.stop()
+    return dataset

@@ -1,0 +1,27 @@
+"""Opening app pages under Streamlit's AppTest, shared by the page tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_page(page: str, at: AppTest | None = None, timeout: float = 180) -> AppTest:
+    """Run ``page`` (a path like "pages/data.py") in ``at``, or in a new session through app.py.
+
+    AppTest resets Streamlit's "uses a pages/ folder" flag before every run, so only
+    the first run goes through app.py (router and sidebar); after switch_page it runs
+    the page script alone. Every page therefore initialises the session itself, and
+    the sidebar is checked on the first run. In a real server the flag is cleared for
+    good by the first st.navigation call (ui.state.require_router).
+    """
+    if at is None:
+        at = AppTest.from_file(APP, default_timeout=timeout)
+        at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
