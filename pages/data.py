@@ -39,6 +39,14 @@ elif name == "folder":
     channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True, key="data_channels")
     if channels != "auto":
         options["channels"] = 1 if channels == "grey" else 3
+    c1, c2 = st.columns(2)
+    split = c1.radio("Test images", ["share", "per_class"], horizontal=True, key="data_split",
+                     format_func={"share": "20% of each class", "per_class": "all but k per class"}.get,
+                     help="Without train/ and test/ sub-folders, the loader splits each class. For faces, the usual "
+                          "split is a fixed number of photos per person for training (e.g. 5 of the 10 ORL photos).")
+    if split == "per_class":
+        st.session_state.setdefault("data_k", 5)
+        options["train_per_class"] = int(c2.number_input("k training images per class", 1, 1000, key="data_k"))
 
 pending = {"name": name, "options": {k: v for k, v in options.items() if v not in (None, "")}}
 needs_button = name not in ("shapes", "digits")

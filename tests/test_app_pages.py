@@ -345,3 +345,15 @@ def test_predict_page_explains_the_prediction():
     assert at.selectbox(key="pred_explain_class").value == 3  # star, the predicted class
     at.selectbox(key="pred_explain_class").set_value(0).run()
     assert not at.exception and not at.error
+
+
+def test_data_page_loads_the_orl_faces_with_five_photos_per_person_for_training(shared_datasets):
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.text_input(key="data_path").input(str(shared_datasets / "orl_faces")).run()
+    at.radio(key="data_split").set_value("per_class").run()
+    at.number_input(key="data_k").set_value(5).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Classes"] == "40" and metrics["Training images"] == "200" and metrics["Test images"] == "200"

@@ -398,3 +398,31 @@ def test_bad_options_raise_dataset_error(tmp_path, case):
 
 def test_unavailable_error_is_a_dataset_error():
     assert issubclass(DatasetUnavailableError, DatasetError)
+
+
+def test_folder_split_with_k_images_per_class(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for person in ("s1", "s2", "s3"):
+        (tmp_path / person).mkdir()
+        for i in range(1, 11):
+            Image.fromarray(rng.integers(0, 255, (12, 10), dtype=np.uint8)).save(tmp_path / person / f"{i}.pgm")
+    ds = load_dataset("folder", {"path": str(tmp_path), "image_size": [12, 10], "train_per_class": 5})
+    assert ds.class_counts("train") == {"s1": 5, "s2": 5, "s3": 5}
+    assert ds.class_counts("test") == {"s1": 5, "s2": 5, "s3": 5}
+    assert ds.options["train_per_class"] == 5
+    again = load_dataset("folder", ds.options)  # the options reload the same split
+    np.testing.assert_array_equal(again.x_train, ds.x_train)
+    # no image is in both splits
+    train_rows = {a.tobytes() for a in ds.x_train}
+    assert not any(a.tobytes() in train_rows for a in ds.x_test)
+    with pytest.raises(DatasetError, match="training images per class"):
+        load_dataset("folder", {"path": str(tmp_path), "image_size": 8, "train_per_class": 10})
+
+
+def test_orl_faces_five_per_person(shared_datasets):
+    ds = load_dataset("folder", {"path": str(shared_datasets / "orl_faces"), "image_size": [56, 46],
+                                 "train_per_class": 5})
+    assert ds.num_classes == 40 and len(ds.x_train) == 200 and len(ds.x_test) == 200
+    assert set(ds.class_counts("test").values()) == {5} and ds.input_shape == (56, 46, 1)

@@ -108,7 +108,7 @@ def require_router(page_file: str) -> None:
 # another page and back would reset every choice. Their values are copied into
 # a plain session dict at the start of every run and put back when missing.
 PERSISTENT_KEYS = (
-    "data_name", "data_source", "data_folder", "data_path", "data_size", "data_channels", "data_per_class",
+    "data_name", "data_source", "data_folder", "data_path", "data_size", "data_channels", "data_per_class", "data_split", "data_k",
     "train_preset", "train_custom", "train_epochs", "train_batch", "train_lr", "train_optimizer", "train_val",
     "train_seed", "train_name", "filters_layer", "filters_norm", "act_source", "act_index", "act_cmap", "act_norm",
     "act_max", "act_fit", "act_invert", "act_preact", "act_inspect_layer", "act_inspect_channel", "pred_source", "pred_index", "pred_fit", "pred_invert",

@@ -51,7 +51,8 @@ def _detect_channels(files: list[Path]) -> int:
 
 
 def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int | None = None,
-                test_fraction: float = 0.2, seed: int = 0, progress: ProgressFn | None = None) -> Dataset:
+                test_fraction: float = 0.2, seed: int = 0, train_per_class: int | None = None,
+                progress: ProgressFn | None = None) -> Dataset:
     """Load a class-per-folder image collection.
 
     Args:
@@ -59,6 +60,9 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
         image_size: side of the square model input, or (height, width).
         channels: 1 or 3; ``None`` picks 1 when every image is greyscale.
         test_fraction: share of each class held out for testing when the folder has no train/test split.
+        train_per_class: instead of ``test_fraction``, exactly this many images of each class
+            (picked at random with ``seed``) for training and all the others for testing,
+            e.g. 5 of the 10 photos of each person of the ORL faces.
         seed: seed of that split.
         progress: called with (fraction, message) while loading.
     """
@@ -104,7 +108,10 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
         (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     else:
         x, y = arrays["all"]
-        train_idx, test_idx = stratified_split(y, test_fraction, seed)
+        if train_per_class is not None:
+            train_idx, test_idx = per_class_split(y, int(train_per_class), seed)
+        else:
+            train_idx, test_idx = stratified_split(y, test_fraction, seed)
         x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
     if len(x_train) == 0:
         raise DatasetError(f"No readable images found in {root}.")
@@ -115,7 +122,8 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
         class_names=class_names, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         source=str(root),
         options={"path": str(root), "image_size": [height, width], "channels": channels,
-                 "test_fraction": test_fraction, "seed": seed},
+                 "test_fraction": test_fraction, "seed": seed,
+                 **({"train_per_class": int(train_per_class)} if train_per_class is not None else {})},
         warnings=skipped,
     )
 
@@ -133,4 +141,20 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
             n_test = min(max(n_test, 1), len(idx) - 1)
         test.extend(idx[:n_test])
         train.extend(idx[n_test:])
+    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(test, np.int64))
+
+
+def per_class_split(labels: np.ndarray, train_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices: ``train_per_class`` random images of every class for training, the rest for testing."""
+    counts = np.bincount(labels) if len(labels) else np.zeros(0, int)
+    if train_per_class < 1 or (len(counts) and train_per_class >= counts[counts > 0].min()):
+        smallest = int(counts[counts > 0].min()) if len(counts) else 0
+        raise DatasetError(f"Expected between 1 and {max(smallest - 1, 1)} training images per class "
+                           f"(the smallest class has {smallest}). Received: {train_per_class}")
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        train.extend(idx[:train_per_class])
+        test.extend(idx[train_per_class:])
     return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(test, np.int64))
