@@ -42,7 +42,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
     if data is None or len(data) == 0:
         raise ImageDecodeError("The file is empty (0 bytes). Choose an image file.")
     if len(data) > MAX_BYTES:
-        raise ImageDecodeError(f"The file is {len(data) / 1e6:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
+        raise ImageDecodeError(f"The file is {len(data) / 2**20:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -22,6 +22,7 @@ KNOWN_DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
     "mnist": ((28, 28, 1), 10),
     "fashion_mnist": ((28, 28, 1), 10),
     "cifar10": ((32, 32, 3), 10),
+    "olivetti": ((64, 64, 1), 40),
 }
 
 # A .keras file is a zip; refuse archives that would unpack to more than this (zip bombs).

@@ -426,3 +426,27 @@ def test_orl_faces_five_per_person(shared_datasets):
                                  "train_per_class": 5})
     assert ds.num_classes == 40 and len(ds.x_train) == 200 and len(ds.x_test) == 200
     assert set(ds.class_counts("test").values()) == {5} and ds.input_shape == (56, 46, 1)
+
+
+def test_offline_olivetti_download_explains_the_folder_alternative(tmp_path, make_subprocess_env):
+    # The same closed-port proxy; scikit-learn's fetcher also downloads through urllib.
+    proxy = "http://127.0.0.1:9"
+    env = make_subprocess_env(SCIKIT_LEARN_DATA=str(tmp_path), HTTPS_PROXY=proxy, HTTP_PROXY=proxy,
+                              https_proxy=proxy, http_proxy=proxy, NO_PROXY="", no_proxy="")
+    script = textwrap.dedent("""
+        import json
+        from core.datasets import load_dataset
+        try:
+            load_dataset("olivetti")
+        except Exception as exc:
+            print("RESULT " + json.dumps({"type": type(exc).__name__, "message": str(exc)}))
+        else:
+            print("RESULT " + json.dumps({"type": None}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    assert result["type"] == "DatasetUnavailableError", result
+    assert "Could not download the Olivetti faces" in result["message"]
+    assert "s1 ... s40" in result["message"]

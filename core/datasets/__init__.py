@@ -28,6 +28,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", "MNIST digits", "70,000 handwritten 28x28 digits: downloaded by Keras, or read from the idx files.", False, False),
     "fashion_mnist": DatasetInfo("fashion_mnist", "Fashion-MNIST", "70,000 28x28 photos of clothes: downloaded by Keras, or read from the idx files.", False, False),
     "cifar10": DatasetInfo("cifar10", "CIFAR-10", "60,000 32x32 colour photos of ten classes: downloaded by Keras, or read from a folder.", False, False),
+    "olivetti": DatasetInfo("olivetti", "Olivetti faces", "400 64x64 photos of 40 people: downloaded by scikit-learn.", False, False),
     "folder": DatasetInfo("folder", "Image folder", "Your own images: a folder with one sub-folder per class.", True, True),
 }
 
@@ -62,6 +63,10 @@ def load_dataset(name: str, options: dict | None = None, progress: ProgressFn | 
 
         _checked(name, load_classic, options, skip=("name",))
         return load_classic(name, folder=options.get("folder"), progress=progress)
+    if name == "olivetti":
+        from .olivetti import load_olivetti
+
+        return load_olivetti(progress=progress, **_checked(name, load_olivetti, options))
     if name == "folder":
         from .folder import load_folder
 

@@ -33,7 +33,10 @@ def _natural_key(name: str):
 
 
 def _list_files(class_dir: Path) -> list[Path]:
-    return sorted((p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")), key=lambda p: _natural_key(p.name))
+    # Hidden files and anything inside hidden folders (.thumbs/, .git/) are not images of the class.
+    return sorted((p for p in class_dir.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_dir).parts)),
+                  key=lambda p: _natural_key(p.name))
 
 
 def _detect_channels(files: list[Path]) -> int:
