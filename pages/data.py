@@ -5,9 +5,48 @@ import streamlit as st
 
 from core.datasets import DATASETS, DatasetError
 from core.tiles import image_grid
-from ui import state
+from ui import state, uploads
 
 state.require_router(__file__)
+
+
+def zip_picker() -> str | None:
+    """Upload a zip (one folder per class) or pick one of this session's uploads; returns its folder."""
+    st.file_uploader("A .zip with one folder of images per class", key="data_zip", on_change=_on_zip)
+    for kind, text in st.session_state.pop("data_zip_messages", []):
+        getattr(st, kind)(text)
+    mine = uploads.list_uploads()
+    if not mine:
+        st.caption("Your uploads stay in a folder of this browser session's own; no other session sees them.")
+        return None
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    picked = c1.selectbox("Your uploads", mine, format_func=lambda p: p.name, key="data_zip_pick")
+    c2.button("Delete", key="data_zip_delete", on_click=uploads.delete_upload, args=(picked,),
+              help="Delete this upload's images from the server.")
+    return str(picked)
+
+
+def _on_zip() -> None:
+    file = st.session_state.get("data_zip")
+    if file is None:
+        return
+    messages = []
+    try:
+        folder, report = uploads.add_zip(file.getvalue(), file.name)
+    except uploads.ZipImportError as exc:
+        messages.append(("error", f"{file.name} was refused: {exc}"))
+    else:
+        counts = ", ".join(f"{name} {n}" for name, n in report.class_counts.items())
+        messages.append(("success", f"{file.name}: {sum(report.class_counts.values())} images in "
+                                    f"{len(report.class_counts)} classes ({counts}). Press Load dataset to use it."))
+        if report.small_classes:
+            messages.append(("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)
+                                        + ". Add more before training."))
+        if report.skipped:
+            messages.append(("info", f"{len(report.skipped)} files skipped: " + "; ".join(report.skipped[:10])
+                                     + (" …" if len(report.skipped) > 10 else "")))
+        st.session_state["data_zip_pick"] = folder
+    st.session_state["data_zip_messages"] = messages
 
 state.init_state()
 st.title("Data")
@@ -31,8 +70,13 @@ if name in ("mnist", "fashion_mnist", "cifar10"):
         options["folder"] = st.text_input("Folder", key="data_folder",
                                           placeholder="/path/to/mnist (holding train-images-idx3-ubyte.gz ...)")
 elif name == "folder":
-    options["path"] = st.text_input("Folder with one sub-folder per class", key="data_path",
-                                    placeholder="/path/to/images")
+    where = st.radio("Images", ["server", "zip"], horizontal=True, key="data_where",
+                     format_func={"server": "A folder on this machine", "zip": "Upload a .zip of class folders"}.get)
+    if where == "server":
+        options["path"] = st.text_input("Folder with one sub-folder per class", key="data_path",
+                                        placeholder="/path/to/images")
+    else:
+        options["path"] = zip_picker()
     c1, c2 = st.columns(2)
     st.session_state.setdefault("data_size", 64)
     options["image_size"] = c1.select_slider("Input size (pixels)", [16, 24, 28, 32, 48, 64, 96, 128], key="data_size")

@@ -66,6 +66,7 @@ def make_subprocess_env():
 def private_models_dir(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("models")
     monkeypatch.setenv("CNNLAB_MODELS_DIR", str(folder))
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     return folder
 
 
