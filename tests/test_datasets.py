@@ -340,27 +340,35 @@ def test_real_orl_faces(shared_datasets):
 
 # --- download failure and bad names ------------------------------------------------------
 
-def test_offline_download_explains_how_to_supply_files(tmp_path, make_subprocess_env):
-    # A proxy on a closed local port makes the download fail at once, the same way with or
-    # without a network: urllib (used by keras.utils.get_file) honours these variables.
+def load_offline(name: str, make_subprocess_env, **env) -> dict:
+    """``load_dataset(name)`` in a child process whose downloads all fail at once.
+
+    A proxy on a closed local port makes every download fail the same way with or
+    without a network: urllib, used by Keras's and scikit-learn's fetchers, honours it.
+    Returns the exception's type, message and class hierarchy.
+    """
     proxy = "http://127.0.0.1:9"
-    env = make_subprocess_env(KERAS_HOME=str(tmp_path), HTTPS_PROXY=proxy, HTTP_PROXY=proxy,
-                              https_proxy=proxy, http_proxy=proxy, NO_PROXY="", no_proxy="")
-    script = textwrap.dedent("""
+    env = make_subprocess_env(HTTPS_PROXY=proxy, HTTP_PROXY=proxy, https_proxy=proxy, http_proxy=proxy,
+                              NO_PROXY="", no_proxy="", **env)
+    script = textwrap.dedent(f"""
         import json
         from core.datasets import load_dataset
         try:
-            load_dataset("mnist")
+            load_dataset({name!r})
         except Exception as exc:
-            print("RESULT " + json.dumps({"type": type(exc).__name__, "message": str(exc),
-                                          "mro": [c.__name__ for c in type(exc).__mro__]}))
+            print("RESULT " + json.dumps({{"type": type(exc).__name__, "message": str(exc),
+                                          "mro": [c.__name__ for c in type(exc).__mro__]}}))
         else:
-            print("RESULT " + json.dumps({"type": None}))
+            print("RESULT " + json.dumps({{"type": None}}))
     """)
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT "):])
+
+
+def test_offline_download_explains_how_to_supply_files(tmp_path, make_subprocess_env):
+    result = load_offline("mnist", make_subprocess_env, KERAS_HOME=str(tmp_path))
     assert result["type"] == "DatasetUnavailableError", result
     assert "DatasetError" in result["mro"]
     message = result["message"]
@@ -429,24 +437,7 @@ def test_orl_faces_five_per_person(shared_datasets):
 
 
 def test_offline_olivetti_download_explains_the_folder_alternative(tmp_path, make_subprocess_env):
-    # The same closed-port proxy; scikit-learn's fetcher also downloads through urllib.
-    proxy = "http://127.0.0.1:9"
-    env = make_subprocess_env(SCIKIT_LEARN_DATA=str(tmp_path), HTTPS_PROXY=proxy, HTTP_PROXY=proxy,
-                              https_proxy=proxy, http_proxy=proxy, NO_PROXY="", no_proxy="")
-    script = textwrap.dedent("""
-        import json
-        from core.datasets import load_dataset
-        try:
-            load_dataset("olivetti")
-        except Exception as exc:
-            print("RESULT " + json.dumps({"type": type(exc).__name__, "message": str(exc)}))
-        else:
-            print("RESULT " + json.dumps({"type": None}))
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    result = load_offline("olivetti", make_subprocess_env, SCIKIT_LEARN_DATA=str(tmp_path))
     assert result["type"] == "DatasetUnavailableError", result
     assert "Could not download the Olivetti faces" in result["message"]
     assert "s1 ... s40" in result["message"]
