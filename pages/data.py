@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.datasets import DATASETS, DatasetError
+from core.pixel_stats import pixel_statistics
 from core.tiles import image_grid
 from ui import state, uploads
 
@@ -144,3 +145,19 @@ fig = go.Figure([go.Bar(name="train", x=list(train_counts), y=list(train_counts.
                  go.Bar(name="test", x=list(test_counts), y=list(test_counts.values()))])
 fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=40), xaxis_type="category")
 st.plotly_chart(fig, key="data_counts")
+
+st.subheader("Pixel values")
+st.caption("What the network's input numbers look like: every pixel is scaled to 0…1 before training. A dataset "
+           "whose channels have very different brightness, or that uses only part of the range, is harder to learn.")
+stats = pixel_statistics(ds.x_train)
+colours = {"grey": "#7f7f7f", "red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4"}
+c1, c2 = st.columns([1, 2])
+c1.dataframe({"channel": stats["channels"], "mean": stats["mean"], "std": stats["std"],
+              "min": stats["min"], "max": stats["max"]}, hide_index=True, key="data_pixel_table")
+centres = (stats["bin_edges"][:-1] + stats["bin_edges"][1:]) / 2
+hist = go.Figure([go.Bar(x=centres, y=stats["histogram"][i], name=name, marker_color=colours[name], opacity=0.6)
+                  for i, name in enumerate(stats["channels"])])
+hist.update_layout(barmode="overlay", height=260, margin=dict(l=10, r=10, t=10, b=40),
+                   xaxis_title="pixel value", yaxis_title="share of pixels", yaxis_tickformat=".0%")
+c2.plotly_chart(hist, key="data_pixel_hist")
+c2.caption(f"From {stats['images']:,} training images.")

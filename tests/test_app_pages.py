@@ -64,6 +64,12 @@ def test_data_page_shows_samples_of_every_class_and_counts():
     assert at.selectbox(key="data_name").value == "shapes"
     assert len(at.get("image")) == 4  # one grid per class
     assert {m.label: m.value for m in at.metric}["Classes"] == "4"
+    pixels = at.dataframe[0].value
+    assert pixels["channel"].tolist() == ["red", "green", "blue"]
+    from core.datasets import load_dataset
+
+    shapes = load_dataset("shapes")
+    np.testing.assert_allclose(pixels["mean"], shapes.x_train.reshape(-1, 3).mean(axis=0), rtol=1e-4)
     at.selectbox(key="data_name").set_value("digits").run()
     assert not at.exception
     assert at.session_state["dataset"]["name"] == "digits"

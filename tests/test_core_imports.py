@@ -9,7 +9,7 @@ import sys
 CORE_MODULES = ["core", "core.datasets", "core.models", "core.presets", "core.training", "core.introspection",
                 "core.images", "core.tiles", "core.storage", "core.jobs", "core.figures", "core.train",
                 "core.registry", "core.model_checks", "core.replay", "core.featurevis", "core.evaluation",
-                "core.embedding", "core.arithmetic", "core.explain", "core.zip_dataset", "core.datasets.olivetti"]
+                "core.embedding", "core.arithmetic", "core.explain", "core.zip_dataset", "core.datasets.olivetti", "core.pixel_stats"]
 
 
 def test_core_imports_without_streamlit(repo_root, make_subprocess_env):
