@@ -1,9 +1,12 @@
 """Data: choose a dataset, see samples of every class and the class counts."""
 
+from pathlib import Path
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.datasets import DATASETS, DatasetError
+from core.datasets.idx import save_idx_uploads
 from core.pixel_stats import pixel_statistics
 from core.tiles import image_grid
 from ui import state, uploads
@@ -25,6 +28,27 @@ def zip_picker() -> str | None:
     c2.button("Delete", key="data_zip_delete", on_click=uploads.delete_upload, args=(picked,),
               help="Delete this upload's images from the server.")
     return str(picked)
+
+
+def idx_upload(name: str) -> str | None:
+    """Upload the four official idx files; once checked they are kept for every session."""
+    target = uploads_dataset_folder(name)
+    files = st.file_uploader("The four official .gz files (train/t10k images and labels)", key="data_idx",
+                             accept_multiple_files=True)
+    if files:
+        try:
+            save_idx_uploads({f.name: f.getvalue() for f in files}, target)
+        except DatasetError as exc:
+            st.error(str(exc))
+            return None
+    if (target / "train-images-idx3-ubyte.gz").is_file():
+        st.caption(f"Stored in {target} for every session. Press Load dataset.")
+        return str(target)
+    return None
+
+
+def uploads_dataset_folder(name: str) -> Path:
+    return uploads.uploads_root().parent / "datasets" / name
 
 
 def _on_zip() -> None:
@@ -64,9 +88,13 @@ st.caption(DATASETS[name].description)
 
 options: dict = {}
 if name in ("mnist", "fashion_mnist", "cifar10"):
-    how = st.radio("Source", ["download", "folder"], horizontal=True, key="data_source",
+    sources = ["download", "folder"] + (["upload"] if name in ("mnist", "fashion_mnist") else [])
+    how = st.radio("Source", sources, horizontal=True, key="data_source",
                    format_func={"download": "Download with Keras (cached after the first time)",
-                                "folder": "Local folder with the official files"}.get)
+                                "folder": "Local folder with the official files",
+                                "upload": "Upload the official files"}.get)
+    if how == "upload":
+        options["folder"] = idx_upload(name)
     if how == "folder":
         options["folder"] = st.text_input("Folder", key="data_folder",
                                           placeholder="/path/to/mnist (holding train-images-idx3-ubyte.gz ...)")

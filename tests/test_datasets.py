@@ -441,3 +441,22 @@ def test_offline_olivetti_download_explains_the_folder_alternative(tmp_path, mak
     assert result["type"] == "DatasetUnavailableError", result
     assert "Could not download the Olivetti faces" in result["message"]
     assert "s1 ... s40" in result["message"]
+
+
+def test_uploaded_idx_files_are_checked_before_anything_is_stored(tmp_path):
+    from core.datasets.idx import IDX_FILES, save_idx_uploads
+
+    def idx(array: np.ndarray) -> bytes:
+        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+    good = {IDX_FILES["x_train"]: idx(np.zeros((3, 4, 4))), IDX_FILES["y_train"]: idx(np.arange(3)),
+            IDX_FILES["x_test"]: idx(np.ones((2, 4, 4))), IDX_FILES["y_test"]: idx(np.arange(2))}
+    with pytest.raises(DatasetError, match="Missing"):
+        save_idx_uploads(dict(list(good.items())[:3]), tmp_path / "a")
+    with pytest.raises(DatasetError):
+        save_idx_uploads({**good, IDX_FILES["y_test"]: gzip.compress(b"not idx at all")}, tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    folder = save_idx_uploads(good, tmp_path / "c")
+    ds = load_dataset("mnist", {"folder": str(folder)})
+    assert ds.x_train.shape == (3, 4, 4, 1) and ds.y_test.tolist() == [0, 1]

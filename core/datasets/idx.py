@@ -55,3 +55,44 @@ def load_idx_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndar
             )
         arrays[key] = read_idx(found)
     return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+
+
+def save_idx_uploads(files: dict[str, bytes], folder: str | Path) -> Path:
+    """Check uploaded idx files and store the four official ones in ``folder``.
+
+    Args:
+        files: file name -> bytes, as uploaded (``.gz`` or uncompressed names).
+        folder: where to keep them (created); a dataset can then be loaded from it.
+
+    Returns:
+        The folder.
+
+    Raises:
+        DatasetError: a name that is not one of the four, a file that is not a valid
+            idx file, or a missing file; nothing is written then.
+    """
+    import tempfile
+
+    folder = Path(folder)
+    wanted = {name: name for name in IDX_FILES.values()}
+    wanted.update({name[:-3]: name for name in IDX_FILES.values()})
+    checked: dict[str, bytes] = {}
+    for name, data in files.items():
+        base = Path(name).name
+        if base not in wanted:
+            raise DatasetError(f"Expected only the official files {', '.join(IDX_FILES.values())}. Received: {base}")
+        with tempfile.NamedTemporaryFile(suffix=Path(base).suffix) as tmp:
+            tmp.write(data)
+            tmp.flush()
+            read_idx(tmp.name)  # raises DatasetError for anything that is not an idx file
+        gz = wanted[base]
+        checked[gz] = data if base.endswith(".gz") else gzip.compress(data)
+    missing = sorted(set(IDX_FILES.values()) - set(checked))
+    if missing:
+        raise DatasetError(f"Expected all four official files. Missing: {', '.join(missing)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in checked.items():
+        tmp = folder / f".{name}.part"
+        tmp.write_bytes(data)
+        tmp.replace(folder / name)
+    return folder
