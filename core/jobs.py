@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .training import ProgressCallback, TrainConfig, split_validation, train_model
+from .training import ProgressCallback, TrainConfig, train_model, validation_size
 
 STATES = ("queued", "running", "paused", "done", "stopped", "failed")
 
@@ -169,8 +169,8 @@ class TrainingJob:
         self._paused_total = 0.0
         self._images = 0
         n_all = len(dataset.x_train)
-        _, y_fit, _ = split_validation(np.zeros((n_all, 1)), np.zeros(n_all), config.validation_split, config.seed)
-        self._per_epoch = len(y_fit)  # images per epoch, to count the last partial batch right
+        # images per epoch, to count the last partial batch right
+        self._per_epoch = n_all - validation_size(n_all, config.validation_split)
         self._batch_log: list[dict] = []
         self._epoch_log: list[dict] = []
         self._error: str | None = None

@@ -52,17 +52,23 @@ def compile_model(model, config: TrainConfig) -> None:
     model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
+def validation_size(n: int, fraction: float) -> int:
+    """How many of ``n`` training images ``split_validation`` holds out: at least one on each side."""
+    if fraction <= 0 or n < 2:
+        return 0
+    return min(max(1, int(round(n * fraction))), n - 1)
+
+
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
     """Shuffle once with ``seed`` and hold out the last ``fraction`` for validation.
 
     Keras's own ``validation_split`` takes the *last* images without shuffling,
     which on a sorted dataset validates on classes never trained on.
     """
-    if fraction <= 0 or len(x) < 2:
+    n_val = validation_size(len(x), fraction)
+    if n_val == 0:
         return x, y, None
     order = np.random.default_rng(seed).permutation(len(x))
-    # At least one image on each side, whatever the rounding.
-    n_val = min(max(1, int(round(len(x) * fraction))), len(x) - 1)
     val, train = order[:n_val], order[n_val:]
     return x[train], y[train], (x[val], y[val])
 

@@ -31,7 +31,8 @@ def test_core_imports_without_streamlit(repo_root, make_subprocess_env):
 
 def test_import_core_is_cheap(repo_root, make_subprocess_env):
     # core/__init__ promises that TensorFlow is imported lazily, by the modules that need it.
-    script = "import sys, core, core.datasets, core.presets, core.images; print('tensorflow' in sys.modules)"
+    script = ("import sys, core, core.datasets, core.presets, core.images, core.registry, core.zip_dataset; "
+              "print('tensorflow' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", script], cwd=repo_root, env=make_subprocess_env(),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
