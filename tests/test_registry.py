@@ -315,12 +315,16 @@ def test_killed_saves_leave_only_complete_loadable_entries(tmp_path, make_subpro
     for _ in range(5):
         child = _start_child(tmp_path, reference, root, env, 1000)
         assert child.stdout.readline().strip() == "ready"
+        # Kill after the first finished save, at a random moment of a later one: a loaded
+        # machine may otherwise never finish a single save within the random delay.
+        while (line := child.stdout.readline().strip()) != "saved":
+            assert line, "the child ended before its first save"
         try:
             child.wait(timeout=rng.uniform(0.05, 0.4))
         except subprocess.TimeoutExpired:
             child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        complete += child.stdout.read().count("saved")
+        complete += 1 + child.stdout.read().count("saved")
         # every save that reported itself is listed; at most one more got its JSON in before the kill
         assert complete <= len(ModelRegistry(root).list_entries()) <= complete + 1
     registry = ModelRegistry(root)
@@ -434,14 +438,6 @@ def test_known_dataset_shapes_match_the_real_loaders():
     for name, options in (("shapes", {"n_train": 4, "n_test": 4}), ("digits", {})):
         ds = load_dataset(name, options)
         assert KNOWN_DATASET_SHAPES[name] == (ds.input_shape, ds.num_classes)
-
-
-def test_registry_module_never_imports_streamlit(repo_root, make_subprocess_env):
-    script = "import sys, core.registry; print(any(m.split('.')[0] == 'streamlit' for m in sys.modules))"
-    proc = subprocess.run([sys.executable, "-c", script], cwd=repo_root, env=make_subprocess_env(),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_a_training_replay_is_saved_loaded_and_deleted_with_its_model(tmp_path):
