@@ -225,11 +225,14 @@ real_replace = os.replace
 
 
 def report(event):
-    # Say where the save is; at the chosen moment, wait there for the parent's SIGKILL.
+    # Say where the save is; at the chosen moment, wait there for the parent's SIGKILL, however
+    # long the parent takes to get to this child (no timer that a slow machine could outlast).
+    # Should the parent die first, its end of stdin closes and the child leaves without saving more.
     print(event, flush=True)
     seen[event] = seen.get(event, 0) + 1
     if event == pause_at and seen[event] == pause_nth:
-        time.sleep(60)
+        sys.stdin.read()
+        os._exit(3)
 
 
 def traced_replace(src, dst):
@@ -251,7 +254,8 @@ def _start_child(tmp_path, reference, root, env, saves, pause_at="", pause_nth=0
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     return subprocess.Popen([sys.executable, str(script), str(reference), str(root), str(saves), pause_at,
-                             str(pause_nth)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             str(pause_nth)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
 
 
 def _assert_every_listed_entry_loads(registry, expected):
@@ -311,8 +315,8 @@ def test_killed_saves_leave_only_complete_loadable_entries(tmp_path, make_subpro
     # Kills at random moments, into one folder that collects what every killed run left behind.
     root = tmp_path / "random"
     rng = random.Random(0)
-    complete = 0
     for _ in range(5):
+        before = len(ModelRegistry(root).list_entries()) if root.exists() else 0
         child = _start_child(tmp_path, reference, root, env, 1000)
         assert child.stdout.readline().strip() == "ready"
         # Kill after the first finished save, at a random moment of a later one: a loaded
@@ -324,9 +328,10 @@ def test_killed_saves_leave_only_complete_loadable_entries(tmp_path, make_subpro
         except subprocess.TimeoutExpired:
             child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        complete += 1 + child.stdout.read().count("saved")
-        # every save that reported itself is listed; at most one more got its JSON in before the kill
-        assert complete <= len(ModelRegistry(root).list_entries()) <= complete + 1
+        reported = 1 + child.stdout.read().count("saved")
+        # every save this run reported is listed; at most one more got its JSON in before the kill
+        added = len(ModelRegistry(root).list_entries()) - before
+        assert reported <= added <= reported + 1
     registry = ModelRegistry(root)
     assert len(registry.list_entries()) >= 1
     _assert_every_listed_entry_loads(registry, expected)
