@@ -11,6 +11,7 @@ import numpy as np
 from .datasets import Dataset
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -23,6 +24,8 @@ class TrainConfig:
     optimizer: str = "adam"  # one of OPTIMIZERS
     validation_split: float = 0.1  # share of the training split held out to validate each epoch
     seed: int = 0  # seeds weights, shuffling and the validation split
+    schedule: str = "constant"  # "cosine": warm up over the first steps, then decay to 0 by the last batch
+    augmentation: dict | None = None  # core.augment.Augmentation settings applied to every training batch
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,6 +39,15 @@ class TrainConfig:
             raise ValueError(f"Expected an optimizer in {OPTIMIZERS}. Received: {self.optimizer!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise ValueError(f"Expected validation_split in [0, 1). Received: {self.validation_split}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Expected a schedule in {SCHEDULES}. Received: {self.schedule!r}")
+        self.augmenter_settings().validate()
+
+    def augmenter_settings(self):
+        """The ``Augmentation`` these settings describe (all off when ``augmentation`` is None)."""
+        from .augment import Augmentation
+
+        return Augmentation.from_dict(self.augmentation)
 
 
 def make_optimizer(config: TrainConfig):
@@ -108,10 +120,22 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
     elif compile:
         compile_model(model, config)
     x, y, validation = split_validation(dataset.x_train, dataset.y_train, config.validation_split, config.seed)
+    callbacks = list(callbacks or [])
+    if config.schedule == "cosine":
+        # first, so that a learning rate set by hand in a later callback wins (and ends the schedule)
+        callbacks.insert(0, CosineSchedule(config.learning_rate))
+    aug = config.augmenter_settings()
     start = time.perf_counter()
     try:
-        history = fit_model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation,
-                                callbacks=callbacks or [], verbose=0, shuffle=True)
+        if aug.active:
+            from .augment import augmented_dataset
+
+            data = augmented_dataset(x, y, aug, config.batch_size, config.seed)
+            history = fit_model.fit(data, epochs=config.epochs, validation_data=validation,
+                                    callbacks=callbacks, verbose=0, shuffle=False)  # shuffled by the pipeline
+        else:
+            history = fit_model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs,
+                                    validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
     finally:
         if fit_model is not model:
             model.set_weights(fit_model.get_weights())
@@ -145,6 +169,54 @@ def evaluate_model(model, dataset: Dataset, batch_size: int = 256) -> tuple[floa
         correct += int(np.sum(np.argmax(probs, axis=1) == yb))
     n = max(1, len(dataset.x_test))
     return total_loss / n, correct / n
+
+
+def cosine_learning_rate(step: int, total: int, base: float, warmup: int) -> float:
+    """Learning rate of batch ``step`` (0-based) of ``total``: linear warm-up from base/10, then cosine to 0."""
+    if warmup > 0 and step < warmup:
+        return base * (0.1 + 0.9 * step / warmup)
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return base * 0.5 * (1.0 + float(np.cos(np.pi * progress)))
+
+
+class CosineSchedule:
+    """Keras callback setting the learning rate before every batch (see ``cosine_learning_rate``).
+
+    Warm-up lasts 3% of the batches (at most one epoch). If something else
+    changes the learning rate meanwhile (the Train page's control), the schedule
+    steps aside and leaves the rate as set.
+    """
+
+    def __new__(cls, base: float):
+        import keras
+
+        class _Cosine(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.step, self.total, self.warmup = 0, 1, 0
+                self.last: float | None = None
+                self.active = True
+                self.rates: list[float] = []
+
+            def on_train_begin(self, logs=None):
+                steps = self.params.get("steps") or 1
+                self.total = steps * (self.params.get("epochs") or 1)
+                self.warmup = min(steps, int(0.03 * self.total))
+
+            def on_train_batch_begin(self, batch, logs=None):
+                if not self.active:
+                    return
+                lr_var = self.model.optimizer.learning_rate
+                if self.last is not None and float(lr_var.numpy()) != self.last:
+                    self.active = False  # set by hand: keep it
+                    return
+                lr_var.assign(cosine_learning_rate(self.step, self.total, base, self.warmup))
+                self.last = float(lr_var.numpy())  # as stored (float32), to compare with next time
+                self.rates.append(self.last)
+                self.step += 1
+
+        return _Cosine()
 
 
 class ProgressCallback:

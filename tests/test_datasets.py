@@ -460,3 +460,13 @@ def test_uploaded_idx_files_are_checked_before_anything_is_stored(tmp_path):
     folder = save_idx_uploads(good, tmp_path / "c")
     ds = load_dataset("mnist", {"folder": str(folder)})
     assert ds.x_train.shape == (3, 4, 4, 1) and ds.y_test.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("size", [8, 12, 16, 19])
+def test_shapes_draws_small_images_too(size):
+    from core.datasets.shapes import load_shapes
+
+    ds = load_shapes(n_train=40, n_test=8, size=size, seed=1)
+    assert ds.x_train.shape == (40, size, size, 3)
+    # every image shows a shape: foreground and background differ somewhere
+    assert np.all(ds.x_train.reshape(40, -1).std(axis=1) > 0.05)

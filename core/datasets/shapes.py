@@ -77,7 +77,7 @@ def _draw(kind: str, rng: np.random.Generator, size: int, noise: float) -> tuple
     """The image and the shape's coverage mask (uint8, 0 where the shape does not reach)."""
     bg, fg = _contrasting_colours(rng)
     r = rng.uniform(0.17, 0.36) * size
-    margin = r * 1.25 + 1
+    margin = min(r * 1.25 + 1, size / 2)  # small images: the shape may touch the border
     cx = rng.uniform(margin, size - margin)
     cy = rng.uniform(margin, size - margin)
     angle = rng.uniform(0, 2 * np.pi)
