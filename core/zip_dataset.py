@@ -57,10 +57,11 @@ class ZipReport:
     """What ``extract_image_zip`` kept and what it left out."""
 
     root: Path  # the extracted class-per-folder tree, ready for load_folder
-    class_counts: dict[str, int]  # class name -> images kept
+    class_counts: dict[str, int]  # class name -> images kept (for training, when the zip has its own split)
     skipped: list[str] = field(default_factory=list)  # "member: reason" for files left out
     small_classes: list[str] = field(default_factory=list)  # classes below min_images_per_class
     total_bytes: int = 0  # bytes of the images written
+    test_counts: dict[str, int] = field(default_factory=dict)  # class -> images of the zip's own test/; empty without one
 
 
 def _format_bytes(n: float) -> str:
@@ -140,6 +141,11 @@ def _strip_wrappers(files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, .
     return files
 
 
+def _has_given_split(files: dict[str, tuple[str, ...]]) -> bool:
+    """Whether the class folders sit in ``train/`` and ``test/``, the split ``load_folder`` keeps."""
+    return {parts[0] for parts in files.values() if len(parts) >= 2} == {"train", "test"}
+
+
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ZipLimits, budget: int) -> bytes:
     """Read one member in chunks, enforcing the limits on the bytes actually produced.
 
@@ -181,7 +187,9 @@ def extract_image_zip(data: bytes, target_dir: Path, limits: ZipLimits | None = 
     """Extract a zip of images into a class-per-folder tree that ``load_folder`` reads.
 
     The zip holds one folder per class (``cats/1.png``, ``dogs/2.jpg``), possibly
-    wrapped in one top folder (``dataset/cats/1.png``). ``__MACOSX/``, hidden
+    wrapped in one top folder (``dataset/cats/1.png``), or a given split:
+    ``train/<class>/`` and ``test/<class>/``, kept as it is (``class_counts`` then
+    counts ``train/``, ``test_counts`` counts ``test/``). ``__MACOSX/``, hidden
     files and ``.DS_Store`` are ignored; files outside a class folder, files that
     are not images and images that do not decode are skipped and listed.
 
@@ -232,25 +240,34 @@ def _extract(zf: zipfile.ZipFile, work: Path, limits: ZipLimits) -> ZipReport:
     candidates = {i.filename: parts_of[i.filename] for i in infos
                   if not i.is_dir() and parts_of[i.filename] and not _is_junk(parts_of[i.filename])}
     layout = _strip_wrappers(candidates)
+    split = _has_given_split(layout)
+    depth = 3 if split else 2  # train/<class>/1.png, or <class>/1.png
     skipped: list[str] = []
     planned: list[tuple[zipfile.ZipInfo, tuple[str, ...]]] = []
     for info in infos:
         parts = layout.get(info.filename)
         if parts is None:
             continue
-        if len(parts) < 2:
-            skipped.append(f"{info.filename}: not inside a class folder")
+        if len(parts) < depth:
+            skipped.append(f"{info.filename}: not inside a class folder" + (" of train/ or test/" if split else ""))
         elif Path(parts[-1]).suffix.lower() not in IMAGE_SUFFIXES:
             skipped.append(f"{info.filename}: not an image file type")
         else:
             planned.append((info, parts))
-    classes = sorted({parts[0] for _, parts in planned}, key=_natural_key)
+    classes = sorted({parts[depth - 2] for _, parts in planned if not split or parts[0] == "train"}, key=_natural_key)
+    if split:
+        # load_folder takes the classes from train/; a test/ folder of another class would be ignored silently.
+        skipped += [f"{info.filename}: test/{parts[1]} has no train/{parts[1]}"
+                    for info, parts in planned if parts[1] not in classes]
+        planned = [(info, parts) for info, parts in planned if parts[1] in classes]
     if len(classes) < 2:
         raise ZipImportError(
-            f"Expected at least 2 class folders with images in the zip. Received: {len(classes)} ({', '.join(classes) or 'none'})")
+            f"Expected at least 2 class folders with images in the zip{' (in train/)' if split else ''}. "
+            f"Received: {len(classes)} ({', '.join(classes) or 'none'})")
 
     root = work.resolve()
     counts = {c: 0 for c in classes}
+    test_counts = {c: 0 for c in classes} if split else {}
     seen: set[str] = set()
     read_total = written = 0
     for info, parts in planned:
@@ -275,13 +292,20 @@ def _extract(zf: zipfile.ZipFile, work: Path, limits: ZipLimits) -> ZipReport:
                 fh.write(content)
         except OSError as exc:
             raise ZipImportError(f"Expected a file name this server can store. Received: {info.filename!r} ({exc})") from exc
-        counts[parts[0]] += 1
+        if split and parts[0] == "test":
+            test_counts[parts[1]] += 1
+        else:
+            counts[parts[depth - 2]] += 1
         written += len(content)
 
     counts = {c: n for c, n in counts.items() if n > 0}
     if len(counts) < 2:
         raise ZipImportError(
             f"Expected at least 2 class folders with readable images. Received: {_class_summary(counts)}")
+    if split and not any(test_counts.values()):
+        raise ZipImportError("Expected readable images in the zip's test/ class folders. Received: none")
+    test_counts = {c: n for c, n in test_counts.items() if c in counts}
     # Folders are made only for images that decoded, so a class with none leaves no empty folder behind.
     small = [c for c, n in counts.items() if n < limits.min_images_per_class]
-    return ZipReport(root=work, class_counts=counts, skipped=skipped, small_classes=small, total_bytes=written)
+    return ZipReport(root=work, class_counts=counts, skipped=skipped, small_classes=small, total_bytes=written,
+                     test_counts=test_counts)

@@ -5,8 +5,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.datasets import DATASETS, DatasetError
-from core.datasets.idx import save_idx_uploads
+from core.datasets import DATASETS, DatasetError, DatasetUnavailableError
 from core.pixel_stats import pixel_statistics
 from core.tiles import image_grid
 from ui import state, uploads
@@ -30,25 +29,26 @@ def zip_picker() -> str | None:
     return str(picked)
 
 
-def idx_upload(name: str) -> str | None:
-    """Upload the four official idx files; once checked they are kept for every session."""
-    target = uploads_dataset_folder(name)
-    files = st.file_uploader("The four official .gz files (train/t10k images and labels)", key="data_idx",
-                             accept_multiple_files=True)
-    if files:
-        try:
-            save_idx_uploads({f.name: f.getvalue() for f in files}, target)
-        except DatasetError as exc:
-            st.error(str(exc))
-            return None
-    if (target / "train-images-idx3-ubyte.gz").is_file():
-        st.caption(f"Stored in {target} for every session. Press Load dataset.")
-        return str(target)
-    return None
+FOLDER_HINTS = {
+    "mnist": "/path/to/mnist (holding train-images-idx3-ubyte.gz … or mnist.npz)",
+    "fashion_mnist": "/path/to/fashion-mnist (holding train-images-idx3-ubyte.gz …)",
+    "cifar10": "/path/to/cifar-10-batches-py (data_batch_1 … test_batch), or train/ and test/ image folders",
+}
 
 
-def uploads_dataset_folder(name: str) -> Path:
-    return uploads.uploads_root().parent / "datasets" / name
+def offer_import(name: str, message: str) -> None:
+    """A failed download: what failed, and the two ways to import the official files right here."""
+    st.error(message)
+    st.markdown("**Import the official files instead**")
+    c1, c2 = st.columns(2)
+    c1.button("Upload the official files", key="data_import_upload", on_click=_set_source, args=("upload",),
+              help={"cifar10": "cifar-10-python.tar.gz"}.get(name, "the four idx .gz files"))
+    c2.button("Use a folder on this machine", key="data_import_folder", on_click=_set_source, args=("folder",),
+              help=FOLDER_HINTS[name])
+
+
+def _set_source(source: str) -> None:
+    st.session_state["data_source"] = source
 
 
 def _on_zip() -> None:
@@ -62,8 +62,11 @@ def _on_zip() -> None:
         messages.append(("error", f"{file.name} was refused: {exc}"))
     else:
         counts = ", ".join(f"{name} {n}" for name, n in report.class_counts.items())
+        given = (f", and its own test split: {sum(report.test_counts.values())} images in test/"
+                 if report.test_counts else "")
         messages.append(("success", f"{file.name}: {sum(report.class_counts.values())} images in "
-                                    f"{len(report.class_counts)} classes ({counts}). Press Load dataset to use it."))
+                                    f"{len(report.class_counts)} classes ({counts}){given}. "
+                                    f"Press Load dataset to use it."))
         if report.small_classes:
             messages.append(("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)
                                         + ". Add more before training."))
@@ -87,17 +90,16 @@ name = st.selectbox("Dataset", names, key="data_name",
 st.caption(DATASETS[name].description)
 
 options: dict = {}
-if name in ("mnist", "fashion_mnist", "cifar10"):
-    sources = ["download", "folder"] + (["upload"] if name in ("mnist", "fashion_mnist") else [])
-    how = st.radio("Source", sources, horizontal=True, key="data_source",
-                   format_func={"download": "Download with Keras (cached after the first time)",
+how = None
+if name in FOLDER_HINTS:
+    how = st.radio("Source", ["download", "folder", "upload"], horizontal=True, key="data_source",
+                   format_func={"download": "Download (once, then kept for every session)",
                                 "folder": "Local folder with the official files",
                                 "upload": "Upload the official files"}.get)
     if how == "upload":
-        options["folder"] = idx_upload(name)
+        options["folder"] = uploads.official_files_upload(name)
     if how == "folder":
-        options["folder"] = st.text_input("Folder", key="data_folder",
-                                          placeholder="/path/to/mnist (holding train-images-idx3-ubyte.gz ...)")
+        options["folder"] = st.text_input("Folder", key="data_folder", placeholder=FOLDER_HINTS[name])
 elif name == "folder":
     where = st.radio("Images", ["server", "zip"], horizontal=True, key="data_where",
                      format_func={"server": "A folder on this machine", "zip": "Upload a .zip of class folders"}.get)
@@ -112,6 +114,9 @@ elif name == "folder":
     channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True, key="data_channels")
     if channels != "auto":
         options["channels"] = 1 if channels == "grey" else 3
+    given_root = Path(options["path"] or "").expanduser()
+    if options["path"] and (given_root / "train").is_dir() and (given_root / "test").is_dir():
+        st.caption("These images come with their own train/ and test/ folders: that split is kept.")
     c1, c2 = st.columns(2)
     split = c1.radio("Test images", ["share", "per_class"], horizontal=True, key="data_split",
                      format_func={"share": "20% of each class", "per_class": "all but k per class"}.get,
@@ -123,15 +128,25 @@ elif name == "folder":
 
 pending = {"name": name, "options": {k: v for k, v in options.items() if v not in (None, "")}}
 needs_button = name not in ("shapes", "digits")
+attempt = [pending, how]  # a failed download's message stays while the same load is chosen
 if pending != current:
     if not needs_button or st.button("Load dataset", type="primary", key="data_load"):
         try:
             state.get_dataset(pending["name"], pending["options"])
             st.session_state["dataset"] = pending
+            st.session_state.pop("data_download_failed", None)
             current = pending
             st.rerun()
+        except DatasetUnavailableError as exc:
+            if how is None:
+                st.error(str(exc))
+            else:
+                st.session_state["data_download_failed"] = (attempt, str(exc))
         except DatasetError as exc:
             st.error(str(exc))
+    failed = st.session_state.get("data_download_failed")
+    if failed and failed[0] == attempt:
+        offer_import(name, failed[1])
 
 try:
     ds = state.current_dataset()

@@ -94,3 +94,38 @@ def test_official_mnist_files_can_be_uploaded_once_for_every_session(shared_data
     other.selectbox(key="data_name").set_value("mnist").run()
     other.radio(key="data_source").set_value("upload").run()
     assert any(str(stored) in c.value for c in other.caption)
+
+
+def test_a_zip_with_its_own_train_and_test_folders_keeps_that_split():
+    split = {f"{part}/{cls}/{i}.png": png(1000 * (part == "test") + 100 * c + i)
+             for part, n in (("train", 6), ("test", 2)) for c, cls in enumerate(["cats", "dogs"]) for i in range(n)}
+    at = upload_page()
+    at.file_uploader(key="data_zip").set_value(("split.zip", zip_of(split), "application/zip")).run()
+    assert not at.exception
+    assert any("12 images in 2 classes (cats 6, dogs 6), and its own test split: 4 images in test/" in s.value
+               for s in at.success), [s.value for s in at.success]
+    assert any("own train/ and test/ folders" in c.value for c in at.caption)
+    at.select_slider(key="data_size").set_value(16).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Classes"], metrics["Training images"], metrics["Test images"]) == ("2", "12", "4")
+
+
+def test_an_unsafe_cifar_archive_upload_is_refused_and_nothing_is_kept():
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(info)
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("cifar10").run()
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_cifar_tar").set_value(("cifar-10-python.tar.gz", buf.getvalue(), "application/gzip")).run()
+    assert not at.exception
+    assert any("cifar-10-python.tar.gz was refused" in e.value and "a link" in e.value for e in at.error)
+    stored = Path(os.environ["CNNLAB_DATA_DIR"]) / "datasets" / "cifar10"
+    assert not (stored / "cifar-10-batches-py").exists()
+    assert not any(c.value.startswith("Stored in") for c in at.caption)

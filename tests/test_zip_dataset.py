@@ -112,6 +112,10 @@ REFUSED = [
      "Received: 1 (cats)"),
     ("second_class_unreadable", lambda: make_zip(two_classes()[:6] + [("dogs/a.png", b"\x89PNG broken")]), None,
      "readable images"),
+    ("split_without_test_images", lambda: make_zip(two_classes("train/") + [("test/cats/notes.txt", b"hi")]), None,
+     "images in the zip's test/"),
+    ("split_with_one_train_class", lambda: make_zip(two_classes("test/") + two_classes("train/")[:6]), None,
+     "(in train/)"),
 ]
 
 
@@ -207,3 +211,46 @@ def test_compressible_small_images_pass_the_ratio_check(tmp_path):
     assert info.file_size / info.compress_size > ZipLimits().max_ratio
     report = extract_image_zip(data, tmp_path / "target")
     assert report.class_counts == {"a": 5, "b": 5}
+
+
+def split_zip(prefix: str = "") -> list[tuple[str, bytes]]:
+    """train/<class>/ with 6 images per class and test/<class>/ with 2, under ``prefix``."""
+    return [(f"{prefix}{split}/{cls}/{cls}{i}.png", image_bytes(1000 * (split == "test") + 100 * seed + i))
+            for split, n in (("train", 6), ("test", 2)) for seed, cls in enumerate(["cats", "dogs"]) for i in range(n)]
+
+
+@pytest.mark.parametrize("prefix", ["", "dataset/"])
+def test_a_zip_with_train_and_test_folders_keeps_its_split(tmp_path, prefix):
+    entries = split_zip(prefix) + [(f"{prefix}test/birds/b0.png", image_bytes(900)),
+                                   (f"{prefix}train/notes.txt", b"not in a class folder")]
+    report = extract_image_zip(make_zip(entries), tmp_path / "target")
+    assert report.class_counts == {"cats": 6, "dogs": 6}  # not two classes called train and test
+    assert report.test_counts == {"cats": 2, "dogs": 2}
+    assert report.small_classes == []
+    assert report.skipped == [f"{prefix}train/notes.txt: not inside a class folder of train/ or test/",
+                              f"{prefix}test/birds/b0.png: test/birds has no train/birds"]
+    assert tree(tmp_path / "target")[:3] == ["test", "test/cats", "test/cats/cats0.png"]
+
+    ds = load_folder(report.root, image_size=16)
+    assert ds.class_names == ["cats", "dogs"]
+    assert ds.class_counts("train") == report.class_counts
+    assert ds.class_counts("test") == report.test_counts
+    assert ds.warnings == []
+
+
+def test_a_zip_without_a_split_has_no_test_counts(tmp_path):
+    assert extract_image_zip(make_zip(two_classes()), tmp_path / "target").test_counts == {}
+    # only train/ is a wrapper folder, not a split
+    report = extract_image_zip(make_zip(two_classes("train/")), tmp_path / "other")
+    assert report.class_counts == {"cats": 6, "dogs": 6} and report.test_counts == {}
+
+
+def test_a_folder_split_lists_test_classes_it_cannot_label(tmp_path):
+    for split, classes in (("train", ("a", "b")), ("test", ("a", "b", "c"))):
+        for cls in classes:
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(np.full((4, 4), 40 * i, np.uint8)).save(tmp_path / split / cls / f"{i}.png")
+    ds = load_folder(str(tmp_path), image_size=4)
+    assert ds.class_names == ["a", "b"] and len(ds.x_test) == 4
+    assert ds.warnings == ["test/c: no train/c folder, so its images are left out"]

@@ -1,4 +1,9 @@
-"""Image zips a session uploaded: extracted into a folder of that session's own, listed, deletable."""
+"""Uploads on the Data page.
+
+Image zips a session uploaded are extracted into a folder of that session's own, listed
+and deletable. The official files of MNIST, Fashion-MNIST and CIFAR-10, once checked,
+are kept in one folder for every session (``dataset_uploads_folder``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.datasets import DatasetError
+from core.datasets.classic import save_cifar_upload
+from core.datasets.download import CIFAR_DIR
+from core.datasets.idx import IDX_FILES, save_idx_uploads
 from core.zip_dataset import ZipImportError, ZipReport, extract_image_zip
 
 
@@ -50,4 +59,56 @@ def delete_upload(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["ZipImportError", "add_zip", "delete_upload", "list_uploads", "session_folder", "uploads_root"]
+def dataset_uploads_folder(name: str) -> Path:
+    """Where the checked official files of ``name`` are kept for every session."""
+    return uploads_root().parent / "datasets" / name
+
+
+def official_files_upload(name: str) -> str | None:
+    """Upload widget for the official files of ``name``; returns their folder once stored, else None."""
+    return cifar_upload() if name == "cifar10" else idx_upload(name)
+
+
+def idx_upload(name: str) -> str | None:
+    """Upload the four official idx files; once checked they are kept for every session."""
+    target = dataset_uploads_folder(name)
+    files = st.file_uploader("The four official .gz files (train/t10k images and labels)", key="data_idx",
+                             accept_multiple_files=True)
+    if files:
+        try:
+            save_idx_uploads({f.name: f.getvalue() for f in files}, target)
+        except DatasetError as exc:
+            st.error(str(exc))
+            return None
+    if (target / IDX_FILES["x_train"]).is_file():
+        st.caption(f"Stored in {target} for every session. Press Load dataset.")
+        return str(target)
+    return None
+
+
+def cifar_upload() -> str | None:
+    """Upload the official cifar-10-python.tar.gz; extracted safely, checked, then kept for every session."""
+    target = dataset_uploads_folder("cifar10")
+    file = st.file_uploader("The official cifar-10-python.tar.gz (163 MB)", key="data_cifar_tar",
+                            max_upload_size=200)
+    checked = st.session_state.get("data_cifar_checked")  # (file id, error or None): each upload is checked once
+    if file is not None and (checked is None or checked[0] != file.file_id):
+        bar = st.progress(0.0, text=f"Checking {file.name}")
+        try:
+            save_cifar_upload(file, target, progress=lambda f, m: bar.progress(f, text=f"{file.name}: {m}"))
+            checked = (file.file_id, None)
+        except DatasetError as exc:
+            checked = (file.file_id, f"{file.name} was refused: {exc}")
+        finally:
+            bar.empty()
+        st.session_state["data_cifar_checked"] = checked
+    if file is not None and checked and checked[0] == file.file_id and checked[1]:
+        st.error(checked[1])
+    if (target / CIFAR_DIR / "test_batch").is_file():
+        st.caption(f"Stored in {target} for every session. Press Load dataset.")
+        return str(target)
+    return None
+
+
+__all__ = ["ZipImportError", "add_zip", "dataset_uploads_folder", "delete_upload", "list_uploads",
+           "official_files_upload", "session_folder", "uploads_root"]

@@ -89,6 +89,10 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
     shape = (height, width, channels)
 
     skipped: list[str] = []
+    if split_layout:
+        # The classes are train/'s folders; a test/ folder of another class cannot be labelled.
+        skipped += [f"test/{d.name}: no train/{d.name} folder, so its images are left out"
+                    for d in _class_dirs(root / "test") if d.name not in class_names]
     arrays = {}
     done, total = 0, max(1, len(all_files))
     for split, entries in files.items():
