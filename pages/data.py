@@ -9,6 +9,7 @@ from core.datasets import DATASETS, DatasetError, DatasetUnavailableError
 from core.pixel_stats import pixel_statistics
 from core.tiles import image_grid
 from ui import state, uploads
+from ui.augment_view import draw_augmentation_section
 
 state.require_router(__file__)
 
@@ -204,3 +205,5 @@ hist.update_layout(barmode="overlay", height=260, margin=dict(l=10, r=10, t=10, 
                    xaxis_title="pixel value", yaxis_title="share of pixels", yaxis_tickformat=".0%")
 c2.plotly_chart(hist, key="data_pixel_hist")
 c2.caption(f"From {stats['images']:,} training images.")
+
+draw_augmentation_section(ds)

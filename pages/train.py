@@ -9,9 +9,12 @@ from core.datasets import DatasetError
 from core.figures import training_curves
 from core.jobs import QUEUE, TrainingJob, copy_model
 from core.models import ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table
+from core.augment import Augmentation
 from core.presets import PRESETS
-from core.training import OPTIMIZERS, TrainConfig
+from core.recipes import recipe_for
+from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 from ui import state
+from ui.augment_view import current_augmentation, set_augmentation
 from ui.evolution import show_evolution
 
 state.require_router(__file__)
@@ -29,6 +32,32 @@ except DatasetError as exc:
 st.markdown(f"Training on **{dataset.title}**: {len(dataset.x_train):,} training images of "
             f"{dataset.input_shape[0]}×{dataset.input_shape[1]}×{dataset.input_shape[2]}, "
             f"{dataset.num_classes} classes. Change it on the Data page.")
+
+
+def apply_recipe(recipe) -> None:
+    ss = st.session_state
+    values = {"train_preset": recipe.preset, "train_custom": False, "train_epochs": recipe.epochs,
+              "train_batch": recipe.batch_size, "train_lr": recipe.learning_rate, "train_optimizer": recipe.optimizer,
+              "train_val": recipe.validation_split, "train_schedule": recipe.schedule, "train_augment": True,
+              "train_name": f"{dataset.name}_{recipe.preset}"}
+    saved = ss.setdefault("_widget_values", {})
+    for key, value in values.items():
+        ss[key] = saved[key] = value
+    set_augmentation(Augmentation.from_dict(recipe.augmentation))
+
+
+recipe = recipe_for(dataset)
+if recipe is not None:
+    with st.container(border=True):
+        extra = Augmentation.from_dict(recipe.augmentation)
+        st.markdown(f"**Fast recipe: {recipe.title}.** {PRESETS[recipe.preset].title}, {recipe.epochs} epochs of "
+                    f"batch {recipe.batch_size}, learning rate {recipe.learning_rate:g} with warm-up and cosine decay"
+                    + (f", augmentation: {extra.describe()}" if extra.active else "")
+                    + f". Tuned to reach {recipe.target_accuracy:.1%} on the official test split within "
+                      f"{recipe.target_seconds:g} s of training on a 2-core laptop CPU.")
+        st.button("Use the fast recipe", key="train_recipe", on_click=apply_recipe, args=(recipe,),
+                  help="Fills in the architecture and hyperparameters below (and the Data page's augmentation). "
+                       "Press Train afterwards.")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -94,6 +123,18 @@ lr = c[2].select_slider("Learning rate", LEARNING_RATES, key="train_lr")
 optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
 val_split = c[4].slider("Validation share", 0.0, 0.5, step=0.05, key="train_val")
 seed = c[5].number_input("Seed", 0, 10_000, key="train_seed")
+c1, c2 = st.columns([1, 2])
+st.session_state.setdefault("train_schedule", "constant")
+schedule = c1.radio("Learning rate over the run", SCHEDULES, horizontal=True, key="train_schedule",
+                    format_func={"constant": "constant", "cosine": "warm up, then cosine decay"}.get,
+                    help="Cosine: start low for a few batches, then lower the rate smoothly to 0 by the last batch. "
+                         "Short runs usually end more accurate this way.")
+augmentation = current_augmentation()
+st.session_state.setdefault("train_augment", True)
+use_augmentation = c2.toggle(f"Augment training images: {augmentation.describe()}", key="train_augment",
+                             disabled=not augmentation.active,
+                             help="Set on the Data page, where a preview shows what the network will see.")
+use_augmentation = use_augmentation and augmentation.active
 name = st.text_input("Model name", f"{dataset.name}_{spec.name}", key="train_name")
 
 job = st.session_state.get("job")
@@ -113,7 +154,8 @@ continue_clicked = c2.button(
 
 def config_from_inputs() -> TrainConfig:
     return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr), optimizer=optimizer,
-                       validation_split=float(val_split), seed=int(seed))
+                       validation_split=float(val_split), seed=int(seed), schedule=schedule,
+                       augmentation=augmentation.to_dict() if use_augmentation else None)
 
 
 if train_clicked:

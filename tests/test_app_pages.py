@@ -59,10 +59,16 @@ def test_overview_shows_the_shipped_model():
     assert "shipped:shapes_default" in sidebar and "98.1%" in sidebar and "Training: idle" in sidebar
 
 
+def sample_grids(at) -> list:
+    """The Data page's grids of samples, one per class (not the augmentation preview's)."""
+    return [img for img in at.get("image") if "random versions" not in str(img.proto)]
+
+
 def test_data_page_shows_samples_of_every_class_and_counts():
     at = open_page("pages/data.py")
     assert at.selectbox(key="data_name").value == "shapes"
-    assert len(at.get("image")) == 4  # one grid per class
+    assert len(sample_grids(at)) == 4  # one grid per class
+    assert len(at.get("image")) == 4 + 4  # and the augmentation preview of (up to) four classes
     assert {m.label: m.value for m in at.metric}["Classes"] == "4"
     pixels = at.dataframe[0].value
     assert pixels["channel"].tolist() == ["red", "green", "blue"]
@@ -73,7 +79,7 @@ def test_data_page_shows_samples_of_every_class_and_counts():
     at.selectbox(key="data_name").set_value("digits").run()
     assert not at.exception
     assert at.session_state["dataset"]["name"] == "digits"
-    assert len(at.get("image")) == 10
+    assert len(sample_grids(at)) == 10
 
 
 def test_data_page_reports_a_missing_folder():
@@ -221,7 +227,7 @@ def test_data_page_loads_mnist_from_the_official_files(shared_datasets):
     assert at.session_state["dataset"] == {"name": "mnist", "options": {"folder": str(shared_datasets / "mnist")}}
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training images"] == "60,000" and metrics["Image size"] == "28×28×1"
-    assert len(at.get("image")) == 10
+    assert len(sample_grids(at)) == 10
 
 
 def _wait(predicate, timeout=90.0):

@@ -148,6 +148,8 @@ PERSISTENT_KEYS = (
     "train_preset", "train_custom", "train_epochs", "train_batch", "train_lr", "train_optimizer", "train_val",
     "train_seed", "train_name", "filters_layer", "filters_norm", "act_source", "act_index", "act_cmap", "act_norm",
     "act_max", "act_fit", "act_invert", "act_preact", "act_inspect_layer", "act_inspect_channel", "pred_source", "pred_index", "pred_fit", "pred_invert",
+    "aug_flip", "aug_rotation", "aug_zoom", "aug_translation", "aug_brightness", "aug_contrast", "train_augment",
+    "train_schedule",
 )
 
 

@@ -1,0 +1,93 @@
+"""Augmentation settings and their preview (Data page); the Train page reads the same settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.augment import FLIPS, Augmentation, augment_images
+from core.datasets import Dataset
+from core.tiles import image_grid
+
+# widget key -> (Augmentation field, default)
+WIDGETS = {
+    "aug_flip": ("flip", "none"),
+    "aug_rotation": ("rotation_degrees", 0),
+    "aug_zoom": ("zoom", 0.0),
+    "aug_translation": ("translation", 0.0),
+    "aug_brightness": ("brightness", 0.0),
+    "aug_contrast": ("contrast", 0.0),
+}
+FLIP_LABELS = {"none": "none", "horizontal": "left ↔ right", "vertical": "up ↕ down",
+               "horizontal_and_vertical": "both"}
+
+
+def current_augmentation() -> Augmentation:
+    """The settings chosen on the Data page (all off until someone changes them).
+
+    Kept in a plain session key, not only in the widgets: Streamlit drops a
+    widget's value on runs of pages that do not draw it.
+    """
+    return Augmentation.from_dict(st.session_state.get("augmentation"))
+
+
+def set_augmentation(aug: Augmentation) -> None:
+    """Choose ``aug`` as if set on the Data page (call from a widget callback)."""
+    ss = st.session_state
+    ss["augmentation"] = aug.to_dict()
+    saved = ss.setdefault("_widget_values", {})
+    for key, (field, _) in WIDGETS.items():
+        value = getattr(aug, field)
+        ss[key] = saved[key] = int(value) if key == "aug_rotation" else value
+
+
+def _from_widgets() -> Augmentation:
+    ss = st.session_state
+    values = {field: ss.get(key, default) for key, (field, default) in WIDGETS.items()}
+    values["rotation_degrees"] = float(values["rotation_degrees"])
+    return Augmentation(**values)
+
+
+def _reset() -> None:
+    for key, (_, default) in WIDGETS.items():
+        st.session_state[key] = default
+
+
+def draw_augmentation_section(ds: Dataset) -> None:
+    st.subheader("Augmentation")
+    st.caption("Show the network a slightly different version of each photo every epoch: mirrored, turned, zoomed, "
+               "shifted, lighter or darker. It then learns what a class looks like rather than these exact pixels. "
+               "The settings below are the ones the Train page uses.")
+    chosen = current_augmentation().to_dict()
+    for key, (field, _) in WIDGETS.items():
+        st.session_state.setdefault(key, int(chosen[field]) if key == "aug_rotation" else chosen[field])
+    c = st.columns(3)
+    c[0].selectbox("Flip", FLIPS, key="aug_flip", format_func=FLIP_LABELS.get,
+                   help="Mirror images at random. Left-right suits photos; digits and letters change meaning.")
+    c[1].slider("Rotation (± degrees)", 0, 45, step=5, key="aug_rotation")
+    c[2].slider("Zoom (± share)", 0.0, 0.5, step=0.05, key="aug_zoom", format="%.2f")
+    c = st.columns(3)
+    c[0].slider("Shift (± share of the size)", 0.0, 0.3, step=0.05, key="aug_translation", format="%.2f")
+    c[1].slider("Brightness (± share of the range)", 0.0, 0.5, step=0.05, key="aug_brightness", format="%.2f")
+    c[2].slider("Contrast (± share)", 0.0, 0.5, step=0.05, key="aug_contrast", format="%.2f")
+    aug = _from_widgets()
+    st.session_state["augmentation"] = aug.to_dict()
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    c1.markdown(f"**In use:** {aug.describe()}")
+    if c2.button("New random draw", key="aug_redraw", disabled=not aug.active):
+        st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
+    c3.button("Turn all off", key="aug_reset", on_click=_reset, disabled=not aug.active)
+
+    variants = 7
+    picked = ds.samples_per_class(1, seed=st.session_state.get("data_seed", 0))
+    indices = [int(v[0]) for v in list(picked.values())[:4] if len(v)]
+    if not indices:
+        return
+    originals = ds.x_train[indices]
+    copies = np.repeat(originals, variants, axis=0)
+    augmented = augment_images(copies, aug, seed=st.session_state.get("aug_seed", 0))
+    cols = st.columns(len(indices))
+    for i, (col, index) in enumerate(zip(cols, indices)):
+        tiles = np.concatenate([originals[i:i + 1], augmented[i * variants:(i + 1) * variants]])
+        col.image(image_grid(tiles, cols=4), caption=f"{ds.class_names[int(ds.y_train[index])]}: "
+                                                     "the original (top left) and 7 random versions")
