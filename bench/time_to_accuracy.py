@@ -1,0 +1,79 @@
+"""Time to accuracy of CNN Lab's fast recipes on real datasets.
+
+    python -m bench.time_to_accuracy --dataset NAME [--baseline] [--data-dir DIR] [--seed N]
+
+NAME is one of mnist, fashion_mnist, orl_faces, cifar10, read from
+``../shared/datasets`` (or ``--data-dir``). Trains the recipe of ``core.recipes``
+on the whole training split, then scores the official test split once.
+``train_seconds`` is the time spent in training alone (loading and scoring the
+test split are not counted). With ``--baseline`` the same run also trains the
+baseline named by the recipe (the keras-io "simple MNIST convnet" example as
+published, or the course project's face CNN) on the same data and adds its
+figures and the speed-up, measured side by side on the same machine.
+
+The last line printed is JSON: ``{"dataset", "test_accuracy", "train_seconds",
+"epochs", "params", "target_accuracy", "target_seconds", "meets_target", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+from core.recipes import RECIPES, Recipe, baseline_for, load_recipe_dataset
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def train_once(recipe: Recipe, dataset, seed: int) -> dict:
+    from core.models import build_model
+    from core.training import train_model
+
+    spec = recipe.spec()
+    config = recipe.train_config(seed=seed)
+    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=seed)
+    result = train_model(model, dataset, config)
+    return {"recipe": recipe.key, "test_accuracy": round(result["test_accuracy"], 4),
+            "train_seconds": round(result["train_seconds"], 2), "epochs": result["epochs_done"],
+            "params": int(model.count_params()), "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate, "schedule": config.schedule,
+            "augmentation": config.augmentation}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, choices=sorted(RECIPES))
+    parser.add_argument("--baseline", action="store_true", help="also train the baseline in the same run")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA), help="folder holding the shared datasets")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    recipe = RECIPES[args.dataset]
+    dataset = load_recipe_dataset(recipe, Path(args.data_dir))
+    print(f"{dataset.title}: {len(dataset.x_train)} training and {len(dataset.x_test)} test images "
+          f"of {dataset.input_shape}", flush=True)
+    run = train_once(recipe, dataset, args.seed)
+    print(f"recipe {recipe.key}: {run}", flush=True)
+    out = {"dataset": args.dataset, "test_accuracy": run["test_accuracy"], "train_seconds": run["train_seconds"],
+           "epochs": run["epochs"], "params": run["params"], "target_accuracy": recipe.target_accuracy,
+           "target_seconds": recipe.target_seconds,
+           "meets_target": run["test_accuracy"] >= recipe.target_accuracy
+           and run["train_seconds"] <= recipe.target_seconds,
+           "recipe": run, "train_images": len(dataset.x_train), "test_images": len(dataset.x_test),
+           "seed": args.seed, "cpus": os.cpu_count(), "machine": platform.machine()}
+    if args.baseline:
+        base = baseline_for(recipe)
+        base_run = train_once(base, dataset, args.seed)
+        print(f"baseline {base.key}: {base_run}", flush=True)
+        out["baseline"] = base_run
+        out["speedup"] = round(base_run["train_seconds"] / run["train_seconds"], 2)
+        out["accuracy_gain"] = round(run["test_accuracy"] - base_run["test_accuracy"], 4)
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Fast recipes: an architecture and the settings that train it quickly on a laptop CPU.
+
+Each recipe was tuned for a 2-core CPU on a validation split carved out of the
+training data (``chosen`` says which figures decided it); the test split was
+scored only by the final runs of ``bench/time_to_accuracy.py``. A recipe trains
+on the whole training split (``validation_split`` 0).
+
+    >>> from core.recipes import RECIPES
+    >>> recipe = RECIPES["mnist"]
+    >>> model = build_model(recipe.spec(), ds.input_shape, ds.num_classes, seed=0)
+    >>> train_model(model, ds, recipe.train_config())
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .models import ModelSpec
+from .presets import PRESET_SPECS
+from .training import TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    key: str  # the benchmark's dataset name
+    title: str
+    dataset: str  # name in core.datasets.DATASETS
+    folder: str  # sub-folder of the shared datasets folder holding the data
+    preset: str  # key of the architecture in core.presets
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    validation_split: float = 0.0
+    augmentation: dict | None = None
+    load_options: dict = field(default_factory=dict)  # loader options besides the folder
+    target_accuracy: float = 0.0  # on the official test split
+    target_seconds: float = 0.0  # of training on a 2-core CPU
+    baseline: str | None = None  # key of BASELINES to compare with
+    chosen: str = ""  # how the settings were chosen
+
+    def spec(self) -> ModelSpec:
+        return PRESET_SPECS[self.preset]()
+
+    def train_config(self, seed: int = 0) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                           optimizer=self.optimizer, validation_split=self.validation_split, seed=seed,
+                           schedule=self.schedule, augmentation=dict(self.augmentation) if self.augmentation else None)
+
+
+RECIPES: dict[str, Recipe] = {
+    "mnist": Recipe(
+        key="mnist", title="MNIST in seconds", dataset="mnist", folder="mnist", preset="mnist_fast",
+        epochs=6, batch_size=128, learning_rate=3e-3, target_accuracy=0.99, target_seconds=30,
+        baseline="keras_io_mnist_convnet",
+        chosen="6,000 of the 60,000 training images held out",
+    ),
+    "fashion_mnist": Recipe(
+        key="fashion_mnist", title="Fashion-MNIST in two minutes", dataset="fashion_mnist", folder="fashion_mnist",
+        preset="fashion_fast", epochs=12, batch_size=128, learning_rate=3e-3, target_accuracy=0.925,
+        target_seconds=120, baseline="keras_io_mnist_convnet",
+        chosen="6,000 of the 60,000 training images held out",
+    ),
+    "orl_faces": Recipe(
+        key="orl_faces", title="ORL faces, 5 photos a person", dataset="folder", folder="orl_faces",
+        preset="faces_fast", epochs=60, batch_size=16, learning_rate=3e-3,
+        augmentation={"rotation_degrees": 5.0, "zoom": 0.05, "translation": 0.05, "brightness": 0.1},
+        load_options={"image_size": [56, 46], "channels": 1, "train_per_class": 5},
+        target_accuracy=0.97, target_seconds=30, baseline="course_face_cnn",
+        chosen="one of each person's 5 training photos held out, over 3 different hold-outs",
+    ),
+    "cifar10": Recipe(
+        key="cifar10", title="CIFAR-10 from 10,000 photos", dataset="cifar10", folder="cifar10",
+        preset="cifar_fast", epochs=30, batch_size=64, learning_rate=3e-3,
+        augmentation={"flip": "horizontal", "translation": 0.1},
+        target_accuracy=0.70, target_seconds=300, baseline="keras_io_mnist_convnet",
+        chosen="1,000 of the 10,000 training photos held out",
+    ),
+}
+
+# What the recipes are compared with, trained as published.
+BASELINES: dict[str, Recipe] = {
+    # keras-io examples/vision/mnist_convnet.py: batch 128, 15 epochs, Adam, validation_split 0.1
+    "keras_io_mnist_convnet": Recipe(
+        key="keras_io_mnist_convnet", title="keras-io simple MNIST convnet", dataset="", folder="",
+        preset="keras_mnist_convnet", epochs=15, batch_size=128, learning_rate=1e-3, schedule="constant",
+        validation_split=0.1,
+    ),
+    # the course project's face CNN: 10 epochs of Adam
+    "course_face_cnn": Recipe(
+        key="course_face_cnn", title="Course face CNN", dataset="", folder="", preset="face_cnn",
+        epochs=10, batch_size=32, learning_rate=1e-3, schedule="constant",
+    ),
+}
+
+
+def baseline_for(recipe: Recipe) -> Recipe:
+    if not recipe.baseline:
+        raise KeyError(f"Recipe {recipe.key!r} names no baseline.")
+    return BASELINES[recipe.baseline]
+
+
+def recipe_for(dataset) -> Recipe | None:
+    """The recipe for a loaded dataset: by name for the classic ones, the faces recipe for photo folders."""
+    if dataset.name in RECIPES:
+        return RECIPES[dataset.name]
+    if dataset.name in ("folder", "olivetti"):
+        return RECIPES["orl_faces"]
+    return None
+
+
+def load_recipe_dataset(recipe: Recipe, data_dir: Path, progress=None):
+    """The recipe's dataset from ``data_dir/<recipe.folder>`` (the layout of the shared datasets)."""
+    from .datasets import DatasetError, load_dataset
+
+    folder = Path(data_dir) / recipe.folder
+    if not folder.is_dir():
+        raise DatasetError(f"Folder not found: {folder}. Expected the {recipe.key} files there "
+                           f"(see the datasets README).")
+    options = dict(recipe.load_options)
+    options["path" if recipe.dataset == "folder" else "folder"] = str(folder)
+    dataset = load_dataset(recipe.dataset, options, progress=progress)
+    if recipe.dataset == "folder":
+        dataset = replace(dataset, name=recipe.key, title=recipe.title.split(",")[0])
+    return dataset

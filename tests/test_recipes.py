@@ -1,0 +1,96 @@
+"""Fast recipes: complete, buildable, loadable from the shared datasets, and benchmarked end to end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.augment import Augmentation
+from core.models import build_model
+from core.presets import PRESET_SPECS, PRESETS
+from core.recipes import BASELINES, RECIPES, baseline_for, load_recipe_dataset, recipe_for
+
+SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "orl_faces": (56, 46, 1), "cifar10": (32, 32, 3)}
+CLASSES = {"mnist": 10, "fashion_mnist": 10, "orl_faces": 40, "cifar10": 10}
+
+
+@pytest.mark.parametrize("key", sorted(RECIPES))
+def test_every_recipe_builds_and_trains_on_all_training_images(key):
+    recipe = RECIPES[key]
+    assert recipe.key == key and recipe.preset in PRESETS and recipe.preset in PRESET_SPECS
+    config = recipe.train_config(seed=3)
+    config.validate()
+    assert config.seed == 3 and config.validation_split == 0.0  # tuned beforehand on validation splits
+    assert recipe.target_accuracy > 0.5 and recipe.target_seconds > 0 and recipe.chosen
+    Augmentation.from_dict(recipe.augmentation)
+    model = build_model(recipe.spec(), SHAPES[key], CLASSES[key], seed=0)
+    assert model.output_shape == (None, CLASSES[key])
+    assert baseline_for(recipe).key in BASELINES
+
+
+def test_baselines_are_the_published_settings():
+    keras_io = BASELINES["keras_io_mnist_convnet"]
+    assert (keras_io.preset, keras_io.epochs, keras_io.batch_size, keras_io.validation_split) == \
+        ("keras_mnist_convnet", 15, 128, 0.1)
+    assert BASELINES["course_face_cnn"].preset == "face_cnn" and BASELINES["course_face_cnn"].epochs == 10
+
+
+def test_recipe_for_a_loaded_dataset():
+    from core.datasets import Dataset
+
+    def ds(name):
+        x = np.zeros((2, 8, 8, 1), np.float32)
+        return Dataset(name, name, "", ["a", "b"], x, np.array([0, 1]), x, np.array([0, 1]))
+
+    assert recipe_for(ds("mnist")) is RECIPES["mnist"]
+    assert recipe_for(ds("cifar10")) is RECIPES["cifar10"]
+    assert recipe_for(ds("folder")) is RECIPES["orl_faces"]
+    assert recipe_for(ds("shapes")) is None
+
+
+def test_recipe_datasets_load_from_the_shared_folder(shared_datasets):
+    orl = load_recipe_dataset(RECIPES["orl_faces"], shared_datasets)
+    assert orl.input_shape == (56, 46, 1) and orl.num_classes == 40
+    assert len(orl.x_train) == len(orl.x_test) == 200
+    assert np.all(np.bincount(orl.y_train) == 5) and np.all(np.bincount(orl.y_test) == 5)
+    cifar = load_recipe_dataset(RECIPES["cifar10"], shared_datasets)
+    assert cifar.input_shape == (32, 32, 3) and len(cifar.x_train) == 10_000 and len(cifar.x_test) == 10_000
+
+
+def test_a_missing_data_folder_is_named(tmp_path):
+    from core.datasets import DatasetError
+
+    with pytest.raises(DatasetError, match="orl_faces"):
+        load_recipe_dataset(RECIPES["orl_faces"], tmp_path)
+
+
+def _tiny_faces(root, people=4, per_person=6):
+    rng = np.random.default_rng(0)
+    for p in range(people):
+        (root / "tiny" / f"s{p + 1}").mkdir(parents=True)
+        base = rng.integers(0, 255, (112, 92))
+        for i in range(per_person):
+            noisy = np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(noisy).save(root / "tiny" / f"s{p + 1}" / f"{i + 1}.pgm")
+
+
+def test_benchmark_prints_the_json_line_with_the_baseline_side_by_side(tmp_path, monkeypatch, capsys):
+    from bench import time_to_accuracy
+
+    _tiny_faces(tmp_path)
+    tiny = replace(RECIPES["orl_faces"], key="tiny", folder="tiny", epochs=2, load_options={
+        "image_size": [28, 23], "channels": 1, "train_per_class": 3})
+    monkeypatch.setitem(RECIPES, "tiny", tiny)
+    monkeypatch.setitem(BASELINES, "course_face_cnn", replace(BASELINES["course_face_cnn"], epochs=1))
+    time_to_accuracy.main(["--dataset", "tiny", "--baseline", "--data-dir", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["dataset"] == "tiny" and out["epochs"] == 2 and out["train_images"] == out["test_images"] == 12
+    assert 0.0 <= out["test_accuracy"] <= 1.0 and out["train_seconds"] > 0 and out["params"] > 1000
+    assert out["baseline"]["recipe"] == "course_face_cnn" and out["baseline"]["epochs"] == 1
+    assert out["speedup"] == pytest.approx(out["baseline"]["train_seconds"] / out["train_seconds"], rel=0.02)
+    assert out["meets_target"] == (out["test_accuracy"] >= tiny.target_accuracy
+                                   and out["train_seconds"] <= tiny.target_seconds)
