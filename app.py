@@ -17,6 +17,7 @@ st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_view:", layou
 pages = [
     st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
+    st.Page("pages/classes.py", title="My classes", icon=":material/photo_camera:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/filters.py", title="Filters", icon=":material/filter:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/layers:"),

@@ -1,0 +1,156 @@
+"""My classes: name your own classes, fill them with webcam snapshots or photos, train, try it."""
+
+import dataclasses
+import re
+import time
+
+import numpy as np
+import streamlit as st
+
+from core.class_images import (DEFAULT_IMAGE_SIZE, IMAGE_SIZES, MILD_AUGMENTATION, TEST_FRACTION, choose_config,
+                               choose_spec, dataset_options, supports_augmentation)
+from core.datasets import DatasetError
+from core.figures import probability_bar, training_curves
+from core.introspection import class_probabilities, top_k
+from core.jobs import TrainingJob
+from core.models import build_model
+from ui import state
+from ui.class_editor import class_store, draw_add_class, draw_class, runs_folder
+from ui.widgets import image_input
+
+state.require_router(__file__)
+state.init_state()
+ss = st.session_state
+# Kept across page switches, as ui.state.keep_widget_values does for the other pages.
+_SETTINGS = ("cls_size", "cls_epochs", "cls_lr", "cls_augment", "cls_model_name")
+_saved = ss.setdefault("_classes_values", {})
+for _key in _SETTINGS:
+    if _key in ss:
+        _saved[_key] = ss[_key]
+    elif _key in _saved:
+        ss[_key] = _saved[_key]
+
+st.title("My classes")
+st.caption("Teach a CNN your own classes: name them, show it a few examples of each with your webcam or your "
+           "photos, and train. Objects, faces, hand signs: anything the camera can tell apart.")
+
+store = class_store()
+names = store.class_names()
+for name in names:
+    draw_class(store, name)
+draw_add_class()
+
+st.subheader("Train")
+counts = store.counts()
+problems = store.training_problems()
+job = ss.get("job")
+running = job is not None and not job.finished
+ours = job is not None and job.id == ss.get("classes_job")
+st.markdown(" · ".join(f"{name}: **{n}**" for name, n in counts.items()) + f" · {sum(counts.values())} images in all")
+for problem in problems:
+    st.warning(problem, icon=":material/warning:")
+
+n_train_guess = sum(n - max(1, round(n * TEST_FRACTION)) for n in counts.values())
+auto = choose_config(max(1, n_train_guess), augment=False)
+spec = choose_spec()
+with st.expander("Settings"):
+    c = st.columns(4)
+    ss.setdefault("cls_size", DEFAULT_IMAGE_SIZE)
+    ss.setdefault("cls_lr", 1e-3)
+    ss.setdefault("cls_augment", True)
+    size = c[0].select_slider("Image size", IMAGE_SIZES, key="cls_size", help="Side of the square the CNN sees.")
+    epochs = c[1].number_input("Epochs", 1, 200, value=None, key="cls_epochs", placeholder=f"auto ({auto.epochs})",
+                               help="Passes over your images. Empty: enough for about 100 training steps.")
+    lr = c[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key="cls_lr")
+    augment = c[3].checkbox("Vary the images", key="cls_augment", disabled=not supports_augmentation(),
+                            help="Each batch sees your images a little turned, zoomed, shifted and lit differently "
+                                 f"({', '.join(f'{k} {v:g}' for k, v in MILD_AUGMENTATION.items())}), so a few "
+                                 "snapshots teach more.")
+    st.caption(f"Model: the Small CNN preset (three conv blocks of 16, 32 and 32 filters, then dense 64) on "
+               f"{size}×{size} colour images, in batches of {auto.batch_size}; {TEST_FRACTION:.0%} of every class "
+               "is held out to test it.")
+model_name = st.text_input("Model name", "my_classes", key="cls_model_name")
+
+reason = ("A training run is in progress." if running else " ".join(problems) if problems else None)
+if st.button("Train", type="primary", icon=":material/model_training:", key="cls_train", disabled=reason is not None,
+             help=reason or "Train a new model on these classes."):
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", model_name.strip()).strip("_") or "my_classes"
+    target = runs_folder() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    while target.exists():
+        target = target.with_name(target.name + "x")
+    frozen = store.snapshot(target)
+    try:
+        dataset = state.get_dataset("folder", dataset_options(frozen, size))
+    except DatasetError as exc:
+        st.error(f"Your images could not be read: {exc}")
+        st.stop()
+    # A copy with a title people recognise (the loader's is "Folder: <snapshot folder>"); the arrays are shared.
+    dataset = dataclasses.replace(dataset, title=f"My classes: {', '.join(names)}")
+    config = choose_config(len(dataset.x_train), epochs=epochs, learning_rate=lr, augment=augment)
+    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=config.seed)
+    job = TrainingJob(model, dataset, config, name=model_name.strip() or "my_classes", spec=spec.to_dict(),
+                      probe=dataset.x_test[0]).start()
+    ss["job"], ss["classes_job"] = job, job.id
+    st.rerun()
+if reason:
+    st.caption(f"Train is off: {reason}")
+
+
+@st.fragment(run_every=1.0 if running and ours else None)
+def show_progress():
+    job = ss.get("job")
+    if job is None or job.id != ss.get("classes_job"):
+        if job is not None and not job.finished:
+            st.info(f"{job.name} is training (started on the Train page); wait for it or stop it there.")
+        return
+    snap = job.snapshot()
+    text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else
+            f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
+    st.progress(snap.fraction, text=f"{job.name}: {text}")
+    c = st.columns([1, 1, 1, 3])
+    last = snap.batch_log[-1] if snap.batch_log else {}
+    c[0].metric("Training accuracy", f"{last['accuracy']:.0%}" if "accuracy" in last else "—")
+    c[1].metric("Elapsed", f"{snap.elapsed:.0f} s")
+    c[2].button("Stop", key="cls_stop", on_click=job.stop, disabled=job.finished,
+                help="Stop after this batch; the model keeps what it learned so far.")
+    c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key="cls_curve")
+    if snap.state == "failed":
+        st.error(f"Training failed: {snap.error}")
+    elif job.finished and job.result:
+        st.success(f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out images right after "
+                   f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s). It is now the current "
+                   "model: its Filters, Activations and Predict pages show it, and it is saved on the Models page.")
+        if job.metadata.get("registry_error"):
+            st.warning(job.metadata["registry_error"])
+        if ss.get("job_consumed") != job.id:
+            state.collect_finished_job()
+            st.rerun(scope="app")
+
+
+show_progress()
+
+# The model trained here last: found by its metadata once the finished job joined the session's models.
+if ours and job.finished and job.metadata is not None:
+    ss["classes_model"] = next((mid for mid, e in ss["models"].items() if e.metadata is job.metadata),
+                               ss.get("classes_model"))
+entry = ss["models"].get(ss.get("classes_model"))
+if entry is None:
+    st.stop()
+
+st.subheader("Try it")
+st.caption(f"Show {entry.metadata.get('name', entry.id)} something new and see what it thinks: "
+           f"{', '.join(entry.class_names)}.")
+left, right = st.columns(2)
+with left:
+    picked = image_input(entry, key="cls_try", sources=("camera", "upload"))
+if picked is not None:
+    image, caption, original = picked
+    probs = class_probabilities(entry.model, image)
+    best = int(np.argmax(probs))
+    with right:
+        c1, c2 = st.columns([2, 1])
+        c1.metric("It sees", entry.class_names[best], f"{probs[best]:.0%} sure", delta_color="off", delta_arrow="off")
+        if original is not None:
+            c2.image(original, caption=caption, width="stretch")
+        st.plotly_chart(probability_bar(probs, entry.class_names), key="cls_try_probs")
+        st.caption(" · ".join(f"{name} {p:.0%}" for name, p in top_k(probs, entry.class_names, len(probs))))

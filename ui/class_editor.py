@@ -1,0 +1,185 @@
+"""The My classes page's class panels: name, webcam, uploads and thumbnails of one class.
+
+The images live on disk (``core.class_images``) in this browser session's upload
+folder, so they survive reruns and page switches. Every change happens in a
+widget callback, before the page runs, so the page always draws what is on disk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from core.class_images import MIN_IMAGES_PER_CLASS, ClassImageError, ClassImages, thumbnail
+from core.images import SUPPORTED
+
+from . import uploads
+
+THUMBS_SHOWN = 24  # newest thumbnails drawn per class until "Show all" is on
+THUMB_COLUMNS = 6
+
+
+def class_store() -> ClassImages:
+    """This session's classes (``<uploads>/<session>/my_classes``), created with two empty classes."""
+    return ClassImages(uploads.session_folder() / "my_classes").start()
+
+
+def runs_folder() -> Path:
+    """Where the frozen copies that models are trained on go (hidden from the Data page's upload list)."""
+    return uploads.session_folder() / ".my_classes_runs"
+
+
+def class_id(name: str) -> str:
+    """A widget-key id that stays with a class when it is renamed."""
+    return st.session_state.setdefault("classes_ids", {}).setdefault(name, uuid.uuid4().hex[:8])
+
+
+def _generation(key: str) -> int:
+    return st.session_state.setdefault("classes_gen", {}).get(key, 0)
+
+
+def _next_generation(key: str) -> None:
+    # A new widget key gives a fresh, empty uploader and a live camera for the next photo.
+    gens = st.session_state.setdefault("classes_gen", {})
+    gens[key] = gens.get(key, 0) + 1
+
+
+def _say(cid: str, kind: str, text: str) -> None:
+    st.session_state.setdefault("classes_messages", {}).setdefault(cid, []).append((kind, text))
+
+
+# --- callbacks: they change the folder before the page is drawn again ------------------------
+
+
+def _on_rename(name: str, key: str) -> None:
+    cid = class_id(name)
+    try:
+        new = class_store().rename_class(name, st.session_state[key])
+    except ClassImageError as exc:
+        st.session_state[key] = name
+        _say(cid, "error", f"Not renamed: {exc}")
+        return
+    ids = st.session_state["classes_ids"]
+    ids[new] = ids.pop(name)
+
+
+def _on_upload(name: str, key: str) -> None:
+    files = st.session_state.get(key) or []
+    _add(name, [(f.name, f.getvalue()) for f in files], what="file")
+    _next_generation(f"up_{class_id(name)}")
+
+
+def _on_camera(name: str, key: str) -> None:
+    shot = st.session_state.get(key)
+    if shot is None:
+        return
+    # A camera widget keeps returning its last photo on every rerun: each photo is added once, by its id.
+    seen = st.session_state.setdefault("classes_seen_shots", set())
+    if shot.file_id in seen:
+        return
+    seen.add(shot.file_id)
+    _add(name, [("webcam snapshot", shot.getvalue())], what="snapshot")
+    _next_generation(f"cam_{class_id(name)}")
+
+
+def _add(name: str, files: list[tuple[str, bytes]], what: str) -> None:
+    cid = class_id(name)
+    try:
+        report = class_store().add_images(name, files)
+    except ClassImageError as exc:
+        _say(cid, "error", str(exc))
+        return
+    if report.added and what == "file":
+        _say(cid, "success", f"Added {len(report.added)} image{'s' if len(report.added) != 1 else ''} to {name}.")
+    if report.refused:
+        _say(cid, "error", "Not added (your other images are kept):\n\n"
+             + "\n".join(f"- {line}" for line in report.refused))
+
+
+def _remove_image(name: str, filename: str) -> None:
+    try:
+        class_store().remove_image(name, filename)
+    except ClassImageError as exc:
+        _say(class_id(name), "error", str(exc))
+
+
+def _clear(name: str) -> None:
+    class_store().clear_class(name)
+
+
+def _remove_class(name: str) -> None:
+    class_store().remove_class(name)
+    st.session_state.get("classes_ids", {}).pop(name, None)
+
+
+def _add_class() -> None:
+    try:
+        class_store().add_class()
+    except ClassImageError as exc:
+        st.session_state["classes_add_error"] = str(exc)
+
+
+# --- drawing -----------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _thumbnail(path: str, mtime_ns: int):
+    return thumbnail(path, 96)
+
+
+def draw_add_class() -> None:
+    st.button("Add a class", icon=":material/add:", key="cls_add", on_click=_add_class)
+    if error := st.session_state.pop("classes_add_error", None):
+        st.error(error)
+
+
+def draw_class(store: ClassImages, name: str) -> None:
+    """One class: its name, webcam and upload inputs, count and thumbnails with delete buttons."""
+    cid = class_id(name)
+    images = store.images(name)
+    name_key = f"cls_name_{cid}"
+    if st.session_state.get(name_key) != name:
+        st.session_state[name_key] = name
+    with st.container(border=True, key=f"cls_box_{cid}"):
+        head = st.columns([4, 3, 1], vertical_alignment="center")
+        head[0].text_input("Class name", key=name_key, on_change=_on_rename, args=(name, name_key),
+                           label_visibility="collapsed", placeholder="Class name: type and press Enter")
+        short = len(images) < MIN_IMAGES_PER_CLASS
+        head[1].markdown(f"**{len(images)}** image{'s' if len(images) != 1 else ''}"
+                         + (f" · :orange[:material/warning: at least {MIN_IMAGES_PER_CLASS} needed]" if short else ""))
+        with head[2].popover("", icon=":material/more_vert:", help="Clear or remove this class"):
+            st.button(f"Delete all {len(images)} images", key=f"cls_clear_{cid}", on_click=_clear, args=(name,),
+                      disabled=not images, icon=":material/delete_sweep:")
+            st.button(f"Remove {name}" + (f" and its {len(images)} images" if images else ""), key=f"cls_remove_{cid}",
+                      on_click=_remove_class, args=(name,), icon=":material/delete:")
+
+        left, right = st.columns([2, 3])
+        with left:
+            if st.toggle("Webcam", key=f"cls_cam_on_{cid}", help="Take snapshots; each one is added to this class."):
+                cam_key = f"cls_cam_{cid}_{_generation(f'cam_{cid}')}"
+                st.camera_input(f"Snapshot for {name}", key=cam_key, on_change=_on_camera, args=(name, cam_key),
+                                label_visibility="collapsed")
+            up_key = f"cls_up_{cid}_{_generation(f'up_{cid}')}"
+            st.file_uploader(f"Add images to {name}", accept_multiple_files=True, key=up_key, on_change=_on_upload,
+                             args=(name, up_key), help=f"{SUPPORTED} files, several at once.")
+            for kind, text in st.session_state.get("classes_messages", {}).pop(cid, []):
+                getattr(st, kind)(text)
+        with right:
+            _draw_thumbnails(name, cid, images)
+
+
+def _draw_thumbnails(name: str, cid: str, images: list[Path]) -> None:
+    if not images:
+        st.caption(f"No images yet. Take webcam snapshots or upload photos of {name}.")
+        return
+    newest = images[::-1]
+    if len(newest) > THUMBS_SHOWN and not st.toggle(f"Show all {len(newest)}", key=f"cls_all_{cid}"):
+        newest = newest[:THUMBS_SHOWN]
+    for start in range(0, len(newest), THUMB_COLUMNS):
+        cols = st.columns(THUMB_COLUMNS)
+        for col, path in zip(cols, newest[start:start + THUMB_COLUMNS]):
+            col.image(_thumbnail(str(path), path.stat().st_mtime_ns), width="stretch")
+            col.button("", icon=":material/close:", key=f"cls_del_{cid}_{path.stem}", help="Delete this image",
+                       on_click=_remove_image, args=(name, path.name), type="tertiary")
