@@ -6,6 +6,8 @@ Run with ``streamlit run app.py`` (or ``make run``).
 
 import streamlit as st
 
+import core  # noqa: F401  (first: it sets TensorFlow's environment before anything imports TensorFlow)
+
 from ui.runtime import keep_keras_state_between_reruns
 from ui.sidebar import draw_sidebar
 from ui.state import keep_widget_values

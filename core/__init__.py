@@ -12,3 +12,7 @@ import os as _os
 # TensorFlow's C++ start-up chatter (CPU feature notes, oneDNN hints) hides
 # what matters in a terminal; warnings and errors still show.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN's CPU kernels: this TensorFlow build leaves them off unless asked, and on a
+# 2-core x86 CPU they train the small CNNs here 1.6-1.9x faster (bench/time_to_accuracy.py).
+# Set TF_ENABLE_ONEDNN_OPTS=0 to turn them off. Only effective before TensorFlow is imported.
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

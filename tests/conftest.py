@@ -23,6 +23,9 @@ SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# core sets TensorFlow's environment (oneDNN kernels on); test modules import keras
+# themselves, so it must come first for the suite to run TensorFlow as the app does.
+import core  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
