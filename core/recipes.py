@@ -53,15 +53,17 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "mnist": Recipe(
         key="mnist", title="MNIST in seconds", dataset="mnist", folder="mnist", preset="mnist_fast",
-        epochs=6, batch_size=128, learning_rate=3e-3, target_accuracy=0.99, target_seconds=30,
+        epochs=4, batch_size=128, learning_rate=1e-2, target_accuracy=0.99, target_seconds=30,
         baseline="keras_io_mnist_convnet",
-        chosen="6,000 of the 60,000 training images held out",
+        chosen="6,000 of the 60,000 training images held out: 99.02% after 4 epochs at learning rate 0.01 "
+               "(98.80% at 0.003 after 6); keras-io convnet 98.58% after 3, 98.83% after 4",
     ),
     "fashion_mnist": Recipe(
         key="fashion_mnist", title="Fashion-MNIST in two minutes", dataset="fashion_mnist", folder="fashion_mnist",
-        preset="fashion_fast", epochs=12, batch_size=128, learning_rate=3e-3, target_accuracy=0.925,
+        preset="fashion_fast", epochs=12, batch_size=128, learning_rate=1e-2, target_accuracy=0.925,
         target_seconds=120, baseline="keras_io_mnist_convnet",
-        chosen="6,000 of the 60,000 training images held out",
+        chosen="6,000 of the 60,000 training images held out: 92.05% after 12 epochs "
+               "(91.68% for 32+32 filters after 7, the same time)",
     ),
     "orl_faces": Recipe(
         key="orl_faces", title="ORL faces, 5 photos a person", dataset="folder", folder="orl_faces",
@@ -69,11 +71,12 @@ RECIPES: dict[str, Recipe] = {
         augmentation={"rotation_degrees": 5.0, "zoom": 0.05, "translation": 0.05, "brightness": 0.1},
         load_options={"image_size": [56, 46], "channels": 1, "train_per_class": 5},
         target_accuracy=0.97, target_seconds=30, baseline="course_face_cnn",
-        chosen="one of each person's 5 training photos held out, over 3 different hold-outs",
+        chosen="one of each person's 5 training photos held out, 3 different hold-outs: 90%, 100% and 97.5% "
+               "with augmentation (92.5% without on the hardest hold-out)",
     ),
     "cifar10": Recipe(
         key="cifar10", title="CIFAR-10 from 10,000 photos", dataset="cifar10", folder="cifar10",
-        preset="cifar_fast", epochs=30, batch_size=64, learning_rate=3e-3,
+        preset="cifar_fast", epochs=25, batch_size=64, learning_rate=3e-3,
         augmentation={"flip": "horizontal", "translation": 0.1},
         target_accuracy=0.70, target_seconds=300, baseline="keras_io_mnist_convnet",
         chosen="1,000 of the 10,000 training photos held out",

@@ -12,6 +12,9 @@ from .datasets import Dataset
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 SCHEDULES = ("constant", "cosine")
+# the choices the Train page offers
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from core.models import ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecEr
 from core.augment import Augmentation
 from core.presets import PRESETS
 from core.recipes import recipe_for
-from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training import BATCH_SIZES, LEARNING_RATES, OPTIMIZERS, SCHEDULES, TrainConfig
 from ui import state
 from ui.augment_view import current_augmentation, set_augmentation
 from ui.evolution import show_evolution
@@ -67,7 +67,6 @@ def describe(spec_json: str, input_shape: tuple, num_classes: int):
     return layer_table(model), adaptation_notes(spec, model), int(model.count_params())
 
 
-LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 
 BLOCK_COLUMNS = {
     "filters": st.column_config.NumberColumn("filters", min_value=1, max_value=256, step=1, required=True),
@@ -118,7 +117,7 @@ c = st.columns(6)
 for _key, _default in {"train_epochs": 5, "train_batch": 64, "train_lr": 1e-3, "train_val": 0.1, "train_seed": 0}.items():
     st.session_state.setdefault(_key, _default)
 epochs = c[0].number_input("Epochs", 1, 200, key="train_epochs")
-batch_size = c[1].select_slider("Batch size", [8, 16, 32, 64, 128, 256], key="train_batch")
+batch_size = c[1].select_slider("Batch size", BATCH_SIZES, key="train_batch")
 lr = c[2].select_slider("Learning rate", LEARNING_RATES, key="train_lr")
 optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
 val_split = c[4].slider("Validation share", 0.0, 0.5, step=0.05, key="train_val")

@@ -94,3 +94,50 @@ def test_benchmark_prints_the_json_line_with_the_baseline_side_by_side(tmp_path,
     assert out["speedup"] == pytest.approx(out["baseline"]["train_seconds"] / out["train_seconds"], rel=0.02)
     assert out["meets_target"] == (out["test_accuracy"] >= tiny.target_accuracy
                                    and out["train_seconds"] <= tiny.target_seconds)
+
+
+def test_the_train_page_can_show_every_recipe_setting():
+    # the Train page's choices are select sliders: a recipe's value must be one of their options
+    from core.training import BATCH_SIZES, LEARNING_RATES
+
+    for recipe in RECIPES.values():
+        assert recipe.learning_rate in LEARNING_RATES, recipe.key
+        assert recipe.batch_size in BATCH_SIZES, recipe.key
+
+
+def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
+    from apptest_helpers import open_page
+
+    _tiny_faces(tmp_path)
+    at = open_page("pages/train.py")
+    assert not [b for b in at.button if b.key == "train_recipe"]  # no recipe for the shapes dataset
+    at = open_page("pages/data.py", at)
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.radio(key="data_where").set_value("server").run()
+    at.text_input(key="data_path").input(str(tmp_path / "tiny")).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    at = open_page("pages/train.py", at)
+    recipe = RECIPES["orl_faces"]
+    assert any(m.value.startswith(f"**Fast recipe: {recipe.title}.**") for m in at.markdown)
+    at.button(key="train_recipe").click().run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="train_preset").value == "faces_fast"
+    assert at.number_input(key="train_epochs").value == recipe.epochs
+    assert at.select_slider(key="train_batch").value == recipe.batch_size
+    assert at.select_slider(key="train_lr").value == recipe.learning_rate
+    assert at.slider(key="train_val").value == 0.0
+    assert at.radio(key="train_schedule").value == "cosine"
+    toggle = at.toggle(key="train_augment")
+    assert toggle.value and Augmentation.from_dict(recipe.augmentation).describe() in toggle.label
+    assert at.session_state["augmentation"] == Augmentation.from_dict(recipe.augmentation).to_dict()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    job = at.session_state["job"]
+    assert job.config.schedule == "cosine" and job.config.augmentation == recipe.augmentation | {
+        "flip": "none", "contrast": 0.0}
+    job.join(timeout=120)
+    assert job.snapshot().state == "done"
+    # the Data page shows the recipe's augmentation
+    at = open_page("pages/data.py", at)
+    assert at.slider(key="aug_rotation").value == 5 and at.slider(key="aug_brightness").value == 0.1
