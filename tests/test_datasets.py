@@ -470,3 +470,23 @@ def test_shapes_draws_small_images_too(size):
     assert ds.x_train.shape == (40, size, size, 3)
     # every image shows a shape: foreground and background differ somewhere
     assert np.all(ds.x_train.reshape(40, -1).std(axis=1) > 0.05)
+
+
+def test_folder_images_are_centre_cropped_like_a_predict_upload(tmp_path):
+    # A wide picture: black bars left and right of a white square. Cropped, the model sees only white;
+    # the Predict page fits an upload the same way by default, so training and prediction agree.
+    from PIL import Image
+
+    from core.datasets.folder import load_folder
+    from core.images import load_image
+
+    wide = np.zeros((20, 60), np.uint8)
+    wide[:, 20:40] = 255
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(wide).save(tmp_path / cls / f"{i}.png")
+    ds = load_folder(str(tmp_path), image_size=8, channels=1, train_per_class=2)
+    assert ds.x_train.min() > 0.9 and ds.x_train.mean() > 0.97  # stretched, a third would be black
+    with open(tmp_path / "a" / "0.png", "rb") as f:
+        np.testing.assert_allclose(load_image(f.read(), (8, 8, 1)), ds.x_test[0], atol=1e-6)

@@ -105,7 +105,8 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
                 skipped.append(f"{file.relative_to(root)}: not an image file type")
                 continue
             try:
-                images.append(to_model_input(decode_image(file.read_bytes()), shape, fit="stretch"))
+                # centre crop, as the Predict page fits an upload by default and the model's metadata says
+                images.append(to_model_input(decode_image(file.read_bytes()), shape, fit="crop"))
                 labels.append(label)
             except (ImageDecodeError, OSError) as exc:
                 skipped.append(f"{file.relative_to(root)}: {exc}")
