@@ -240,6 +240,11 @@ class TrainingJob:
                 self._lr = lr
                 step = self._epoch + (self._batch / self._steps if self._steps else 0.0)
                 self._lr_log.append({"step": step, "learning_rate": lr})
+        elif self.config.schedule != "constant":
+            # a schedule moves the rate every batch: show the one in use
+            rate = float(model.optimizer.learning_rate.numpy())
+            with self._lock:
+                self._lr = rate
         if not self._resume.is_set():
             with self._lock:
                 self._state, self._paused_at = "paused", time.perf_counter()

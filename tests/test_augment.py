@@ -190,3 +190,20 @@ def test_a_learning_rate_set_by_hand_ends_the_cosine_schedule(shapes_small):
     train_model(model, ds, TrainConfig(epochs=1, batch_size=32, learning_rate=0.004, schedule="cosine"),
                 callbacks=[Hand()])
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0005)
+
+
+def test_a_job_shows_the_scheduled_learning_rate(shapes_small):
+    from core.jobs import JobQueue, TrainingJob
+    from core.models import ModelSpec, build_model
+
+    ds = shapes_small
+    model = build_model(ModelSpec(), ds.input_shape, ds.num_classes, seed=0)
+    config = TrainConfig(epochs=2, batch_size=32, learning_rate=0.004, schedule="cosine")
+    job = TrainingJob(model, ds, config, name="cosine", queue=JobQueue(1)).start()
+    job.join(timeout=120)
+    snap = job.snapshot()
+    assert snap.state == "done"
+    steps = int(np.ceil((len(ds.x_train) - round(len(ds.x_train) * 0.1)) / 32))
+    last = cosine_learning_rate(2 * steps - 1, 2 * steps, 0.004, min(steps, int(0.03 * 2 * steps)))
+    assert snap.learning_rate == pytest.approx(last, rel=1e-4) and snap.learning_rate < 0.0004
+    assert snap.lr_log == []  # no change by hand
