@@ -84,11 +84,11 @@ def small_cnn() -> ModelSpec:
 
 
 def mnist_fast() -> ModelSpec:
-    # Half the filters of the keras-io convnet and a small dense layer: about twice its images per second.
+    # Half the filters of the keras-io convnet, then dense 128: about twice its images per second.
     return ModelSpec(
         name="mnist_fast",
         blocks=[ConvBlock(16, 3, padding="valid"), ConvBlock(32, 3, padding="valid")],
-        dense_units=[64], flatten_dropout=0.2,
+        dense_units=[128], flatten_dropout=0.2,
     )
 
 
@@ -147,7 +147,7 @@ PRESETS: dict[str, Preset] = {
     "small_cifar": Preset("small_cifar", "Small CIFAR-10 net", "VGG-style, with batch normalisation",
                           "Five 3x3 convolutions (32 to 128 filters) with batch norm and dropout, then dense 128."),
     "mnist_fast": Preset("mnist_fast", "Fast MNIST recipe", "CNN Lab fast recipes (tuned on a 2-core CPU)",
-                         "Two valid 3x3 convolutions (16, 32 filters) with max-pools, dense 64: about twice the "
+                         "Two valid 3x3 convolutions (16, 32 filters) with max-pools, dense 128: about twice the "
                          "keras-io convnet's speed on a CPU."),
     "fashion_fast": Preset("fashion_fast", "Fast Fashion-MNIST recipe", "CNN Lab fast recipes (tuned on a 2-core CPU)",
                            "Two valid 3x3 convolutions (16, 32 filters) with max-pools, dense 128 and dropout 0.3."),
