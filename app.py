@@ -10,7 +10,6 @@ import core  # noqa: F401  (first: it sets TensorFlow's environment before anyth
 
 from ui.runtime import keep_keras_state_between_reruns
 from ui.sidebar import draw_sidebar
-from ui.state import keep_widget_values
 
 keep_keras_state_between_reruns()
 
@@ -36,6 +35,5 @@ st.session_state["_routed"] = True
 pending = st.session_state.pop("_pending_page", None)
 if pending:
     st.switch_page(pending)
-keep_widget_values()
 draw_sidebar()
 navigation.run()

@@ -21,14 +21,6 @@ from ui.widgets import image_input
 state.require_router(__file__)
 state.init_state()
 ss = st.session_state
-# Kept across page switches, as ui.state.keep_widget_values does for the other pages.
-_SETTINGS = ("cls_size", "cls_epochs", "cls_lr", "cls_augment", "cls_model_name")
-_saved = ss.setdefault("_classes_values", {})
-for _key in _SETTINGS:
-    if _key in ss:
-        _saved[_key] = ss[_key]
-    elif _key in _saved:
-        ss[_key] = _saved[_key]
 
 st.title("My classes")
 st.caption("Teach a CNN your own classes: name them, show it a few examples of each with your webcam or your "

@@ -146,6 +146,9 @@ def test_name_snap_upload_delete_train_and_try_your_own_classes():
     assert {name: len(images_on_disk(at, name)) for name in ("flower", "sunset", "temple")} == \
         {"flower": 5, "sunset": 5, "temple": 6}
     assert [t.value for t in at.text_input if t.key.startswith("cls_name_")] == ["temple", "flower", "sunset"]
+    # and so are the training settings chosen before the trip
+    assert at.select_slider(key="cls_size").value == 32 and at.number_input(key="cls_epochs").value == 20
+    assert at.text_input(key="cls_model_name").value == "landscapes"
 
 
 def test_clear_and_remove_a_class_and_a_bad_snapshot():

@@ -149,7 +149,7 @@ PERSISTENT_KEYS = (
     "train_seed", "train_name", "filters_layer", "filters_norm", "act_source", "act_index", "act_cmap", "act_norm",
     "act_max", "act_fit", "act_invert", "act_preact", "act_inspect_layer", "act_inspect_channel", "pred_source", "pred_index", "pred_fit", "pred_invert",
     "aug_flip", "aug_rotation", "aug_zoom", "aug_translation", "aug_brightness", "aug_contrast", "train_augment",
-    "train_schedule",
+    "train_schedule", "cls_size", "cls_epochs", "cls_lr", "cls_augment", "cls_model_name",
 )
 
 
@@ -163,8 +163,21 @@ def keep_widget_values() -> None:
             ss[key] = saved[key]
 
 
+def set_widget_values(values: dict) -> None:
+    """Set widgets' values as if chosen by hand (call from a widget callback); kept across pages too."""
+    ss = st.session_state
+    saved = ss.setdefault("_widget_values", {})
+    for key, value in values.items():
+        ss[key] = saved[key] = value
+
+
 def init_state() -> None:
-    """Create every session key this app uses, once per session."""
+    """Create every session key this app uses, once per session, and restore kept widget values.
+
+    Every page calls it first, so choices survive page switches even when a page
+    runs without the router (AppTest after ``switch_page``).
+    """
+    keep_widget_values()
     ss = st.session_state
     ss.setdefault("models", {})
     ss.setdefault("current_model", None)
