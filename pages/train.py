@@ -35,14 +35,11 @@ st.markdown(f"Training on **{dataset.title}**: {len(dataset.x_train):,} training
 
 
 def apply_recipe(recipe) -> None:
-    ss = st.session_state
-    values = {"train_preset": recipe.preset, "train_custom": False, "train_epochs": recipe.epochs,
-              "train_batch": recipe.batch_size, "train_lr": recipe.learning_rate, "train_optimizer": recipe.optimizer,
-              "train_val": recipe.validation_split, "train_schedule": recipe.schedule, "train_augment": True,
-              "train_name": f"{dataset.name}_{recipe.preset}"}
-    saved = ss.setdefault("_widget_values", {})
-    for key, value in values.items():
-        ss[key] = saved[key] = value
+    state.set_widget_values({"train_preset": recipe.preset, "train_custom": False, "train_epochs": recipe.epochs,
+                             "train_batch": recipe.batch_size, "train_lr": recipe.learning_rate,
+                             "train_optimizer": recipe.optimizer, "train_val": recipe.validation_split,
+                             "train_schedule": recipe.schedule, "train_augment": True,
+                             "train_name": f"{dataset.name}_{recipe.preset}"})
     set_augmentation(Augmentation.from_dict(recipe.augmentation))
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from core.augment import FLIPS, Augmentation, augment_images
 from core.datasets import Dataset
 from core.tiles import image_grid
+from ui.state import set_widget_values
 
 # widget key -> (Augmentation field, default)
 WIDGETS = {
@@ -33,12 +34,9 @@ def current_augmentation() -> Augmentation:
 
 def set_augmentation(aug: Augmentation) -> None:
     """Choose ``aug`` as if set on the Data page (call from a widget callback)."""
-    ss = st.session_state
-    ss["augmentation"] = aug.to_dict()
-    saved = ss.setdefault("_widget_values", {})
-    for key, (field, _) in WIDGETS.items():
-        value = getattr(aug, field)
-        ss[key] = saved[key] = int(value) if key == "aug_rotation" else value
+    st.session_state["augmentation"] = aug.to_dict()
+    set_widget_values({key: int(getattr(aug, field)) if key == "aug_rotation" else getattr(aug, field)
+                       for key, (field, _) in WIDGETS.items()})
 
 
 def _from_widgets() -> Augmentation:
