@@ -186,12 +186,12 @@ def make_train_step(model, towers: int = 1):
     import tensorflow as tf
     from keras.src.losses import loss as loss_module
 
-    def step(x, y):
+    def step(x, y, parts: int):
         n = tf.shape(x)[0]
         with tf.GradientTape() as tape:
-            if towers > 1:
-                cuts = [(n * k) // towers for k in range(towers + 1)]
-                y_pred = tf.concat([model(x[cuts[k]:cuts[k + 1]], training=True) for k in range(towers)], axis=0)
+            if parts > 1:
+                cuts = [(n * k) // parts for k in range(parts + 1)]
+                y_pred = tf.concat([model(x[cuts[k]:cuts[k + 1]], training=True) for k in range(parts)], axis=0)
             else:
                 y_pred = model(x, training=True)
             loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=None, training=True)
@@ -201,7 +201,12 @@ def make_train_step(model, towers: int = 1):
         model.optimizer.apply_gradients(zip(grads, model.trainable_weights))
         return model.compute_metrics(x, y, y_pred, sample_weight=None)
 
-    return tf.function(step, reduce_retracing=True)
+    whole = tf.function(lambda x, y: step(x, y, 1), reduce_retracing=True)
+    if towers <= 1:
+        return whole
+    split = tf.function(lambda x, y: step(x, y, towers), reduce_retracing=True)
+    # a batch smaller than the number of towers (the last one of an epoch can be) goes whole
+    return lambda x, y: (split if len(x) >= towers else whole)(x, y)
 
 
 def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
