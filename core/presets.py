@@ -93,10 +93,12 @@ def mnist_fast() -> ModelSpec:
 
 
 def fashion_fast() -> ModelSpec:
-    # The MNIST recipe's convolutions with a wider dense layer and more dropout: clothes need more features.
+    # The MNIST recipe's convolutions, but the first one padded: the 28x28 map keeps its border, the second
+    # block sees 14x14 instead of 13x13 and the head gets 6x6 maps instead of 5x5 (fine texture tells a shirt
+    # from a T-shirt), at about the same cost. Dropout because clothes overfit sooner than digits.
     return ModelSpec(
         name="fashion_fast",
-        blocks=[ConvBlock(16, 3, padding="valid"), ConvBlock(32, 3, padding="valid")],
+        blocks=[ConvBlock(16, 3, padding="same"), ConvBlock(32, 3, padding="valid")],
         dense_units=[128], flatten_dropout=0.3,
     )
 
@@ -150,7 +152,7 @@ PRESETS: dict[str, Preset] = {
                          "Two valid 3x3 convolutions (16, 32 filters) with max-pools, dense 128: about twice the "
                          "keras-io convnet's speed on a CPU."),
     "fashion_fast": Preset("fashion_fast", "Fast Fashion-MNIST recipe", "CNN Lab fast recipes (tuned on a 2-core CPU)",
-                           "Two valid 3x3 convolutions (16, 32 filters) with max-pools, dense 128 and dropout 0.3."),
+                           "Two 3x3 convolutions (16 filters padded, 32 unpadded) with max-pools, dense 128 and dropout 0.3."),
     "faces_fast": Preset("faces_fast", "Fast faces recipe", "CNN Lab fast recipes (tuned on a 2-core CPU)",
                          "Three 3x3 convolutions (16, 32, 64) with max-pools and dropout: for a few photos per person."),
     "cifar_fast": Preset("cifar_fast", "Fast CIFAR-10 recipe", "CNN Lab fast recipes (tuned on a 2-core CPU)",

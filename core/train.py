@@ -29,6 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     p.add_argument("--validation-split", type=float, default=defaults.validation_split)
+    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
+                   help="0 for plain cross-entropy; 0.1 trains towards 0.9 on the true class")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--name", default=None, help="model name stored in the metadata (default: DATASET_PRESET)")
     p.add_argument("--out", required=True, help="output path without extension; writes OUT.keras and OUT.json")
@@ -51,7 +53,13 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         optimizer=args.optimizer, validation_split=args.validation_split, seed=args.seed)
+                         optimizer=args.optimizer, validation_split=args.validation_split, seed=args.seed,
+                         label_smoothing=args.label_smoothing)
+    try:
+        config.validate()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     spec = PRESETS[args.preset].spec()
     model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=args.seed)
     print(f"Training {args.preset} ({model.count_params():,} parameters) on {dataset.title}: "

@@ -15,6 +15,9 @@ SCHEDULES = ("constant", "cosine")
 # the choices the Train page offers
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)
+LABEL_SMOOTHING = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+# A run with fewer weight updates than this rarely gets far from a guess: the Train page says so.
+FEW_UPDATES = 100
 
 
 @dataclass
@@ -29,6 +32,7 @@ class TrainConfig:
     seed: int = 0  # seeds weights, shuffling and the validation split
     schedule: str = "constant"  # "cosine": warm up over the first steps, then decay to 0 by the last batch
     augmentation: dict | None = None  # core.augment.Augmentation settings applied to every training batch
+    label_smoothing: float = 0.0  # train towards 1 - s on the true class and s / classes on every class, not 1 and 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,6 +46,8 @@ class TrainConfig:
             raise ValueError(f"Expected an optimizer in {OPTIMIZERS}. Received: {self.optimizer!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise ValueError(f"Expected validation_split in [0, 1). Received: {self.validation_split}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"Expected label_smoothing in [0, 1). Received: {self.label_smoothing}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"Expected a schedule in {SCHEDULES}. Received: {self.schedule!r}")
         self.augmenter_settings().validate()
@@ -63,8 +69,51 @@ def make_optimizer(config: TrainConfig):
     return cls(learning_rate=config.learning_rate)
 
 
+def make_loss(config: TrainConfig):
+    """Cross-entropy on integer labels; with label smoothing when ``config`` asks for it."""
+    if config.label_smoothing:
+        return __getattr__("SmoothedSparseCrossentropy")(config.label_smoothing)
+    return "sparse_categorical_crossentropy"
+
+
+def _smoothed_loss_class():
+    import keras
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="cnn_lab")
+    class SmoothedSparseCrossentropy(keras.losses.Loss):
+        """Keras's ``CategoricalCrossentropy(label_smoothing=s)`` for integer labels.
+
+        Keras's sparse cross-entropy has no smoothing; this one-hot encodes the
+        labels inside the loss, so datasets keep their integer labels (and the
+        accuracy metric stays the sparse one).
+        """
+
+        def __init__(self, label_smoothing: float = 0.1, name: str = "smoothed_sparse_crossentropy", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.label_smoothing = float(label_smoothing)
+
+        def call(self, y_true, y_pred):
+            labels = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
+            one_hot = tf.one_hot(labels, tf.shape(y_pred)[-1], dtype=y_pred.dtype)
+            return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+
+        def get_config(self):
+            return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+    return SmoothedSparseCrossentropy
+
+
+def __getattr__(name):  # the loss class is built on first use, so importing this module needs no TensorFlow
+    if name == "SmoothedSparseCrossentropy":
+        if name not in globals():
+            globals()[name] = _smoothed_loss_class()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def compile_model(model, config: TrainConfig) -> None:
-    model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=make_optimizer(config), loss=make_loss(config), metrics=["accuracy"])
 
 
 def validation_size(n: int, fraction: float) -> int:

@@ -70,6 +70,8 @@ BAD_CONFIGS = {
     "unknown_optimizer": dict(optimizer="adagrad_plus"),
     "validation_split_1": dict(validation_split=1.0),
     "negative_validation_split": dict(validation_split=-0.1),
+    "label_smoothing_1": dict(label_smoothing=1.0),
+    "negative_label_smoothing": dict(label_smoothing=-0.1),
 }
 
 
@@ -83,6 +85,47 @@ def test_train_config_defaults_are_valid_and_serialisable():
     config = TrainConfig()
     config.validate()
     assert TrainConfig(**json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_smoothed_loss_matches_keras_categorical_crossentropy(smoothing):
+    from core.training import make_loss
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(16, 5)).astype(np.float32)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = rng.integers(0, 5, size=16)
+    fn = keras.losses.get(make_loss(TrainConfig(label_smoothing=smoothing)))
+
+    def loss(y_true, y_pred):  # the mean over the batch, whether Keras hands us a function or a Loss
+        return np.mean(np.asarray(fn(y_true, y_pred)))
+
+    reference = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)(np.eye(5)[labels], probs)
+    assert float(loss(labels, probs)) == pytest.approx(float(reference), rel=1e-5)
+    # by hand: targets 1 - s + s/k on the true class, s/k elsewhere
+    targets = np.full((16, 5), smoothing / 5) + (1 - smoothing) * np.eye(5)[labels]
+    assert float(loss(labels, probs)) == pytest.approx(float(np.mean(-(targets * np.log(probs)).sum(axis=1))), rel=1e-4)
+    # column-shaped labels, as Keras passes them, give the same loss
+    assert float(loss(labels[:, None], probs)) == pytest.approx(float(loss(labels, probs)), rel=1e-6)
+
+
+def test_training_with_label_smoothing_uses_it_and_saves(tmp_path, small_shapes, tiny_model):
+    from core.training import SmoothedSparseCrossentropy
+
+    config = TrainConfig(epochs=2, batch_size=32, learning_rate=3e-3, label_smoothing=0.2)
+    result = train_model(tiny_model, small_shapes, config)
+    assert isinstance(tiny_model.loss, SmoothedSparseCrossentropy) and tiny_model.loss.label_smoothing == 0.2
+    assert len(result["history"]["loss"]) == 2 and np.isfinite(result["history"]["loss"]).all()
+    # the reported test loss stays the plain cross-entropy, comparable between runs
+    ref = keras.losses.SparseCategoricalCrossentropy()(small_shapes.y_test, tiny_model.predict(small_shapes.x_test, verbose=0))
+    assert result["test_loss"] == pytest.approx(float(ref), rel=1e-3)
+    metadata = build_metadata(tiny_model, small_shapes, name="smooth", spec=TINY_SPEC.to_dict(),
+                              train_config=config.to_dict(), result=result)
+    save_model(tiny_model, metadata, tmp_path / "smooth")
+    loaded, meta = load_model(tmp_path / "smooth")
+    assert meta["train_config"]["label_smoothing"] == 0.2
+    np.testing.assert_allclose(loaded.predict(small_shapes.x_test[:4], verbose=0),
+                               tiny_model.predict(small_shapes.x_test[:4], verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_train_model_rejects_mismatched_model(small_shapes):
@@ -271,6 +314,14 @@ def test_cli_unknown_dataset_exits_2(repo_root, tmp_path, make_subprocess_env):
                           cwd=repo_root, env=make_subprocess_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "nope" in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_bad_label_smoothing_exits_2(repo_root, tmp_path, make_subprocess_env):
+    proc = subprocess.run([sys.executable, "-m", "core.train", "--label-smoothing", "1.5", "--out", str(tmp_path / "m")],
+                          cwd=repo_root, env=make_subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "label_smoothing" in proc.stderr
     assert not list(tmp_path.iterdir())
 
 
