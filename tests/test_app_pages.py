@@ -35,11 +35,11 @@ def jpeg_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def star_photo() -> bytes:
-    """A big photo-like picture of a star from the shapes generator."""
+def star_photo(kind: str = "star") -> bytes:
+    """A big photo-like picture of a star (or another shape) from the shapes generator."""
     from core.datasets.shapes import draw_shape
 
-    image = draw_shape("star", np.random.default_rng(3), size=32, noise=0.02)
+    image = draw_shape(kind, np.random.default_rng(3), size=32, noise=0.02)
     big = Image.fromarray((image * 255).astype(np.uint8)).resize((480, 480), Image.Resampling.BICUBIC)
     return jpeg_bytes(np.asarray(big))
 
@@ -355,9 +355,20 @@ def test_predict_page_explains_the_prediction():
     captions = [str(img.proto) for img in at.get("image")]
     for name in ("Grad-CAM", "Saliency", "SmoothGrad", "Occlusion"):
         assert any(name in c for c in captions), name
-    assert at.selectbox(key="pred_explain_class").value == 3  # star, the predicted class
-    at.selectbox(key="pred_explain_class").set_value(0).run()
+    def explain_box():
+        (box,) = [b for b in at.selectbox if b.label == "Explain the class"]
+        return box
+
+    assert explain_box().value == 3  # star, the predicted class
+    explain_box().set_value(0).run()
+    assert not at.exception and not at.error and explain_box().value == 0
+    # a new photo starts on its own predicted class, with its own probabilities, not the last photo's choice
+    at.file_uploader(key="pred_upload").set_value(("square.jpg", star_photo("square"), "image/jpeg")).run()
     assert not at.exception and not at.error
+    prediction = next(m for m in at.metric if m.label == "Prediction").value
+    assert prediction == "square" and explain_box().value == 1
+    assert explain_box().options[1].startswith("square (") and explain_box().options[1].endswith("· predicted")
+    assert not explain_box().options[3].endswith("· predicted")
 
 
 def test_data_page_loads_the_orl_faces_with_five_photos_per_person_for_training(shared_datasets):

@@ -96,13 +96,30 @@ def test_benchmark_prints_the_json_line_with_the_baseline_side_by_side(tmp_path,
                                    and out["train_seconds"] <= tiny.target_seconds)
 
 
+def test_the_recipe_promise_fits_the_loaded_dataset():
+    from core.datasets import Dataset
+    from core.recipes import recipe_promise
+
+    def ds(name, n):
+        x = np.zeros((n, 2, 2, 1), np.float32)
+        return Dataset(name, name, "", ["a", "b"], x, np.arange(n) % 2, x[:2], np.array([0, 1]))
+
+    assert recipe_promise(RECIPES["mnist"], ds("mnist", 60_000)) == \
+        "Tuned to reach 99.0% on the official test split within 30 s of training on a 2-core laptop CPU."
+    # the app's CIFAR-10 has all 50,000 training photos, five times the benchmark's subset
+    assert recipe_promise(RECIPES["cifar10"], ds("cifar10", 50_000)).endswith("on these 50,000 expect about 25 min.")
+    assert recipe_promise(RECIPES["orl_faces"], ds("folder", 300)).startswith("Tuned on the ORL faces (200 training")
+    assert recipe_promise(RECIPES["orl_faces"], ds("orl_faces", 200)).startswith("Tuned to reach 97.0%")
+
+
 def test_the_train_page_can_show_every_recipe_setting():
     # the Train page's choices are select sliders: a recipe's value must be one of their options
-    from core.training import BATCH_SIZES, LEARNING_RATES
+    from core.training import BATCH_SIZES, LABEL_SMOOTHING, LEARNING_RATES
 
     for recipe in RECIPES.values():
         assert recipe.learning_rate in LEARNING_RATES, recipe.key
         assert recipe.batch_size in BATCH_SIZES, recipe.key
+        assert recipe.label_smoothing in LABEL_SMOOTHING, recipe.key
 
 
 def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
@@ -119,7 +136,11 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     assert not at.exception and not at.error
     at = open_page("pages/train.py", at)
     recipe = RECIPES["orl_faces"]
-    assert any(m.value.startswith(f"**Fast recipe: {recipe.title}.**") for m in at.markdown)
+    assert any(m.value.startswith(f"**Fast recipe: {recipe.title}.**") and "For other photos it is a starting point"
+               in m.value for m in at.markdown)
+    # 12 images, 1 held out, batch 64: one batch an epoch
+    assert any("changes the weights only 5 times (1 batch an epoch × 5 epochs)" in i.value for i in at.info)
+    at.select_slider(key="train_smoothing").set_value(0.3).run()  # the recipe sets it back to its own value
     at.button(key="train_recipe").click().run()
     assert not at.exception and not at.error
     assert at.selectbox(key="train_preset").value == "faces_fast"
@@ -128,6 +149,7 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     assert at.select_slider(key="train_lr").value == recipe.learning_rate
     assert at.slider(key="train_val").value == 0.0
     assert at.radio(key="train_schedule").value == "cosine"
+    assert at.select_slider(key="train_smoothing").value == recipe.label_smoothing
     toggle = at.toggle(key="train_augment")
     assert toggle.value and Augmentation.from_dict(recipe.augmentation).describe() in toggle.label
     assert at.session_state["augmentation"] == Augmentation.from_dict(recipe.augmentation).to_dict()

@@ -16,7 +16,12 @@ def show_evolution(snapshots: list, key: str, probe=None) -> None:
         epoch = epochs[0]
         st.caption("Filters and maps before the first update; more appear after each epoch.")
     else:
-        epoch = st.select_slider("Epoch", epochs, value=epochs[-1], key=f"{key}_epoch",
+        widget, latest = f"{key}_epoch", f"{key}_epoch_latest"
+        # Follow the newest epoch as training adds them, unless the user has moved the slider back.
+        if st.session_state.get(widget) not in epochs or st.session_state[widget] == st.session_state.get(latest):
+            st.session_state[widget] = epochs[-1]
+        st.session_state[latest] = epochs[-1]
+        epoch = st.select_slider("Epoch", epochs, key=widget,
                                  help="0 is the random start; each step is one more pass over the training images.")
     snap = snapshots[epochs.index(epoch)]
     names = list(snap.maps)

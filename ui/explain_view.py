@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -19,6 +21,9 @@ EXPLANATIONS = {
 }
 
 
+OCCLUSION_FLOOR = 0.05  # a probability drop drawn at full strength at the least
+
+
 @st.cache_data(max_entries=32, show_spinner="Computing explanations…")
 def _maps(_model, key: str, image_bytes: bytes, shape: tuple, class_index: int) -> dict[str, np.ndarray]:
     image = np.frombuffer(image_bytes, np.float32).reshape(shape)
@@ -33,18 +38,22 @@ def show_explanations(entry: ModelEntry, image: np.ndarray, probs: np.ndarray, k
     st.subheader("Why this class?")
     st.caption("Each map highlights the pixels that mattered for one class. Red and yellow matter most. "
                "They explain the model, not the world: a model that looks at the background will show it.")
-    class_index = st.selectbox("Explain the class", range(len(names)), index=best, key=f"{key}_explain_class",
-                               format_func=lambda i: f"{names[i]} ({probs[i]:.1%})" + (" · predicted" if i == best else ""))
     image = np.ascontiguousarray(image, np.float32)
+    # One widget per model and image, so a new photo starts on its own predicted class, not the last photo's choice.
+    digest = hashlib.blake2b(image.tobytes() + model_key(entry).encode(), digest_size=8).hexdigest()
+    class_index = st.selectbox("Explain the class", range(len(names)), index=best, key=f"{key}_explain_class_{digest}",
+                               format_func=lambda i: f"{names[i]} ({probs[i]:.1%})" + (" · predicted" if i == best else ""))
     maps = _maps(entry.model, model_key(entry), image.tobytes(), image.shape, int(class_index))
     factor = max(1, 160 // image.shape[0])
     cols = st.columns(len(maps))
     for col, (name, heat) in zip(cols, maps.items()):
         if name == "Occlusion":  # probability drops: scaled to the largest, rises shown as none
             drop = np.clip(heat, 0, None)
-            shown = drop / drop.max() if drop.max() > 0 else drop
-            caption = f"{name} (largest drop {float(heat.max()):.0%})"
+            # Drops under 5 points stay faint instead of being stretched to full red: hiding nothing mattered.
+            shown = drop / max(float(drop.max()), OCCLUSION_FLOOR)
+            note = f" Largest drop here: {float(heat.max()):.0%}."
         else:
-            shown, caption = heat, name
-        col.image(upscale(overlay(image, shown), factor), caption=caption)
-        col.caption(EXPLANATIONS[name])
+            shown, note = heat, ""
+        # a short image caption: a caption wider than the image stretches the image with it
+        col.image(upscale(overlay(image, shown), factor), caption=name)
+        col.caption(EXPLANATIONS[name] + note)

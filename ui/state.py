@@ -284,3 +284,12 @@ def require_dataset(entry: ModelEntry) -> Dataset:
                 f"{len(entry.class_names)} classes). Choose a dataset it fits on the Data page.")
         st.stop()
     return dataset
+
+
+def reset_widgets(keys: list[str]) -> None:
+    """Put widgets back to their defaults (call from a widget callback), here and in the kept values."""
+    ss = st.session_state
+    saved = ss.get("_widget_values", {})
+    for key in keys:
+        ss.pop(key, None)
+        saved.pop(key, None)
