@@ -138,7 +138,11 @@ use_augmentation = c2.toggle(f"Augment training images: {augmentation.describe()
                              disabled=not augmentation.active,
                              help="Set on the Data page, where a preview shows what the network will see.")
 use_augmentation = use_augmentation and augmentation.active
-name = st.text_input("Model name", f"{dataset.name}_{spec.name}", key="train_name")
+default_name, ss = f"{dataset.name}_{spec.name}", st.session_state
+if ss.get("train_name") in (None, ss.get("train_name_default")):  # not typed by hand: follow the preset and dataset
+    ss["train_name"] = default_name
+ss["train_name_default"] = default_name
+name = st.text_input("Model name", key="train_name")
 updates_per_epoch = -(-(len(dataset.x_train) - validation_size(len(dataset.x_train), float(val_split))) // int(batch_size))
 if updates_per_epoch * int(epochs) < FEW_UPDATES:
     st.info(f"This run changes the weights only {updates_per_epoch * int(epochs)} times ({updates_per_epoch} "

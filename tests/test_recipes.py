@@ -140,6 +140,7 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
                in m.value for m in at.markdown)
     # 12 images, 1 held out, batch 64: one batch an epoch
     assert any("changes the weights only 5 times (1 batch an epoch × 5 epochs)" in i.value for i in at.info)
+    assert at.text_input(key="train_name").value == "folder_small_cnn"  # the default preset's name
     at.select_slider(key="train_smoothing").set_value(0.3).run()  # the recipe sets it back to its own value
     at.button(key="train_recipe").click().run()
     assert not at.exception and not at.error
@@ -150,6 +151,11 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     assert at.slider(key="train_val").value == 0.0
     assert at.radio(key="train_schedule").value == "cosine"
     assert at.select_slider(key="train_smoothing").value == recipe.label_smoothing
+    assert at.text_input(key="train_name").value == "folder_faces_fast"  # follows the recipe's preset
+    # a name typed by hand stays, through another page too
+    at.text_input(key="train_name").input("my faces").run()
+    at = open_page("pages/train.py", open_page("pages/home.py", at))
+    assert at.text_input(key="train_name").value == "my faces"
     toggle = at.toggle(key="train_augment")
     assert toggle.value and Augmentation.from_dict(recipe.augmentation).describe() in toggle.label
     assert at.session_state["augmentation"] == Augmentation.from_dict(recipe.augmentation).to_dict()
