@@ -169,3 +169,30 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     # the Data page shows the recipe's augmentation
     at = open_page("pages/data.py", at)
     assert at.slider(key="aug_rotation").value == 5 and at.slider(key="aug_brightness").value == 0.1
+
+
+def test_tuning_holds_out_training_images_and_never_reads_the_test_split(tmp_path, capsys):
+    from core.datasets import Dataset
+    from bench import tune_recipe
+
+    x = np.arange(40, dtype=np.float32).reshape(40, 1, 1, 1)
+    ds = Dataset("d", "d", "", ["a", "b"], x, np.arange(40) % 2, -x[:5], np.zeros(5, int))
+    split = tune_recipe.holdout_split(ds, 0.25, split_seed=1)
+    train, val = split.x_train.ravel(), split.x_test.ravel()
+    assert len(val) == 10 and len(train) == 30 and not set(train) & set(val)
+    assert sorted(np.concatenate([train, val])) == list(range(40))  # every training image, once; no test image
+    assert np.array_equal(split.y_test, val.astype(int) % 2)  # labels stay with their images
+    assert not np.array_equal(val, tune_recipe.holdout_split(ds, 0.25, split_seed=2).x_test.ravel())
+    with pytest.raises(ValueError, match="hold-out"):
+        tune_recipe.holdout_split(ds, 0.0, 1)
+
+    _tiny_faces(tmp_path)
+    tiny = replace(RECIPES["orl_faces"], key="tiny", folder="tiny", load_options={
+        "image_size": [28, 23], "channels": 1, "train_per_class": 3})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(RECIPES, "tiny", tiny)
+        tune_recipe.main(["--dataset", "tiny", "--holdout", "0.25", "--data-dir", str(tmp_path),
+                          "--config", '{"epochs": 2, "batch_size": 8}'])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["train_images"] == 9 and out["val_images"] == 3 and 0.0 <= out["val_accuracy"] <= 1.0
+    assert out["config"] == {"epochs": 2, "batch_size": 8} and out["spec"]["name"] == "faces_fast"
