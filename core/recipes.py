@@ -127,13 +127,28 @@ def recipe_for(dataset) -> Recipe | None:
     return None
 
 
+# the share of training images a recipe holds out for validation on photos it was not tuned on
+UNTUNED_VALIDATION = 0.1
+
+
+def tuned_for(recipe: Recipe, dataset) -> bool:
+    """Whether ``dataset`` is the one the recipe was tuned on, rather than other photos in a folder."""
+    return not (dataset.name in ("folder", "olivetti") and dataset.name != recipe.key)
+
+
+def recipe_validation_split(recipe: Recipe, dataset) -> float:
+    """The recipe's validation share, or a tenth on other photos, so their curves show any overfitting."""
+    return recipe.validation_split if tuned_for(recipe, dataset) else UNTUNED_VALIDATION
+
+
 def recipe_promise(recipe: Recipe, dataset) -> str:
     """What the recipe is known to reach, said for the loaded dataset (the Train page shows it)."""
     measured = (f"{recipe.target_accuracy:.1%} on the official test split within {recipe.target_seconds:g} s of "
                 f"training on a 2-core laptop CPU")
-    if dataset.name in ("folder", "olivetti") and dataset.name != recipe.key:
+    if not tuned_for(recipe, dataset):
         return (f"Tuned on the ORL faces ({recipe.train_images} training photos), where it reaches {measured}. "
-                "For other photos it is a starting point: keep a validation share to see whether it overfits.")
+                f"For other photos it is a starting point: it keeps {UNTUNED_VALIDATION:.0%} of the training "
+                "photos for validation, so the curves show whether it overfits.")
     n = len(dataset.x_train)
     if recipe.train_images and abs(n - recipe.train_images) > 0.05 * recipe.train_images:
         seconds = recipe.target_seconds * n / recipe.train_images

@@ -11,7 +11,7 @@ from core.jobs import QUEUE, TrainingJob, copy_model
 from core.models import ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table
 from core.augment import Augmentation
 from core.presets import PRESETS
-from core.recipes import recipe_for, recipe_promise
+from core.recipes import recipe_for, recipe_promise, recipe_validation_split
 from core.training import (BATCH_SIZES, FEW_UPDATES, LABEL_SMOOTHING, LEARNING_RATES, OPTIMIZERS, SCHEDULES, TrainConfig,
                            validation_size)
 from ui import state
@@ -38,7 +38,7 @@ st.markdown(f"Training on **{dataset.title}**: {len(dataset.x_train):,} training
 def apply_recipe(recipe) -> None:
     state.set_widget_values({"train_preset": recipe.preset, "train_custom": False, "train_epochs": recipe.epochs,
                              "train_batch": recipe.batch_size, "train_lr": recipe.learning_rate,
-                             "train_optimizer": recipe.optimizer, "train_val": recipe.validation_split,
+                             "train_optimizer": recipe.optimizer, "train_val": recipe_validation_split(recipe, dataset),
                              "train_schedule": recipe.schedule, "train_augment": True,
                              "train_smoothing": recipe.label_smoothing})
     state.reset_widgets(["train_name"])  # back to its default, the dataset and the recipe's preset

@@ -98,7 +98,7 @@ def test_benchmark_prints_the_json_line_with_the_baseline_side_by_side(tmp_path,
 
 def test_the_recipe_promise_fits_the_loaded_dataset():
     from core.datasets import Dataset
-    from core.recipes import recipe_promise
+    from core.recipes import recipe_promise, recipe_validation_split
 
     def ds(name, n):
         x = np.zeros((n, 2, 2, 1), np.float32)
@@ -110,6 +110,9 @@ def test_the_recipe_promise_fits_the_loaded_dataset():
     assert recipe_promise(RECIPES["cifar10"], ds("cifar10", 50_000)).endswith("on these 50,000 expect about 25 min.")
     assert recipe_promise(RECIPES["orl_faces"], ds("folder", 300)).startswith("Tuned on the ORL faces (200 training")
     assert recipe_promise(RECIPES["orl_faces"], ds("orl_faces", 200)).startswith("Tuned to reach 97.0%")
+    assert recipe_validation_split(RECIPES["orl_faces"], ds("folder", 300)) == 0.1
+    assert recipe_validation_split(RECIPES["orl_faces"], ds("orl_faces", 200)) == 0.0
+    assert recipe_validation_split(RECIPES["mnist"], ds("mnist", 60_000)) == 0.0
 
 
 def test_the_train_page_can_show_every_recipe_setting():
@@ -148,7 +151,7 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     assert at.number_input(key="train_epochs").value == recipe.epochs
     assert at.select_slider(key="train_batch").value == recipe.batch_size
     assert at.select_slider(key="train_lr").value == recipe.learning_rate
-    assert at.slider(key="train_val").value == 0.0
+    assert at.slider(key="train_val").value == 0.1  # photos the recipe was not tuned on: curves show overfitting
     assert at.radio(key="train_schedule").value == "cosine"
     assert at.select_slider(key="train_smoothing").value == recipe.label_smoothing
     assert at.text_input(key="train_name").value == "folder_faces_fast"  # follows the recipe's preset
