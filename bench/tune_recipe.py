@@ -23,23 +23,19 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from core.recipes import RECIPES, load_recipe_dataset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 def holdout_split(dataset, fraction: float, split_seed: int):
-    """The dataset with its test split replaced by ``fraction`` of its training images."""
-    n = len(dataset.x_train)
-    n_val = int(round(n * fraction))
-    if not 0 < n_val < n:
+    """The dataset with its test split replaced by ``fraction`` of its training images (as training holds them out)."""
+    from core.training import split_validation
+
+    if not 0 < fraction < 1:
         raise ValueError(f"Expected a hold-out fraction that leaves images on both sides. Received: {fraction}")
-    order = np.random.default_rng(split_seed).permutation(n)
-    val, train = order[:n_val], order[n_val:]
-    return replace(dataset, x_train=dataset.x_train[train], y_train=dataset.y_train[train],
-                   x_test=dataset.x_train[val], y_test=dataset.y_train[val])
+    x, y, (x_val, y_val) = split_validation(dataset.x_train, dataset.y_train, fraction, split_seed)
+    return replace(dataset, x_train=x, y_train=y, x_test=x_val, y_test=y_val)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -72,10 +73,11 @@ def make_optimizer(config: TrainConfig):
 def make_loss(config: TrainConfig):
     """Cross-entropy on integer labels; with label smoothing when ``config`` asks for it."""
     if config.label_smoothing:
-        return __getattr__("SmoothedSparseCrossentropy")(config.label_smoothing)
+        return _smoothed_loss_class()(config.label_smoothing)
     return "sparse_categorical_crossentropy"
 
 
+@functools.cache  # one class, registered with Keras once
 def _smoothed_loss_class():
     import keras
     import tensorflow as tf
@@ -106,9 +108,7 @@ def _smoothed_loss_class():
 
 def __getattr__(name):  # the loss class is built on first use, so importing this module needs no TensorFlow
     if name == "SmoothedSparseCrossentropy":
-        if name not in globals():
-            globals()[name] = _smoothed_loss_class()
-        return globals()[name]
+        return _smoothed_loss_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -121,6 +121,11 @@ def validation_size(n: int, fraction: float) -> int:
     if fraction <= 0 or n < 2:
         return 0
     return min(max(1, int(round(n * fraction))), n - 1)
+
+
+def steps_per_epoch(n: int, validation_split: float, batch_size: int) -> int:
+    """Batches (weight updates) in one epoch of ``n`` training images once the validation share is held out."""
+    return -(-(n - validation_size(n, validation_split)) // batch_size)
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
@@ -192,7 +197,7 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
                                         validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
         else:
             batches = (lambda epoch: data) if aug.active else shuffled_batches(x, y, config.batch_size, config.seed)
-            history = fit_loop(fit_model, batches, steps=-(-len(x) // config.batch_size), epochs=config.epochs,
+            history = fit_loop(fit_model, batches, steps=steps_per_epoch(len(dataset.x_train), config.validation_split, config.batch_size), epochs=config.epochs,
                                callbacks=callbacks, sample=(x[:1], y[:1]), validation=validation,
                                batch_size=config.batch_size)
     finally:

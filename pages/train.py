@@ -13,7 +13,7 @@ from core.augment import Augmentation
 from core.presets import PRESETS
 from core.recipes import recipe_for, recipe_promise, recipe_validation_split
 from core.training import (BATCH_SIZES, FEW_UPDATES, LABEL_SMOOTHING, LEARNING_RATES, OPTIMIZERS, SCHEDULES, TrainConfig,
-                           validation_size)
+                           steps_per_epoch)
 from ui import state
 from ui.augment_view import current_augmentation, set_augmentation
 from ui.evolution import show_evolution
@@ -143,7 +143,7 @@ if ss.get("train_name") in (None, ss.get("train_name_default")):  # not typed by
     ss["train_name"] = default_name
 ss["train_name_default"] = default_name
 name = st.text_input("Model name", key="train_name")
-updates_per_epoch = -(-(len(dataset.x_train) - validation_size(len(dataset.x_train), float(val_split))) // int(batch_size))
+updates_per_epoch = steps_per_epoch(len(dataset.x_train), float(val_split), int(batch_size))
 if updates_per_epoch * int(epochs) < FEW_UPDATES:
     st.info(f"This run changes the weights only {updates_per_epoch * int(epochs)} times ({updates_per_epoch} "
             f"batch{'es' if updates_per_epoch > 1 else ''} an epoch × {int(epochs)} epochs): too few for most "
