@@ -24,6 +24,7 @@ pages = [
     st.Page("pages/activations.py", title="Activations", icon=":material/layers:"),
     st.Page("pages/arithmetic.py", title="Step by step", icon=":material/calculate:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
+    st.Page("pages/faces.py", title="Who am I?", icon=":material/face:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/grid_on:"),
     st.Page("pages/embedding.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),

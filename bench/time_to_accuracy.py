@@ -1,6 +1,6 @@
 """Time to accuracy of CNN Lab's fast recipes on real datasets.
 
-    python -m bench.time_to_accuracy --dataset NAME [--baseline] [--data-dir DIR] [--seed N]
+    python -m bench.time_to_accuracy --dataset NAME [--baseline] [--data-dir DIR] [--seed N] [--save PATH]
 
 NAME is one of mnist, fashion_mnist, orl_faces, cifar10, read from
 ``../shared/datasets`` (or ``--data-dir``). Trains the recipe of ``core.recipes``
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import time
 from pathlib import Path
 
 from core.recipes import RECIPES, Recipe, baseline_for, load_recipe_dataset
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--baseline", action="store_true", help="also train the baseline in the same run")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA), help="folder holding the shared datasets")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", default=None, metavar="PATH",
+                        help="also write the JSON to PATH (assets/benchmarks/NAME.json is what the app shows)")
     args = parser.parse_args(argv)
 
     recipe = RECIPES[args.dataset]
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> dict:
         out["baseline"] = base_run
         out["speedup"] = round(base_run["train_seconds"] / run["train_seconds"], 2)
         out["accuracy_gain"] = round(run["test_accuracy"] - base_run["test_accuracy"], 4)
+    out["measured"] = time.strftime("%Y-%m-%d")
+    if args.save:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.save).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out))
     return out
 

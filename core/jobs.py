@@ -138,15 +138,17 @@ class TrainingJob:
         probe: one image whose feature maps are recorded at step 0 and after each epoch.
         queue: the concurrency limit to wait on (the process-wide one by default).
         strategy: a ``tf.distribute`` strategy; by default picked by ``pick_strategy``.
+        extra_metadata: fields added to the finished model's metadata (``private``: keep it off disk).
     """
 
     def __init__(self, model, dataset, config: TrainConfig, name: str, spec: dict | None = None,
                  compile: bool = True, parent: dict | None = None, probe: np.ndarray | None = None,
-                 queue: JobQueue | None = None, strategy="auto"):
+                 queue: JobQueue | None = None, strategy="auto", extra_metadata: dict | None = None):
         config.validate()
         self.id = uuid.uuid4().hex[:8]
         self.model, self.dataset, self.config, self.name, self.spec = model, dataset, config, name, spec
         self.compile, self.parent = compile, parent
+        self.extra_metadata = dict(extra_metadata or {})  # merged into the finished model's metadata
         self.queue = queue or QUEUE
         self.strategy = strategy
         self.probe = np.asarray(probe if probe is not None else dataset.x_test[0], np.float32)
@@ -323,6 +325,7 @@ class TrainingJob:
                 metadata["parent_id"] = self.parent.get("id")
                 metadata["epochs_before"] = self.parent.get("epochs_total", self.parent.get("epochs_done")) or 0
             metadata["epochs_total"] = (metadata.get("epochs_before") or 0) + (result.get("epochs_done") or 0)
+            metadata.update(self.extra_metadata)
             with self._lock:
                 self.result, self.metadata = result, metadata
                 self._state = "stopped" if self._stop.is_set() else "done"

@@ -42,6 +42,8 @@ with cols[1]:
 with cols[2]:
     st.page_link("pages/predict.py", label="Predict: try your own picture", icon=":material/image_search:")
     st.caption("Upload a photo or take a webcam snapshot and see the class probabilities.")
+    st.page_link("pages/faces.py", label="Who am I?: face recognition", icon=":material/face:")
+    st.caption("Enrol faces from the webcam, train, and see detection, alignment and the CNN at work.")
     st.page_link("pages/embedding.py", label="Embedding map: how it groups images", icon=":material/scatter_plot:")
     st.caption("Every test image as a dot, placed by what the network makes of it.")
     st.page_link("pages/models.py", label="Models: your saved models", icon=":material/inventory_2:")

@@ -1,15 +1,17 @@
-"""Predict: classify an uploaded photo or a webcam snapshot."""
+"""Predict: classify an uploaded photo or a webcam snapshot, or each face in it (face mode)."""
 
 import numpy as np
 import streamlit as st
 
 from core.figures import probability_bar
+from core.images import to_uint8
 from core.introspection import class_probabilities, top_k
 from core.tiles import image_tile
 from ui import state
 
 state.require_router(__file__)
 from ui.explain_view import show_explanations
+from ui.face_view import face_controls, show_face_pipeline
 from ui.widgets import image_input
 
 entry = state.current_model()
@@ -19,10 +21,21 @@ st.caption("The model only ever sees a small square of pixels: your picture is c
            "Its last layer, the softmax, turns the scores into probabilities that add up to 100%.")
 st.markdown(f"Classes: {', '.join(entry.class_names)}")
 
+face_mode = st.toggle("Face mode", value=bool(entry.metadata.get("faces")), key=f"pred_face_mode_{entry.id}",
+                      help="Find every face in the picture, level and cut it out, and identify each one, "
+                           "instead of classifying the whole picture.")
 picked = image_input(entry, key="pred", sources=("upload", "camera", "sample"))
 if picked is None:
     st.stop()
 image, caption, original = picked
+
+if face_mode:
+    st.caption("Face mode: detection (MTCNN), alignment, the CNN's input, the first layer's activations and the "
+               "answer, for each face in the picture.")
+    threshold, margin = face_controls("pred_face", margin=(entry.metadata.get("faces") or {}).get("margin"))
+    photo = original if original is not None else to_uint8(image)
+    show_face_pipeline(entry.model, entry.class_names, photo, key="pred_face", threshold=threshold, margin=margin)
+    st.stop()
 
 probs = class_probabilities(entry.model, image)
 best = int(np.argmax(probs))

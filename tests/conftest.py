@@ -85,3 +85,13 @@ def shipped():
     from core.storage import load_model
 
     return load_model(SHIPPED_MODEL)[0]
+
+
+# ---------------------------------------------------------------------------
+# Tests that use the shared datasets when they are there, and still run without them.
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def shared_datasets_or_none() -> Path | None:
+    """``../shared/datasets``, or None where it is absent (the test then checks what it can without it)."""
+    return SHARED_DATASETS if SHARED_DATASETS.is_dir() else None

@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import APP, open_page
 
-PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py"]
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py",
+         "pages/faces.py"]
 
 pytestmark = pytest.mark.app
 
@@ -52,7 +53,7 @@ def test_overview_shows_the_shipped_model():
     labels = {m.label: m.value for m in at.metric}
     assert labels["Current model"] == "shapes_small_cnn"
     assert labels["Test accuracy"].endswith("%") and float(labels["Test accuracy"][:-1]) > 90
-    assert len(at.get("page_link")) == 9
+    assert len(at.get("page_link")) == 10
     # the shared sidebar: dataset, model picker, accuracy, training status
     sidebar = [getattr(e, "value", None) for e in at.sidebar]
     assert "**Dataset** · Shapes (synthetic)" in sidebar

@@ -214,13 +214,18 @@ def add_model(model, metadata: dict, make_current: bool = True, evolution: list 
 
 
 def collect_finished_job() -> None:
-    """Once a training job ends (done or stopped), its model joins the session's models."""
+    """Once a training job ends (done or stopped), its model joins the session's models.
+
+    It is also kept in the models folder, unless its metadata says ``private`` (a model of
+    faces enrolled in this session is written to disk only when the user saves it).
+    """
     job = st.session_state.get("job")
     if job is None or not job.finished or st.session_state.get("job_consumed") == job.id:
         return
     st.session_state["job_consumed"] = job.id
     if job.metadata is not None:
-        save_to_registry(job.model, job.metadata, replay=(list(job.snapshots), job.probe))
+        if not job.metadata.get("private"):
+            save_to_registry(job.model, job.metadata, replay=(list(job.snapshots), job.probe))
         add_model(job.model, job.metadata, evolution=list(job.snapshots), probe=job.probe)
 
 

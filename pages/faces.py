@@ -1,0 +1,152 @@
+"""Who am I?: enrol faces from the webcam, train a CNN on them, and recognise people live."""
+
+import re
+
+import numpy as np
+import streamlit as st
+
+from core.benchmarks import comparison_rows, load_benchmark
+from core.class_images import choose_config
+from core.enrol import CROP_SIZE, TEST_FRACTION
+from core.faces import FaceError
+from core.figures import training_curves
+from core.images import ImageDecodeError, decode_image
+from core.jobs import TrainingJob
+from core.models import build_model
+from core.recipes import RECIPES
+from ui import state
+from ui.enrol_editor import delete_everything, draw_add_identity, draw_identity, gallery
+from ui.face_view import face_controls, show_face_pipeline
+
+state.require_router(__file__)
+state.init_state()
+ss = st.session_state
+RECIPE = RECIPES["orl_faces"]  # its architecture and augmentation, tuned for a few photos a person
+
+st.title("Who am I?")
+st.caption("A face pipeline in three stages: MTCNN finds each face and its eyes, nose and mouth; the photo is "
+           "turned so the eyes are level and the face cut out; only then does a small CNN say who it is. "
+           "Enrol yourself and others from the webcam, train, and let it recognise you.")
+
+faces = gallery()
+with st.container(border=True):
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    counts = faces.counts()
+    left.markdown(":material/lock: **Private to this session.** Captured faces are kept in this browser session's "
+                  "memory on this machine, as aligned crops only; nothing is written to disk unless you save the "
+                  "model below, and closing the tab forgets them. "
+                  f"Now: {sum(counts.values())} faces of {len(counts)} people.")
+    right.button("Delete all faces", icon=":material/delete_forever:", key="face_delete_all", on_click=delete_everything,
+                 help="Forget every enrolled face and the models trained on them in this session.")
+    if ss.pop("face_deleted_note", False):
+        st.success("Every enrolled face, and every model trained on them in this session, is deleted.")
+
+st.subheader("1 · Enrol")
+for name in faces.names():
+    draw_identity(name)
+draw_add_identity()
+
+st.subheader("2 · Train")
+problems = faces.training_problems()
+job = ss.get("job")
+running = job is not None and not job.finished
+ours = job is not None and job.id == ss.get("faces_job")
+for problem in problems:
+    st.warning(problem, icon=":material/warning:")
+reason = "A training run is in progress." if running else (" ".join(problems) if problems else None)
+st.caption(f"The fast faces recipe's CNN (three conv blocks of 16, 32 and 64 filters) on {CROP_SIZE[0]}×{CROP_SIZE[1]} "
+           f"colour crops, with small turns, zooms and shifts; {TEST_FRACTION:.0%} of every person's faces are held "
+           "out to test it. The model stays in this session until you save it.")
+if st.button("Train", type="primary", icon=":material/model_training:", key="face_train", disabled=reason is not None,
+             help=reason or "Train a new face model on the enrolled faces."):
+    try:
+        dataset = faces.to_dataset()
+    except FaceError as exc:
+        st.error(str(exc))
+        st.stop()
+    config = choose_config(len(dataset.x_train), learning_rate=RECIPE.learning_rate, augment=True)
+    spec = RECIPE.spec()
+    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=config.seed)
+    name = "faces_" + "_".join(re.sub(r"[^A-Za-z0-9]+", "", n)[:8] or "x" for n in dataset.class_names)[:40]
+    job = TrainingJob(model, dataset, config, name=name, spec=spec.to_dict(), probe=dataset.x_test[0],
+                      extra_metadata={"private": True, "faces": {"margin": faces.margin}}).start()
+    ss["job"], ss["faces_job"] = job, job.id
+    st.rerun()
+
+
+@st.fragment(run_every=1.0 if running and ours else None)
+def show_progress():
+    job = ss.get("job")
+    if job is None or job.id != ss.get("faces_job"):
+        if job is not None and not job.finished:
+            st.info(f"{job.name} is training (started on another page); wait for it or stop it there.")
+        return
+    snap = job.snapshot()
+    text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else
+            f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
+    st.progress(snap.fraction, text=f"{job.name}: {text}")
+    c = st.columns([1, 1, 1, 3])
+    last = snap.batch_log[-1] if snap.batch_log else {}
+    c[0].metric("Training accuracy", f"{last['accuracy']:.0%}" if "accuracy" in last else "—")
+    c[1].metric("Elapsed", f"{snap.elapsed:.0f} s")
+    c[2].button("Stop", key="face_stop", on_click=job.stop, disabled=job.finished,
+                help="Stop after this batch; the model keeps what it learned so far.")
+    c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key="face_curve")
+    if snap.state == "failed":
+        st.error(f"Training failed: {snap.error}")
+    elif job.finished and job.result:
+        st.success(f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out faces recognised after "
+                   f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s).")
+        if ss.get("job_consumed") != job.id:
+            state.collect_finished_job()
+            st.rerun(scope="app")
+
+
+show_progress()
+
+if ours and job.finished and job.metadata is not None:
+    ss["faces_model"] = next((mid for mid, e in ss["models"].items() if e.metadata is job.metadata),
+                             ss.get("faces_model"))
+entry = ss["models"].get(ss.get("faces_model"))
+if entry is not None:
+    st.subheader("3 · Recognise")
+    st.caption(f"{entry.metadata.get('name', entry.id)} knows: {', '.join(entry.class_names)}. Anyone else should "
+               "come out as unknown: the threshold sets how sure it must be to give a name.")
+    source = st.radio("Picture", ["camera", "upload"], horizontal=True, key="face_try_source",
+                      format_func={"camera": "Webcam snapshot", "upload": "Upload a photo"}.get)
+    shot = (st.camera_input("Snapshot to recognise", key="face_try_camera") if source == "camera" else
+            st.file_uploader("Photo to recognise", key="face_try_upload"))
+    threshold, margin = face_controls("face_try", margin=(entry.metadata.get("faces") or {}).get("margin"))
+    if shot is not None:
+        try:
+            photo = np.asarray(decode_image(shot.getvalue()).convert("RGB"))
+        except ImageDecodeError as exc:
+            st.error(str(exc))
+        else:
+            show_face_pipeline(entry.model, entry.class_names, photo, key="face_try", threshold=threshold, margin=margin)
+    saved = entry.metadata.get("registry_id")
+    if saved:
+        st.caption(f"Saved to the models folder as {saved}: it holds the learned weights, not the photos.")
+    elif st.button("Save this model", icon=":material/save:", key="face_save",
+                   help="Write the model (its weights, not the photos) to the models folder, to load it later."):
+        state.save_to_registry(entry.model, entry.metadata)
+        if entry.metadata.get("registry_error"):
+            st.error(entry.metadata["registry_error"])
+        else:
+            st.rerun()
+
+st.subheader("Why detect and align first?")
+bench = load_benchmark("orl_faces")
+if bench is None:
+    st.caption("Run `python -m bench.time_to_accuracy --dataset orl_faces --baseline --save "
+               "assets/benchmarks/orl_faces.json` to measure the comparison on this machine.")
+else:
+    st.markdown(f"On the ORL faces ({bench['train_images']} photos of 40 people to learn from, the other "
+                f"{bench['test_images']} to test), the course project's face CNN against the fast faces recipe, "
+                f"trained side by side on a {bench.get('cpus', '?')}-core CPU ({bench.get('measured', 'date not recorded')}):")
+    st.dataframe(comparison_rows(bench), hide_index=True, key="face_comparison")
+    st.caption("The course CNN's dense 512 layer has millions of weights to fit from 5 photos a person, and it "
+               "learns in 10 epochs only that there are 40 classes; the recipe's small convolutions, dropout and "
+               "varied copies of every photo do better with a fraction of the weights. Faces cut out and aligned "
+               "as above give a CNN the same head in the same place every time, which is what lets a handful of "
+               "webcam snapshots suffice.")

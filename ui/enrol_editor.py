@@ -1,0 +1,163 @@
+"""The Who am I? page's identity panels: a name, a webcam and uploads, and the aligned faces kept.
+
+The faces live in a ``core.enrol.FaceGallery`` in this browser session's state,
+never on disk. Every change happens in a widget callback, before the page runs,
+so the page always draws the gallery as it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from core.class_images import ClassImageError
+from core.enrol import MIN_FACES, FaceGallery
+from core.faces import FaceError
+from core.images import SUPPORTED, ImageDecodeError
+
+THUMB_COLUMNS = 8
+
+
+def gallery() -> FaceGallery:
+    """This session's enrolled faces (created empty, with "Me" as the first identity)."""
+    ss = st.session_state
+    if "face_gallery" not in ss:
+        ss["face_gallery"] = FaceGallery()
+        ss["face_gallery"].add_identity("Me")
+    return ss["face_gallery"]
+
+
+def _ids() -> dict:
+    return st.session_state.setdefault("face_ids", {})
+
+
+def identity_id(name: str) -> str:
+    return _ids().setdefault(name, uuid.uuid4().hex[:8])
+
+
+def _generation(key: str) -> int:
+    return st.session_state.setdefault("face_gen", {}).get(key, 0)
+
+
+def _next_generation(key: str) -> None:
+    gens = st.session_state.setdefault("face_gen", {})
+    gens[key] = gens.get(key, 0) + 1
+
+
+def _say(iid: str, kind: str, text: str) -> None:
+    st.session_state.setdefault("face_messages", {}).setdefault(iid, []).append((kind, text))
+
+
+def _enrol(name: str, files: list[tuple[str, bytes]]) -> None:
+    iid = identity_id(name)
+    added = 0
+    for label, data in files:
+        try:
+            result = gallery().enrol(name, data)
+        except (FaceError, ImageDecodeError) as exc:
+            _say(iid, "error", f"{label}: not added. {exc}")
+        except KeyError:
+            return  # the identity was removed meanwhile
+        else:
+            added += 1
+            _say(iid, "success", f"{label}: face found ({result.face.confidence:.1%} sure), eyes levelled by "
+                                 f"{result.aligned.angle:+.0f}°, added to {name}.")
+    if added > 3:  # one line per photo is too much for a batch of uploads
+        st.session_state["face_messages"][iid] = [m for m in st.session_state["face_messages"][iid] if m[0] != "success"]
+        _say(iid, "success", f"{added} faces added to {name}.")
+
+
+def _on_camera(name: str, key: str) -> None:
+    shot = st.session_state.get(key)
+    if shot is None:
+        return
+    seen = st.session_state.setdefault("face_seen_shots", set())
+    if shot.file_id in seen:  # a camera widget returns its last photo on every rerun
+        return
+    seen.add(shot.file_id)
+    _enrol(name, [("Snapshot", shot.getvalue())])
+    _next_generation(f"cam_{identity_id(name)}")
+
+
+def _on_upload(name: str, key: str) -> None:
+    files = st.session_state.get(key) or []
+    _enrol(name, [(f.name, f.getvalue()) for f in files])
+    _next_generation(f"up_{identity_id(name)}")
+
+
+def _add_identity() -> None:
+    ss = st.session_state
+    try:
+        gallery().add_identity(ss.get("face_new_name", ""))
+        ss["face_new_name"] = ""
+    except ClassImageError as exc:
+        ss["face_add_error"] = str(exc)
+
+
+def _remove_identity(name: str) -> None:
+    gallery().remove_identity(name)
+    _ids().pop(name, None)
+
+
+def _delete_face(name: str, face_id: str) -> None:
+    gallery().delete(name, face_id)
+
+
+def delete_everything() -> None:
+    """Forget every enrolled face and the models trained on them in this session."""
+    gallery().clear()
+    ss = st.session_state
+    ss.pop("face_ids", None)
+    for model_id in [mid for mid, e in ss.get("models", {}).items() if e.metadata.get("private")]:
+        ss["models"].pop(model_id, None)
+        if ss.get("current_model") == model_id:
+            ss.pop("current_model", None)
+    ss.pop("faces_model", None)
+    job = ss.get("job")
+    if job is not None and job.id == ss.get("faces_job"):
+        job.stop()
+        ss["job_consumed"] = job.id  # its model must not join the session's models when it ends
+    ss["face_deleted_note"] = True
+
+
+def draw_add_identity() -> None:
+    cols = st.columns([3, 1], vertical_alignment="bottom")
+    cols[0].text_input("Add a person", key="face_new_name", placeholder="Their name, then press Add")
+    cols[1].button("Add", icon=":material/person_add:", key="face_add", on_click=_add_identity)
+    if error := st.session_state.pop("face_add_error", None):
+        st.error(error)
+
+
+def draw_identity(name: str) -> None:
+    """One identity: webcam and upload inputs, messages, and the aligned faces with delete buttons."""
+    iid = identity_id(name)
+    faces = gallery().faces(name)
+    with st.container(border=True, key=f"face_box_{iid}"):
+        head = st.columns([4, 3, 1], vertical_alignment="center")
+        head[0].markdown(f"#### {name}")
+        short = len(faces) < MIN_FACES
+        head[1].markdown(f"**{len(faces)}** face{'s' if len(faces) != 1 else ''}"
+                         + (f" · :orange[:material/warning: at least {MIN_FACES} needed]" if short else ""))
+        head[2].button("", icon=":material/delete:", key=f"face_remove_{iid}", on_click=_remove_identity,
+                       args=(name,), help=f"Remove {name} and their faces")
+        left, right = st.columns([2, 3])
+        with left:
+            if st.toggle("Webcam", key=f"face_cam_on_{iid}", help="Each snapshot is checked for exactly one face."):
+                cam_key = f"face_cam_{iid}_{_generation(f'cam_{iid}')}"
+                st.camera_input(f"Snapshot of {name}", key=cam_key, on_change=_on_camera, args=(name, cam_key),
+                                label_visibility="collapsed")
+            up_key = f"face_up_{iid}_{_generation(f'up_{iid}')}"
+            st.file_uploader(f"Photos of {name}", accept_multiple_files=True, key=up_key, on_change=_on_upload,
+                             args=(name, up_key), help=f"{SUPPORTED} files with one face each.")
+            for kind, text in st.session_state.get("face_messages", {}).pop(iid, []):
+                getattr(st, kind)(text)
+        with right:
+            if not faces:
+                st.caption(f"No faces yet. Take webcam snapshots of {name} from a few angles and in different light.")
+            for start in range(0, len(faces), THUMB_COLUMNS):
+                cols = st.columns(THUMB_COLUMNS)
+                for col, face in zip(cols, faces[start:start + THUMB_COLUMNS]):
+                    col.image(face.crop, width="stretch")
+                    col.button("", icon=":material/close:", key=f"face_del_{face.id}", help="Delete this face",
+                               on_click=_delete_face, args=(name, face.id), type="tertiary")
