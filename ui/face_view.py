@@ -69,7 +69,7 @@ def show_face_pipeline(model, class_names: list[str], photo: np.ndarray, key: st
                           caption=f"3 · CNN input: {ih}×{iw} {'grey' if ic == 1 else 'colour'} pixels")
             if first_conv is not None:
                 maps = activations(model, r.cnn_input)[first_conv.name]
-                cols[3].image(feature_map_grid(maps, tile_px=32), width=STAGE_PX,
+                cols[3].image(feature_map_grid(maps, tile_px=32, cols=int(np.ceil(np.sqrt(min(maps.shape[-1], 64))))), width=STAGE_PX,
                               caption=f"4 · Activations: the {maps.shape[-1]} maps of {first_conv.name}")
             with cols[4]:
                 st.metric("5 · Answer", r.identity,
