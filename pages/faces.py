@@ -32,10 +32,11 @@ faces = gallery()
 with st.container(border=True):
     left, right = st.columns([4, 1], vertical_alignment="center")
     counts = faces.counts()
+    n_faces = sum(counts.values())
     left.markdown(":material/lock: **Private to this session.** Captured faces are kept in this browser session's "
                   "memory on this machine, as aligned crops only; nothing is written to disk unless you save the "
                   "model below, and closing the tab forgets them. "
-                  f"Now: {sum(counts.values())} faces of {len(counts)} {'person' if len(counts) == 1 else 'people'}.")
+                  f"Now: {n_faces} face{'' if n_faces == 1 else 's'} of {len(counts)} {'person' if len(counts) == 1 else 'people'}.")
     right.button("Delete all faces", icon=":material/delete_forever:", key="face_delete_all", on_click=delete_everything,
                  help="Forget every enrolled face and the models trained on them in this session.")
     if ss.pop("face_deleted_note", False):
