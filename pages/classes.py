@@ -10,12 +10,13 @@ import streamlit as st
 from core.class_images import (DEFAULT_IMAGE_SIZE, IMAGE_SIZES, MILD_AUGMENTATION, TEST_FRACTION, choose_config,
                                choose_spec, dataset_options, supports_augmentation)
 from core.datasets import DatasetError
-from core.figures import probability_bar, training_curves
+from core.figures import probability_bar
 from core.introspection import class_probabilities, top_k
 from core.jobs import TrainingJob
 from core.models import build_model
 from ui import state
 from ui.class_editor import class_store, draw_add_class, draw_class, runs_folder
+from ui.job_progress import draw_job_progress
 from ui.widgets import image_input
 
 state.require_router(__file__)
@@ -90,33 +91,10 @@ if reason:
 
 @st.fragment(run_every=1.0 if running and ours else None)
 def show_progress():
-    job = ss.get("job")
-    if job is None or job.id != ss.get("classes_job"):
-        if job is not None and not job.finished:
-            st.info(f"{job.name} is training (started on the Train page); wait for it or stop it there.")
-        return
-    snap = job.snapshot()
-    text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else
-            f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
-    st.progress(snap.fraction, text=f"{job.name}: {text}")
-    c = st.columns([1, 1, 1, 3])
-    last = snap.batch_log[-1] if snap.batch_log else {}
-    c[0].metric("Training accuracy", f"{last['accuracy']:.0%}" if "accuracy" in last else "—")
-    c[1].metric("Elapsed", f"{snap.elapsed:.0f} s")
-    c[2].button("Stop", key="cls_stop", on_click=job.stop, disabled=job.finished,
-                help="Stop after this batch; the model keeps what it learned so far.")
-    c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key="cls_curve")
-    if snap.state == "failed":
-        st.error(f"Training failed: {snap.error}")
-    elif job.finished and job.result:
-        st.success(f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out images right after "
-                   f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s). It is now the current "
-                   "model: its Filters, Activations and Predict pages show it, and it is saved on the Models page.")
-        if job.metadata.get("registry_error"):
-            st.warning(job.metadata["registry_error"])
-        if ss.get("job_consumed") != job.id:
-            state.collect_finished_job()
-            st.rerun(scope="app")
+    draw_job_progress("classes_job", "cls", "on the Train page", lambda job: (
+        f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out images right after "
+        f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s). It is now the current "
+        "model: its Filters, Activations and Predict pages show it, and it is saved on the Models page."))
 
 
 show_progress()

@@ -9,13 +9,13 @@ from core.benchmarks import comparison_rows, load_benchmark
 from core.class_images import choose_config
 from core.enrol import CROP_SIZE, TEST_FRACTION
 from core.faces import FaceError
-from core.figures import training_curves
 from core.images import ImageDecodeError, decode_image
 from core.jobs import TrainingJob
 from core.models import build_model
 from core.recipes import RECIPES
 from ui import state
 from ui.enrol_editor import delete_everything, draw_add_identity, draw_identity, gallery
+from ui.job_progress import draw_job_progress
 from ui.face_view import face_controls, show_face_pipeline
 
 state.require_router(__file__)
@@ -77,30 +77,9 @@ if st.button("Train", type="primary", icon=":material/model_training:", key="fac
 
 @st.fragment(run_every=1.0 if running and ours else None)
 def show_progress():
-    job = ss.get("job")
-    if job is None or job.id != ss.get("faces_job"):
-        if job is not None and not job.finished:
-            st.info(f"{job.name} is training (started on another page); wait for it or stop it there.")
-        return
-    snap = job.snapshot()
-    text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else
-            f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
-    st.progress(snap.fraction, text=f"{job.name}: {text}")
-    c = st.columns([1, 1, 1, 3])
-    last = snap.batch_log[-1] if snap.batch_log else {}
-    c[0].metric("Training accuracy", f"{last['accuracy']:.0%}" if "accuracy" in last else "—")
-    c[1].metric("Elapsed", f"{snap.elapsed:.0f} s")
-    c[2].button("Stop", key="face_stop", on_click=job.stop, disabled=job.finished,
-                help="Stop after this batch; the model keeps what it learned so far.")
-    c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key="face_curve")
-    if snap.state == "failed":
-        st.error(f"Training failed: {snap.error}")
-    elif job.finished and job.result:
-        st.success(f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out faces recognised after "
-                   f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s).")
-        if ss.get("job_consumed") != job.id:
-            state.collect_finished_job()
-            st.rerun(scope="app")
+    draw_job_progress("faces_job", "face", "on another page", lambda job: (
+        f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out faces recognised after "
+        f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s)."))
 
 
 show_progress()

@@ -25,3 +25,10 @@ def open_page(page: str, at: AppTest | None = None, timeout: float = 180) -> App
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def widget_by_prefix(widgets, prefix: str):
+    """The one widget whose key starts with ``prefix`` (upload and camera keys change after every use)."""
+    found = [w for w in widgets if w.key.startswith(prefix)]
+    assert len(found) == 1, [w.key for w in widgets]
+    return found[0]

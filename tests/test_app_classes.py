@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from apptest_helpers import open_page
+from apptest_helpers import open_page, widget_by_prefix
 from class_photos import TEXT_AS_JPG, photo, truncated_png
 
 pytestmark = pytest.mark.app
@@ -21,13 +21,6 @@ pytestmark = pytest.mark.app
 
 def cid(at, name: str) -> str:
     return at.session_state["classes_ids"][name]
-
-
-def widget(widgets, prefix: str):
-    """The one widget whose key starts with ``prefix`` (upload and camera keys change after every use)."""
-    found = [w for w in widgets if w.key.startswith(prefix)]
-    assert len(found) == 1, [w.key for w in widgets]
-    return found[0]
 
 
 def class_folder(at, name: str) -> Path:
@@ -50,13 +43,13 @@ def snap(at, name: str, data: bytes):
     key = cid(at, name)
     if not at.toggle(key=f"cls_cam_on_{key}").value:
         at.toggle(key=f"cls_cam_on_{key}").set_value(True).run()
-    widget(at.camera_input, f"cls_cam_{key}_").set_value(("snapshot.jpg", data, "image/jpeg")).run()
+    widget_by_prefix(at.camera_input, f"cls_cam_{key}_").set_value(("snapshot.jpg", data, "image/jpeg")).run()
     assert not at.exception
     return at
 
 
 def upload(at, name: str, files: list[tuple[str, bytes, str]]):
-    widget(at.file_uploader, f"cls_up_{cid(at, name)}_").set_value(files).run()
+    widget_by_prefix(at.file_uploader, f"cls_up_{cid(at, name)}_").set_value(files).run()
     assert not at.exception
     return at
 

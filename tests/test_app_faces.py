@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from apptest_helpers import open_page
+from apptest_helpers import open_page, widget_by_prefix
 from class_photos import TEXT_AS_JPG
 from face_photos import no_face, snapshot, two_faces
 
@@ -23,17 +23,11 @@ def iid(at, name: str) -> str:
     return at.session_state["face_ids"][name]
 
 
-def widget(widgets, prefix: str):
-    found = [w for w in widgets if w.key.startswith(prefix)]
-    assert len(found) == 1, [w.key for w in widgets]
-    return found[0]
-
-
 def snap(at, name: str, data: bytes):
     key = iid(at, name)
     if not at.toggle(key=f"face_cam_on_{key}").value:
         at.toggle(key=f"face_cam_on_{key}").set_value(True).run()
-    widget(at.camera_input, f"face_cam_{key}_").set_value(("snapshot.jpg", data, "image/jpeg")).run()
+    widget_by_prefix(at.camera_input, f"face_cam_{key}_").set_value(("snapshot.jpg", data, "image/jpeg")).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

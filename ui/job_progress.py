@@ -1,0 +1,53 @@
+"""The progress panel of a training run a page started itself (My classes, Who am I?).
+
+The page keeps the ``st.fragment`` that polls it; this draws one poll: progress bar,
+training accuracy, elapsed time, Stop, the live curve, and once the run ends its
+result, after which the model joins the session's models.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from core.figures import training_curves
+
+from . import state
+
+
+def draw_job_progress(owner_key: str, prefix: str, elsewhere: str, done_message: Callable[[object], str]) -> None:
+    """One poll of the run whose id the page keeps in ``st.session_state[owner_key]``.
+
+    Args:
+        owner_key: session key holding the id of the job this page started.
+        prefix: prefix of the panel's widget keys (``{prefix}_stop``, ``{prefix}_curve``).
+        elsewhere: where another running job was started, for the note shown instead.
+        done_message: the success text for a finished job.
+    """
+    ss = st.session_state
+    job = ss.get("job")
+    if job is None or job.id != ss.get(owner_key):
+        if job is not None and not job.finished:
+            st.info(f"{job.name} is training (started {elsewhere}); wait for it or stop it there.")
+        return
+    snap = job.snapshot()
+    text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else
+            f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
+    st.progress(snap.fraction, text=f"{job.name}: {text}")
+    c = st.columns([1, 1, 1, 3])
+    last = snap.batch_log[-1] if snap.batch_log else {}
+    c[0].metric("Training accuracy", f"{last['accuracy']:.0%}" if "accuracy" in last else "—")
+    c[1].metric("Elapsed", f"{snap.elapsed:.0f} s")
+    c[2].button("Stop", key=f"{prefix}_stop", on_click=job.stop, disabled=job.finished,
+                help="Stop after this batch; the model keeps what it learned so far.")
+    c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key=f"{prefix}_curve")
+    if snap.state == "failed":
+        st.error(f"Training failed: {snap.error}")
+    elif job.finished and job.result:
+        st.success(done_message(job))
+        if job.metadata.get("registry_error"):
+            st.warning(job.metadata["registry_error"])
+        if ss.get("job_consumed") != job.id:
+            state.collect_finished_job()
+            st.rerun(scope="app")
