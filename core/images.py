@@ -53,6 +53,9 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
                     f"The image declares {width}x{height} pixels ({width * height / 1e6:.0f} MP); "
                     f"at most {max_pixels / 1e6:.0f} MP are accepted."
                 )
+            frames = int(getattr(img, "n_frames", 1) or 1)
+            source_format, source_mode = img.format, img.mode
+            transparent = source_mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
             img.seek(0)  # animated images: the first frame
             img.load()
             if img.mode == "I" and img.format == "PPM":
@@ -67,13 +70,47 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageDecodeError("The image declares far more pixels than its file size allows (a decompression bomb); refused.") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise ImageDecodeError(f"The image file is damaged or truncated and cannot be decoded ({exc}).") from exc
+    orientation = 1
     try:
+        orientation = int(img.getexif().get(0x0112, 1) or 1)
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block should not cost the user their picture
         pass
     if img.width < 1 or img.height < 1:
         raise ImageDecodeError(f"Expected an image at least 1x1. Received: {img.width}x{img.height}")
+    img.info[NOTES_KEY] = _notes(source_format, source_mode, frames, orientation, transparent, img.size)
     return img
+
+
+NOTES_KEY = "cnnlab_notes"
+_ORIENTATIONS = {2: "mirrored", 3: "turned 180°", 4: "flipped upside down", 5: "mirrored and turned 90°",
+                 6: "turned 90° clockwise", 7: "mirrored and turned 90°", 8: "turned 90° anticlockwise"}
+
+
+def _notes(fmt: str | None, mode: str, frames: int, orientation: int, transparent: bool,
+           size: tuple[int, int]) -> list[str]:
+    notes = []
+    kind = fmt or "image"
+    if frames > 1:
+        notes.append(f"Animated {kind} with {frames} frames: the first frame is used.")
+    if orientation in _ORIENTATIONS:
+        notes.append(f"Set upright from the camera's EXIF orientation ({_ORIENTATIONS[orientation]}).")
+    if mode.startswith("I;16") or (mode == "I" and fmt == "PPM"):
+        notes.append("16-bit greyscale: scaled to 8 bits.")
+    elif mode in ("I", "F"):
+        notes.append(f"{'32-bit' if mode == 'I' else 'Floating-point'} greyscale: scaled to 8 bits.")
+    if mode == "CMYK":
+        notes.append("CMYK (print) colours: converted to RGB.")
+    if transparent:
+        notes.append("Transparent pixels are shown over white.")
+    if min(size) < 8:
+        notes.append(f"Only {size[0]}×{size[1]} pixels: scaled up, it carries almost no detail.")
+    return notes
+
+
+def image_notes(img: Image.Image) -> list[str]:
+    """What ``decode_image`` did to make the picture usable (first frame, EXIF turn, bit depth...), for the user."""
+    return list(img.info.get(NOTES_KEY, []))
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import core.images
-from core.images import ImageDecodeError, decode_image, load_image, to_model_input
+from core.images import ImageDecodeError, decode_image, image_notes, load_image, to_model_input
 
 SHAPES = [(28, 28, 1), (32, 32, 3)]
 
@@ -210,6 +210,31 @@ def test_exif_orientation_6_is_applied():
     arr = load_image(data, (28, 28, 1), fit="stretch")
     assert arr[:10].mean() < 0.05, "black half must be on top"
     assert arr[-10:].mean() > 0.95, "white half must be at the bottom"
+
+
+NOTES = {  # good input -> what the user is told was done to it (nothing for a plain photo)
+    "rgb_jpeg": [], "grey_png": [], "bmp": [], "jpeg_4000x3000": [],
+    "animated_gif": ["Animated GIF with 3 frames: the first frame is used."],
+    "png_16bit_mid_grey": ["16-bit greyscale: scaled to 8 bits."],
+    "cmyk_jpeg": ["CMYK (print) colours: converted to RGB."],
+    "png_alpha": ["Transparent pixels are shown over white."],
+    "palette_png_transparency": ["Transparent pixels are shown over white."],
+    "one_pixel_png": ["Only 1×1 pixels: scaled up, it carries almost no detail."],
+}
+
+
+@pytest.mark.parametrize("case", list(NOTES))
+def test_decode_says_what_it_did_to_the_picture(good_inputs, case):
+    assert image_notes(decode_image(good_inputs[case][0])) == NOTES[case]
+
+
+def test_notes_name_the_exif_turn_and_16bit_pgm():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = encode(Image.new("RGB", (30, 20)), "JPEG", exif=exif.tobytes())
+    assert image_notes(decode_image(turned)) == ["Set upright from the camera's EXIF orientation (turned 90° clockwise)."]
+    assert image_notes(decode_image(pgm_16bit(np.full((8, 8), 300)))) == ["16-bit greyscale: scaled to 8 bits."]
+    assert image_notes(Image.new("RGB", (4, 4))) == []  # a picture that did not come through decode_image
 
 
 def pgm_16bit(values: np.ndarray) -> bytes:

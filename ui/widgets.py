@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.images import SUPPORTED, ImageDecodeError, decode_image, to_model_input
+from core.images import SUPPORTED, ImageDecodeError, decode_image, image_notes, to_model_input
 
 from .state import ModelEntry, model_dataset
-
 
 
 def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample", "upload", "camera")):
@@ -57,6 +56,8 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
     except ImageDecodeError as exc:
         st.error(f"Could not use {name or 'this file'}: {exc}")
         return None
+    for note in image_notes(picture):
+        st.caption(f":material/info: {note}")
     preview = np.asarray(picture.convert("RGB"))
     return image, f"{name} ({picture.width}×{picture.height})", preview
 
