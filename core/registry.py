@@ -160,7 +160,8 @@ class ModelRegistry:
         from .storage import load_model
 
         entry = self.get(entry_id)
-        return load_model(entry.keras_path)
+        model, metadata = load_model(entry.keras_path)
+        return model, _tidy_metadata(metadata)
 
     def load_replay(self, entry_id: str) -> tuple[list, object] | None:
         """``(snapshots, probe)`` saved with an entry, or None when it has none or it is unreadable."""
@@ -308,12 +309,30 @@ class ModelRegistry:
         metadata = json.loads(json_path.read_text())
         if not isinstance(metadata, dict):
             raise ValueError(f"{json_path.name} does not hold a JSON object")
+        metadata = _tidy_metadata(metadata)
         created = metadata.get("created")
         if not isinstance(created, str) or _timestamp(created) is None:
             created = datetime.fromtimestamp(json_path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
         return RegistryEntry(id=entry_id, name=str(metadata.get("name") or entry_id), metadata=metadata,
                              keras_path=keras_path, json_path=json_path, size_bytes=keras_path.stat().st_size,
                              created=created)
+
+
+def _tidy_metadata(metadata: dict) -> dict:
+    """The metadata with the shapes the app reads: a JSON written by hand or by another tool may say
+    ``"dataset": "mnist"`` or hold a number where a table belongs."""
+    metadata = dict(metadata)
+    dataset = metadata.get("dataset")
+    if isinstance(dataset, str):
+        metadata["dataset"] = {"name": dataset, "title": dataset}
+    elif dataset is not None and not isinstance(dataset, dict):
+        metadata.pop("dataset")
+    if not isinstance(metadata.get("metrics", {}), dict):
+        metadata.pop("metrics")
+    names = metadata.get("class_names")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, (str, int)) for n in names)):
+        metadata.pop("class_names")
+    return metadata
 
 
 def _age_key(entry: RegistryEntry) -> tuple[float, int]:

@@ -195,6 +195,16 @@ def test_broken_gzip_idx_raises_dataset_error(tmp_path, case):
         read_idx(path)
 
 
+def test_a_gzip_bomb_named_as_an_idx_file_is_refused_without_unpacking_it(monkeypatch):
+    import core.datasets.idx as idx
+
+    monkeypatch.setattr(idx, "MAX_IDX_BYTES", 2**20)
+    bomb = gzip.compress(bytes([0, 0, 0x08, 1]) + (2**21).to_bytes(4, "big") + bytes(2**21))
+    with pytest.raises(DatasetError, match="at most 1 MB unpacked. Received: t10k-labels-idx1-ubyte.gz"):
+        idx.parse_idx(bomb, "t10k-labels-idx1-ubyte.gz")
+    assert idx.parse_idx(gzip.compress(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9])), "x.gz").tolist() == [7, 8, 9]
+
+
 def test_idx_folder_missing_file_names_the_files(tmp_path):
     write_idx_folder(tmp_path)
     (tmp_path / IDX_FILES["y_test"]).unlink()
@@ -454,7 +464,7 @@ def test_uploaded_idx_files_are_checked_before_anything_is_stored(tmp_path):
             IDX_FILES["x_test"]: idx(np.ones((2, 4, 4))), IDX_FILES["y_test"]: idx(np.arange(2))}
     with pytest.raises(DatasetError, match="Missing"):
         save_idx_uploads(dict(list(good.items())[:3]), tmp_path / "a")
-    with pytest.raises(DatasetError):
+    with pytest.raises(DatasetError, match=f"Received: {IDX_FILES['y_test']}$"):  # the uploaded file's own name
         save_idx_uploads({**good, IDX_FILES["y_test"]: gzip.compress(b"not idx at all")}, tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     folder = save_idx_uploads(good, tmp_path / "c")

@@ -281,6 +281,17 @@ def _leftover_kind(path: Path) -> str | None:
     return ("temp " if path.name.startswith(".") else "orphan ") + path.suffix
 
 
+def test_metadata_written_by_hand_is_read_in_the_shapes_the_app_uses(registry):
+    entry = registry.save(tiny_cnn(), {"name": "by_hand", "dataset": "shapes", "metrics": 0.9,
+                                       "class_names": {"0": "a"}})
+    listed = registry.get(entry.id)
+    assert listed.metadata["dataset"] == {"name": "shapes", "title": "shapes"} and listed.dataset_title == "shapes"
+    assert listed.test_accuracy is None and "class_names" not in listed.metadata
+    odd = registry.save(tiny_cnn(), {"name": "odd", "dataset": 7, "class_names": ["a", "b", "c", "d"]})
+    assert "dataset" not in registry.get(odd.id).metadata and registry.get(odd.id).dataset_title is None
+    assert registry.get(odd.id).metadata["class_names"] == ["a", "b", "c", "d"]
+
+
 def test_killed_saves_leave_only_complete_loadable_entries(tmp_path, make_subprocess_env):
     model = tiny_cnn()
     reference = tmp_path / "reference.keras"

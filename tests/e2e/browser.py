@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 MAIN = '[data-testid="stMain"]'
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_idle(page, timeout: float = 120, settle: float = 1.0) -> None:
@@ -58,3 +60,81 @@ def shot(page, folder: Path, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def wait_text(page, text: str, timeout: float = 60) -> None:
+    """Wait until the main area shows ``text``."""
+    page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
+                           arg=text, timeout=timeout * 1000)
+
+
+def upload(page, label: str, paths) -> None:
+    """Put ``paths`` (one or a list) into the file uploader whose label holds ``label``, as a user's drop would."""
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
+    uploader.locator('input[type="file"]').set_input_files(paths)
+    names = [Path(p).name for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    for name in names:  # the file's chip appears once the browser has taken it; then the app reruns
+        try:
+            uploader.locator(f'[data-testid="stFileChip"][aria-label^="{name},"]').first.wait_for(timeout=20_000)
+        except Exception:  # a file the uploader refused itself shows no chip: the caller checks what it says
+            break
+    wait_idle(page)
+
+
+def clear_upload(page, label: str) -> None:
+    """Remove the files shown in the uploader whose label holds ``label`` (its × buttons)."""
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
+    for button in reversed(uploader.locator('[data-testid="stFileChipDeleteBtn"] button, button[data-testid="stFileChipDeleteBtn"]').all()):
+        button.click()
+        wait_idle(page, settle=0.5)
+
+
+def choose(page, option: str) -> None:
+    """Click the radio option (or any label) reading exactly ``option`` in the main area."""
+    page.locator(MAIN).get_by_text(option, exact=True).first.click()
+    wait_idle(page)
+
+
+def chart_points(page) -> list[int]:
+    """The number of plotted points of every Plotly chart in the main area (all traces together)."""
+    return page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=\"stMain\"] .js-plotly-plot'))"
+                         ".map(g => (g.data || []).reduce((n, t) => n + ((t.x || t.y || []).length || 0), 0))")
+
+
+def select(page, label: str, option: str) -> None:
+    """Pick ``option`` in the select box whose label holds ``label``."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+    wait_idle(page)
+
+
+def health(url: str) -> int:
+    """The status of the server's health endpoint (200 while it serves)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:  # localhost only
+        return response.status
+
+
+SKIPPED_IN_REPO = {".git", ".venv", "artifacts", ".pytest_cache", "__pycache__"}
+
+
+def files_outside_data(server: dict) -> dict[str, tuple[int, int]]:
+    """Every file the server could have written outside its data and models folders: its home, its temporary
+    folder and the repository (but for the virtual environment, caches and test artefacts), with size and mtime."""
+    found = {}
+    for top in (server["home"], server["tmp"], ROOT):
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if not (Path(dirpath) == ROOT and d in SKIPPED_IN_REPO)
+                           and d != "__pycache__"]
+            for name in filenames:
+                if name.startswith("__autograph_generated_file"):
+                    continue  # TensorFlow's own compiled code of a traced function, not anything a user sent
+                path = Path(dirpath) / name
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                found[str(path)] = (stat.st_size, stat.st_mtime_ns)
+    return found
+

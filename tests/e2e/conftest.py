@@ -43,6 +43,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -53,8 +60,11 @@ def artifacts() -> Path:
 def app_server(tmp_path_factory):
     """``streamlit run app.py`` on a free localhost port, with data and models folders of its own."""
     port = free_port()
+    # a home and a temporary folder of its own too, so a test can see that nothing is written outside the
+    # data and models folders
     env = dict(os.environ, CNNLAB_DATA_DIR=str(tmp_path_factory.mktemp("e2e_data")),
-               CNNLAB_MODELS_DIR=str(tmp_path_factory.mktemp("e2e_models")), TF_CPP_MIN_LOG_LEVEL="2")
+               CNNLAB_MODELS_DIR=str(tmp_path_factory.mktemp("e2e_models")), TF_CPP_MIN_LOG_LEVEL="2",
+               HOME=str(tmp_path_factory.mktemp("e2e_home")), TMPDIR=str(tmp_path_factory.mktemp("e2e_tmp")))
     log = (tmp_path_factory.mktemp("e2e_log") / "server.log").open("w")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
            "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -72,7 +82,7 @@ def app_server(tmp_path_factory):
         proc.kill()
         pytest.fail(f"streamlit did not answer on {url} within 90 s; see {log.name}")
     yield {"url": url, "proc": proc, "log": Path(log.name), "data": Path(env["CNNLAB_DATA_DIR"]),
-           "models": Path(env["CNNLAB_MODELS_DIR"])}
+           "models": Path(env["CNNLAB_MODELS_DIR"]), "home": Path(env["HOME"]), "tmp": Path(env["TMPDIR"])}
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -111,5 +121,30 @@ def browser_page(playwright_instance, request):
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:  # what the browser showed when the test failed
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"FAILED_{request.node.name}.png"), full_page=True)
+        except Exception:  # a closed or crashed page: nothing to show
+            pass
     context.close()
     browser.close()
+
+
+@pytest.fixture(scope="session")
+def camera_video(tmp_path_factory) -> Path:
+    """A .y4m video of a real face photo (scikit-image's astronaut, as a webcam snapshot) for the fake camera."""
+    import cv2
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from face_photos import snapshot_array
+
+    frame = snapshot_array("astronaut", 3, size=(640, 480))
+    yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+    path = tmp_path_factory.mktemp("camera") / "face.y4m"
+    with path.open("wb") as f:
+        f.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
+        for _ in range(10):
+            f.write(b"FRAME\n" + yuv.tobytes())
+    return path

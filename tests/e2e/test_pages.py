@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from browser import exceptions, go, main_text, open_app, shot, wait_idle
@@ -27,24 +24,6 @@ def test_every_page_opens_without_an_error(app_server, browser_page, artifacts):
         assert shot(page, artifacts, f"page_{label.lower().replace(' ', '_').replace('?', '')}").stat().st_size > 10_000
     assert page.errors == []
     assert "Traceback" not in app_server["log"].read_text()
-
-
-@pytest.fixture(scope="module")
-def camera_video(tmp_path_factory) -> Path:
-    """A .y4m video of a real face photo (scikit-image's astronaut, as a webcam snapshot) for the fake camera."""
-    import cv2
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from face_photos import snapshot_array
-
-    frame = snapshot_array("astronaut", 3, size=(640, 480))
-    yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
-    path = tmp_path_factory.mktemp("camera") / "face.y4m"
-    with path.open("wb") as f:
-        f.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
-        for _ in range(10):
-            f.write(b"FRAME\n" + yuv.tobytes())
-    return path
 
 
 def test_webcam_snapshot_of_a_face_is_enrolled(app_server, browser_page, camera_video, artifacts):

@@ -1,0 +1,90 @@
+"""What a user does in Chromium: upload real photos, classify a webcam snapshot, train and watch the live chart."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from browser import MAIN, chart_points, choose, exceptions, go, main_text, open_app, shot, upload, wait_idle, wait_text
+from files import real_photos
+
+pytestmark = [pytest.mark.app, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return real_photos(tmp_path_factory.mktemp("photos"))
+
+
+def prediction(page) -> str:
+    """The class the Prediction metric shows."""
+    metric = page.locator(MAIN).locator('[data-testid="stMetric"]').filter(has_text="Prediction").first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_real_photos_of_every_kind_are_classified(app_server, browser_page, photos, artifacts):
+    page = browser_page
+    open_app(page, app_server["url"])
+    go(page, "Predict", "Predict")
+    classes = main_text(page).split("Classes: ", 1)[1].split("\n", 1)[0].split(", ")
+    choose(page, "Upload a photo")
+    for photo in photos:
+        upload(page, "Photo", str(photo.path))
+        width, height = photo.size
+        wait_text(page, f"{photo.path.name} ({width}×{height})")  # upright size, as decoded
+        wait_idle(page)
+        text = main_text(page)
+        for note in photo.notes:
+            assert note in text, (photo.path.name, note)
+        assert prediction(page) in classes, (photo.path.name, prediction(page))
+        assert "What the model sees" in text
+        assert not exceptions(page), (photo.path.name, exceptions(page))
+        shot(page, artifacts, f"upload_{photo.path.stem}")
+    assert page.errors == []
+
+
+def test_webcam_snapshot_is_classified(app_server, browser_page, camera_video, artifacts):
+    page = browser_page
+    open_app(page, app_server["url"])
+    go(page, "Predict", "Predict")
+    classes = main_text(page).split("Classes: ", 1)[1].split("\n", 1)[0].split(", ")
+    choose(page, "Webcam snapshot")
+    take = page.get_by_role("button", name="Take Photo").first
+    take.wait_for(state="visible", timeout=30_000)
+    page.wait_for_timeout(1500)  # the fake camera's first frames
+    take.click()
+    wait_text(page, "webcam snapshot (640×480)")
+    wait_idle(page)
+    assert prediction(page) in classes
+    assert not exceptions(page) and page.errors == []
+    shot(page, artifacts, "predict_webcam")
+
+
+def test_training_shows_a_live_chart_that_grows(app_server, browser_page, artifacts):
+    page = browser_page
+    open_app(page, app_server["url"])
+    go(page, "Train", "Train")
+    epochs = page.locator(MAIN).get_by_label("Epochs")
+    epochs.fill("30")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.locator(MAIN).get_by_role("button", name="Train", exact=True).click()
+    wait_text(page, "Run: ")
+    counts, states, deadline = [], [], time.time() + 240
+    while time.time() < deadline:
+        points = chart_points(page)
+        if points:
+            counts.append(sum(points))
+        text = main_text(page)
+        states.append(text)
+        if "test accuracy" in text and "after 30 epochs" in text:
+            break
+        time.sleep(1.0)
+    grew = [b > a for a, b in zip(counts, counts[1:])]
+    assert len(counts) >= 5 and sum(grew) >= 3, counts  # drawn again and again with more points while it trains
+    assert counts[-1] > counts[0]
+    assert "after 30 epochs" in states[-1], states[-1][-800:]
+    wait_idle(page)
+    assert not exceptions(page) and page.errors == []
+    shot(page, artifacts, "train_done")
