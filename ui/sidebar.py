@@ -35,11 +35,11 @@ def draw_sidebar() -> None:
 
 
 def training_status() -> None:
-    """The job's status, refreshed every two seconds while it runs, on whatever page is open."""
+    """The job's status, refreshed every four seconds while it runs, on whatever page is open."""
     job = st.session_state.get("job")
     running = job is not None and not job.finished
 
-    @st.fragment(run_every=2.0 if running else None)
+    @st.fragment(run_every=4.0 if running else None)
     def status():
         job = st.session_state.get("job")
         if job is None:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 MAIN = '[data-testid="stMain"]'
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def chromium_path() -> str | None:
+    """The system's Chromium: ``$CNNLAB_CHROMIUM``, else ``chromium`` on the PATH (Debian's package)."""
+    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return path if path and Path(path).exists() else None
 
 
 def wait_idle(page, timeout: float = 120, settle: float = 1.0) -> None:
@@ -37,7 +46,7 @@ def go(page, nav_label: str, heading: str) -> None:
     """Click ``nav_label`` in the sidebar and wait for the page whose h1 holds ``heading``."""
     page.locator('[data-testid="stSidebarNav"] a', has_text=nav_label).first.click()
     page.wait_for_function("t => { const h = document.querySelector('[data-testid=\"stMain\"] h1');"
-                           " return h && h.innerText.includes(t); }", arg=heading, timeout=90_000)
+                           " return h && h.innerText.includes(t); }", arg=heading, timeout=90_000, polling=200)
     wait_idle(page)
 
 
@@ -65,7 +74,7 @@ def shot(page, folder: Path, name: str) -> Path:
 def wait_text(page, text: str, timeout: float = 60) -> None:
     """Wait until the main area shows ``text``."""
     page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
-                           arg=text, timeout=timeout * 1000)
+                           arg=text, timeout=timeout * 1000, polling=200)  # not every frame: that costs a core
 
 
 def upload(page, label: str, paths) -> None:
@@ -138,3 +147,11 @@ def files_outside_data(server: dict) -> dict[str, tuple[int, int]]:
                 found[str(path)] = (stat.st_size, stat.st_mtime_ns)
     return found
 
+
+
+def fill(page, label: str, value) -> None:
+    """Type ``value`` into the main area's input labelled ``label`` and press Enter, as a user would."""
+    box = page.locator(MAIN).get_by_label(label, exact=True).first
+    box.fill(str(value))
+    box.press("Enter")
+    wait_idle(page)

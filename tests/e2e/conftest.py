@@ -10,37 +10,22 @@ every page go to ``artifacts/e2e/``.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.app_server import AppServer
+from browser import CHROMIUM_ARGS, chromium_path
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 
 
 def _missing(reason: str):
     if os.environ.get("CNNLAB_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{reason} (CNNLAB_REQUIRE_BROWSER=1: the end-to-end tests must run here)")
     pytest.skip(reason)
-
-
-def chromium_path() -> str | None:
-    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    return path if path and Path(path).exists() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -58,37 +43,19 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
-    """``streamlit run app.py`` on a free localhost port, with data and models folders of its own."""
-    port = free_port()
-    # a home and a temporary folder of its own too, so a test can see that nothing is written outside the
-    # data and models folders
-    env = dict(os.environ, CNNLAB_DATA_DIR=str(tmp_path_factory.mktemp("e2e_data")),
-               CNNLAB_MODELS_DIR=str(tmp_path_factory.mktemp("e2e_models")), TF_CPP_MIN_LOG_LEVEL="2",
-               HOME=str(tmp_path_factory.mktemp("e2e_home")), TMPDIR=str(tmp_path_factory.mktemp("e2e_tmp")))
-    log = (tmp_path_factory.mktemp("e2e_log") / "server.log").open("w")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # localhost only
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not answer on {url} within 90 s; see {log.name}")
-    yield {"url": url, "proc": proc, "log": Path(log.name), "data": Path(env["CNNLAB_DATA_DIR"]),
-           "models": Path(env["CNNLAB_MODELS_DIR"]), "home": Path(env["HOME"]), "tmp": Path(env["TMPDIR"])}
-    proc.terminate()
+    """``streamlit run app.py`` on a free localhost port, with data and models folders of its own.
+
+    It has a home and a temporary folder of its own too, so a test can see that nothing is written
+    outside the data and models folders.
+    """
+    server = AppServer(tmp_path_factory.mktemp("e2e_server"))
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield {"url": server.url, "proc": server.proc, "log": server.log, "data": server.data, "models": server.models,
+           "home": server.home, "tmp": server.tmp, "server": server}
+    server.stop()
 
 
 @pytest.fixture(scope="session")

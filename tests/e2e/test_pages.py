@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import exceptions, go, main_text, open_app, shot, wait_idle
+from browser import exceptions, go, main_text, open_app, shot, wait_idle, wait_text
 
 pytestmark = [pytest.mark.app, pytest.mark.e2e]
 
@@ -38,8 +38,7 @@ def test_webcam_snapshot_of_a_face_is_enrolled(app_server, browser_page, camera_
     take.wait_for(state="visible", timeout=30_000)
     page.wait_for_timeout(1500)  # the fake camera's first frames
     take.click()
-    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"]').innerText.includes('face found')",
-                           timeout=60_000)
+    wait_text(page, "face found")
     wait_idle(page)
     text = main_text(page)
     assert "added to Me" in text and "Now: 1 face of 1 person." in text

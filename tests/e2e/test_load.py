@@ -1,0 +1,97 @@
+"""Load: four browser sessions on one server for two minutes, two training and two exploring.
+
+No session may see an exception or another session's state, the server's memory
+must stay bounded, and its peak is reported (``artifacts/e2e/load.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from bench.app_server import AppServer
+from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, fill, go, main_text, open_app, wait_idle
+
+pytestmark = [pytest.mark.app, pytest.mark.e2e]
+
+SECONDS = float(os.environ.get("CNNLAB_LOAD_SECONDS", 120))
+# what the two explorers visit in turn
+TOUR = [("Activations", "Activations"), ("Filters", "Filters"), ("Predict", "Predict"), ("Data", "Data"),
+        ("Step by step", "step by step"), ("Evaluation", "Evaluation"), ("Overview", "CNN Lab")]
+PEAK_LIMIT = 6 * 2**30  # bytes; the server alone, with TensorFlow, two training runs and four sessions
+
+
+@pytest.fixture
+def load_server(tmp_path):
+    server = AppServer(tmp_path / "server").start()
+    yield server
+    server.stop()
+
+
+def start_training(page, name: str, epochs: int = 200) -> None:
+    go(page, "Train", "Train")
+    fill(page, "Model name", name)
+    fill(page, "Epochs", epochs)
+    page.locator(MAIN).get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
+                           arg=f"Run: {name}", timeout=60_000, polling=250)
+
+
+def test_four_sessions_for_two_minutes(load_server, playwright_instance, artifacts):
+    browser = playwright_instance.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(4)]
+    pages = [c.new_page() for c in contexts]
+    errors: list[str] = []
+    for page in pages:
+        page.set_default_timeout(90_000)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        open_app(page, load_server.url)
+    trainers, explorers = pages[:2], pages[2:]
+    names = ["load_run_a", "load_run_b"]
+    for page, name in zip(trainers, names):
+        start_training(page, name)
+
+    rss, visits, checks = [], 0, 0
+    start = time.time()
+    while time.time() - start < SECONDS:
+        for i, page in enumerate(explorers):
+            label, heading = TOUR[(visits + i) % len(TOUR)]
+            go(page, label, heading)
+            assert not exceptions(page), (label, exceptions(page))
+            text = main_text(page)
+            # an explorer never sees the trainers' runs
+            assert not any(name in text for name in names), (label, text[-600:])
+            assert "Training: idle" in page.locator('[data-testid="stSidebar"]').inner_text()
+        visits += 1
+        for page, name, other in zip(trainers, names, names[::-1]):
+            text = main_text(page)
+            assert f"Run: {name}" in text and f"Run: {other}" not in text, text[-600:]
+            assert not exceptions(page)
+            checks += 1
+        rss.append(load_server.rss_bytes())
+
+    # each trainer still trains its own run; stop both, each ends with its own model
+    for page, name in zip(trainers, names):
+        text = main_text(page)
+        assert "running" in text or "queued" in text, text[-600:]
+        page.locator(MAIN).get_by_role("button", name="Stop", exact=True).click()
+    for page, name in zip(trainers, names):
+        page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
+                               arg=f"{name}: test accuracy", timeout=120_000, polling=500)
+        assert not exceptions(page)
+    peak = load_server.peak_rss_bytes()
+    log = load_server.log_text()
+    report = {"seconds": round(time.time() - start), "sessions": 4, "explorer_page_visits": 2 * visits,
+              "trainer_checks": checks, "server_rss_first_mb": round(rss[0] / 2**20), "server_rss_last_mb":
+              round(rss[-1] / 2**20), "server_rss_peak_mb": round(peak / 2**20)}
+    (artifacts / "load.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report))
+    for c in contexts:
+        c.close()
+    browser.close()
+    assert errors == [] and "Traceback" not in log, (errors, log[-2000:])
+    assert visits >= 5, report
+    assert 0 < peak < PEAK_LIMIT, report
