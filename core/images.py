@@ -191,11 +191,15 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (arr * 255.0 + 0.5).astype(np.uint8)
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """Encode a float image in [0, 1] or a uint8 image as PNG bytes."""
+def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
+    """Encode a float image in [0, 1] or a uint8 image as PNG bytes.
+
+    ``compress_level`` 1 encodes about twice as fast for 2 % more bytes: the choice for pictures
+    drawn afresh on every rerun and sent over localhost; 6 (zlib's default) for files kept.
+    """
     arr = image if image.dtype == np.uint8 else to_uint8(image)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
+    Image.fromarray(arr).save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()

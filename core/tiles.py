@@ -90,14 +90,29 @@ def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "
     if cols is None:
         n = maps.shape[-1]
         cols = n if n <= 8 else (8 if n <= 32 else 16)
-    lo, hi = float(maps.min()), float(maps.max())
+    if cmap not in COLORMAPS:
+        raise ValueError(f"Expected a colour map in {sorted(COLORMAPS)}. Received: {cmap!r}")
     factor = _scale_for(max(maps.shape[:2]), tile_px)
-    tiles = []
-    for c in range(maps.shape[-1]):
-        m = maps[..., c]
-        vmin, vmax = (None, None) if normalise == "channel" else (lo, hi)
-        tiles.append(upscale(colorize(m, cmap, vmin, vmax), factor))
-    return grid(np.stack(tiles), cols)
+    # All channels at once, the same arithmetic as ``colorize`` on each (float32 values, float64 range):
+    # a page draws a dozen of these grids on every new image.
+    stack = np.moveaxis(maps, -1, 0)  # (C, H, W)
+    axes = (1, 2) if normalise == "channel" else None
+    lo = stack.min(axis=axes, keepdims=True).astype(np.float64)
+    hi = stack.max(axis=axes, keepdims=True).astype(np.float64)
+    span = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = (stack - lo.astype(np.float32)) / span.astype(np.float32)
+    scaled = np.where(span > 0, scaled, 0.0).astype(np.float32)
+    grey = (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
+    n, h, w = grey.shape
+    if COLORMAPS[cmap] is None:
+        rgb = np.repeat(grey[..., None], 3, axis=-1)
+    else:
+        rgb = cv2.cvtColor(cv2.applyColorMap(grey.reshape(n * h, w), COLORMAPS[cmap]), cv2.COLOR_BGR2RGB)
+        rgb = rgb.reshape(n, h, w, 3)
+    if factor > 1:
+        rgb = np.repeat(np.repeat(rgb, factor, axis=1), factor, axis=2)
+    return grid(rgb, cols)
 
 
 def filter_grid(kernel: np.ndarray, rgb: bool | None = None, max_filters: int = 64, max_inputs: int = 16,

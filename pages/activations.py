@@ -6,6 +6,7 @@ import streamlit as st
 from core.introspection import activations, class_probabilities, visual_layers
 from core.arithmetic import preactivation_maps
 from core.figures import heatmap
+from core.images import encode_png
 from core.tiles import COLORMAPS, feature_map_grid, image_tile
 from ui import state
 from ui.evolution import show_evolution
@@ -54,6 +55,17 @@ with right:
     st.plotly_chart(heatmap(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}",
                             PLOTLY_SCALES.get(cmap, "Viridis")), key="act_inspect_chart")
 
+_grids: dict = {}
+
+
+def grid_png(name: str, maps: np.ndarray, n: int) -> bytes:
+    """One layer's maps as a PNG, drawn once per run (a pooling layer shows its input's grid again)."""
+    key = name, min(n, maps.shape[-1])
+    if key not in _grids:
+        _grids[key] = encode_png(feature_map_grid(maps, cmap, normalise, n), compress_level=1)
+    return _grids[key]
+
+
 layer_names = list(acts)
 for layer in map_layers:
     maps = acts[layer.name]
@@ -65,20 +77,21 @@ for layer in map_layers:
         before = acts[before_name] if before_name else image
         n = min(max_channels, maps.shape[-1])
         a, b = st.columns(2)
-        a.image(feature_map_grid(before[..., :n], cmap, normalise, n), caption=f"input: {before_name or 'image'} "
+        a.image(grid_png(before_name or "image", before, n), caption=f"input: {before_name or 'image'} "
                 f"{before.shape[0]}×{before.shape[1]}")
-        b.image(feature_map_grid(maps, cmap, normalise, n), caption=f"after {layer.name}: {maps.shape[0]}×{maps.shape[1]}, "
+        b.image(grid_png(layer.name, maps, n), caption=f"after {layer.name}: {maps.shape[0]}×{maps.shape[1]}, "
                 "each value the " + ("maximum" if "Max" in kind else "average") + " of a window")
     else:
         pre = preactivation_maps(entry.model, layer.name, image) if show_pre and "Conv" in kind else None
         if pre is not None:
             act_name = getattr(getattr(layer, "activation", None), "__name__", "activation")
             a, b = st.columns(2)
-            a.image(feature_map_grid(pre, cmap, normalise, max_channels), caption="before the activation (conv + bias)")
-            b.image(feature_map_grid(maps, cmap, normalise, max_channels),
+            a.image(encode_png(feature_map_grid(pre, cmap, normalise, max_channels), compress_level=1),
+                    caption="before the activation (conv + bias)")
+            b.image(grid_png(layer.name, maps, max_channels),
                     caption=f"after {act_name}" + (": every negative value becomes 0" if act_name == "relu" else ""))
         else:
-            st.image(feature_map_grid(maps, cmap, normalise, max_channels))
+            st.image(grid_png(layer.name, maps, max_channels))
         if maps.shape[-1] > max_channels:
             st.caption(f"First {max_channels} of {maps.shape[-1]} maps shown.")
 

@@ -284,6 +284,20 @@ def test_feature_map_grid_size_and_content():
     assert len(find_grid(many, 4, 40, 16)[3]) == 40
 
 
+@pytest.mark.parametrize("cmap", ["viridis", "gray"])
+@pytest.mark.parametrize("normalise", ["channel", "layer"])
+def test_feature_map_grid_is_each_map_coloured_alone(cmap, normalise):
+    # the whole-layer arithmetic gives exactly the tiles of colorize + upscale on each channel
+    rng = np.random.default_rng(3)
+    maps = (rng.normal(size=(7, 9, 12)) * 40).astype(np.float32)
+    maps[..., 4] = 2.5  # a flat map: all one colour
+    lo, hi = (None, None) if normalise == "channel" else (float(maps.min()), float(maps.max()))
+    factor = tiles._scale_for(9, 32)
+    expected = tiles.grid(np.stack([tiles.upscale(tiles.colorize(maps[..., c], cmap, lo, hi), factor)
+                                    for c in range(12)]), 8)
+    np.testing.assert_array_equal(tiles.feature_map_grid(maps, cmap, normalise, tile_px=32), expected)
+
+
 def test_feature_map_grid_layer_normalisation_shows_strength():
     maps = np.stack([np.full((4, 4), 1.0), np.full((4, 4), 3.0)], axis=-1).astype(np.float32)
     per_layer = tiles.feature_map_grid(maps, cmap="gray", normalise="layer", cols=2, tile_px=4)

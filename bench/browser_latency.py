@@ -1,0 +1,151 @@
+"""Latency a user feels, measured in headless Chromium against a real ``streamlit run app.py``.
+
+    python -m bench.browser_latency [--repeats 20] [--starts 3]
+
+1. **Start to interactive**: from starting the server process to the first page
+   drawn and idle in the browser (the sidebar, the page's title, Streamlit no
+   longer "Running"). The browser is started first, so only the app's start counts.
+   Measured ``--starts`` times, each a new process; the median is reported.
+2. **Activations, image to maps**: on the Activations page, from the click that
+   picks another test image ("Random") to the last feature map image changing in
+   the page, with the page idle after it. ``--repeats`` times; median and p90.
+
+Targets: median image-to-maps <= 300 ms; start to interactive <= 8 s.
+Needs Playwright and the system's Chromium (``apt-get install chromium``, or
+``$CNNLAB_CHROMIUM``). The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.app_server import ROOT, AppServer
+
+TARGET_MAPS_MS = 300
+TARGET_START_S = 8.0
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+RUNNING = "(() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');" \
+          " return !!w && /Running|Connecting/i.test(w.innerText); })()"
+INTERACTIVE = ("() => !!document.querySelector('[data-testid=\"stSidebarNav\"] a') && "
+               "!!document.querySelector('[data-testid=\"stMain\"] h1') && !" + RUNNING)
+WATCH_IMAGES = """() => {
+  window.__last = 0;
+  const main = document.querySelector('[data-testid="stMain"]');
+  const seen = m => m.target.tagName === 'IMG' ||
+      Array.from(m.addedNodes).some(n => n.nodeType === 1 && (n.tagName === 'IMG' || n.querySelector('img')));
+  new MutationObserver(ms => { if (ms.some(seen)) window.__last = performance.now(); })
+      .observe(main, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}"""
+CLICK_RANDOM = """() => {
+  const b = Array.from(document.querySelectorAll('[data-testid="stMain"] button')).find(b => b.innerText.trim() === 'Random');
+  window.__last = 0; window.__t0 = performance.now(); b.click();
+}"""
+SETTLED = "() => window.__last > window.__t0 && !" + RUNNING + " && performance.now() - window.__last > 400"
+
+
+def chromium() -> str:
+    import os
+
+    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        sys.exit("error: no Chromium found (apt-get install chromium, or set CNNLAB_CHROMIUM)")
+    return path
+
+
+def start_to_interactive(browser, folder: Path) -> tuple[float, AppServer]:
+    """Seconds from starting the server process to its first page interactive in a new browser page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    server = AppServer(folder).launch()
+    server.wait_healthy(timeout=120)
+    page.goto(server.url)
+    page.wait_for_function(INTERACTIVE, timeout=120_000, polling=20)
+    seconds = time.perf_counter() - server.started_at
+    page.close()
+    return seconds, server
+
+
+def activations_latency(browser, server: AppServer, repeats: int) -> list[float]:
+    """Milliseconds from clicking Random on the Activations page to the last map image drawn."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url)
+    page.wait_for_function(INTERACTIVE, timeout=120_000, polling=50)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Activations").first.click()
+    page.wait_for_function("() => { const h = document.querySelector('[data-testid=\"stMain\"] h1');"
+                           " return h && h.innerText.includes('Activations'); }", timeout=120_000)
+    page.locator('[data-testid="stMain"] [data-testid="stImage"] img').nth(2).wait_for(timeout=120_000)
+    page.wait_for_function(INTERACTIVE, timeout=120_000, polling=50)
+    page.wait_for_timeout(1000)
+    page.evaluate(WATCH_IMAGES)
+    times = []
+    missed = 0
+    for i in range(repeats + 2):  # the first two warm the page's caches and are not counted
+        page.evaluate(CLICK_RANDOM)
+        try:
+            page.wait_for_function(SETTLED, timeout=10_000, polling=20)
+        except Exception:  # Random drew the image already shown (1 in the test split's size): nothing to redraw
+            missed += 1
+            if missed > 3:
+                raise
+            continue
+        if i >= 2:
+            times.append(page.evaluate("() => window.__last - window.__t0"))
+    maps = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
+    page.close()
+    if maps < 3:
+        raise RuntimeError(f"expected the Activations page to draw its feature maps; found {maps} images")
+    return times
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=20, help="image choices timed on the Activations page")
+    parser.add_argument("--starts", type=int, default=3, help="server starts timed")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="cnnlab_latency_"))
+    starts, server = [], None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            for i in range(args.starts):
+                seconds, server = start_to_interactive(browser, folder / f"start{i}")
+                starts.append(seconds)
+                print(f"start {i + 1}: interactive after {seconds:.2f} s", flush=True)
+                if i < args.starts - 1:
+                    server.stop()
+            times = activations_latency(browser, server, args.repeats)
+        finally:
+            if server is not None:
+                server.stop()
+            browser.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    median_ms, p90_ms = float(np.median(times)), float(np.percentile(times, 90))
+    start_s = float(np.median(starts))
+    print(f"Activations, image to maps: median {median_ms:.0f} ms, p90 {p90_ms:.0f} ms over {len(times)}")
+    result = {
+        "activations_image_to_maps_ms": {"median": round(median_ms), "p90": round(p90_ms), "min": round(min(times)),
+                                         "max": round(max(times)), "n": len(times)},
+        "start_to_interactive_s": {"median": round(start_s, 2), "all": [round(s, 2) for s in starts]},
+        "targets": {"activations_median_ms": TARGET_MAPS_MS, "start_to_interactive_s": TARGET_START_S},
+        "meets_targets": median_ms <= TARGET_MAPS_MS and start_s <= TARGET_START_S,
+        "cpus": len(__import__("os").sched_getaffinity(0)), "machine": platform.machine(),
+        "measured": time.strftime("%Y-%m-%d"), "app": str(ROOT.name),
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
