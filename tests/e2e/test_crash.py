@@ -70,7 +70,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
 
         # 1. killed while training
         train(page, "killed_while_training", 100)
-        wait_text(page, "epoch 2/100", timeout=120)
+        wait_text(page, "running · epoch", timeout=120)  # (the panel is redrawn every 2 s: no exact epoch)
         server.kill()
         assert check_registry(server) == ["before_crash"]
         reopen(server, page)
