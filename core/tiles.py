@@ -18,18 +18,26 @@ COLORMAPS = {
 }
 
 
-def colorize(values: np.ndarray, cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
-    """Map a 2-D float array to uint8 RGB with a sequential colour map."""
-    values = np.asarray(values, np.float32)
-    lo = float(values.min()) if vmin is None else vmin
-    hi = float(values.max()) if vmax is None else vmax
-    scaled = np.zeros_like(values) if hi <= lo else (values - lo) / (hi - lo)
-    grey = (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
+def colorize(values: np.ndarray, cmap: str = "viridis", vmin=None, vmax=None) -> np.ndarray:
+    """Map a float array (one 2-D map, or a stack of them) to uint8 RGB with a sequential colour map.
+
+    Args:
+        vmin, vmax: the values drawn at the two ends of the scale: numbers, or arrays that broadcast
+            against ``values`` (one range per map of a stack); the values' own range by default.
+    """
     if cmap not in COLORMAPS:
         raise ValueError(f"Expected a colour map in {sorted(COLORMAPS)}. Received: {cmap!r}")
+    values = np.asarray(values, np.float32)
+    lo = np.asarray(values.min() if vmin is None else vmin, np.float64)
+    hi = np.asarray(values.max() if vmax is None else vmax, np.float64)
+    span = hi - lo  # a flat map (no span) is drawn in the scale's first colour
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(span > 0, (values - lo.astype(np.float32)) / span.astype(np.float32), np.float32(0))
+    grey = (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
     if COLORMAPS[cmap] is None:
         return np.repeat(grey[..., None], 3, axis=-1)
-    return cv2.cvtColor(cv2.applyColorMap(grey, COLORMAPS[cmap]), cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(cv2.applyColorMap(grey.reshape(-1, grey.shape[-1]), COLORMAPS[cmap]), cv2.COLOR_BGR2RGB)
+    return rgb.reshape(*grey.shape, 3)
 
 
 def diverging(values: np.ndarray, limit: float | None = None) -> np.ndarray:
@@ -90,26 +98,11 @@ def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "
     if cols is None:
         n = maps.shape[-1]
         cols = n if n <= 8 else (8 if n <= 32 else 16)
-    if cmap not in COLORMAPS:
-        raise ValueError(f"Expected a colour map in {sorted(COLORMAPS)}. Received: {cmap!r}")
     factor = _scale_for(max(maps.shape[:2]), tile_px)
-    # All channels at once, the same arithmetic as ``colorize`` on each (float32 values, float64 range):
-    # a page draws a dozen of these grids on every new image.
+    # all channels in one call: a page draws a dozen of these grids on every new image
     stack = np.moveaxis(maps, -1, 0)  # (C, H, W)
     axes = (1, 2) if normalise == "channel" else None
-    lo = stack.min(axis=axes, keepdims=True).astype(np.float64)
-    hi = stack.max(axis=axes, keepdims=True).astype(np.float64)
-    span = hi - lo
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = (stack - lo.astype(np.float32)) / span.astype(np.float32)
-    scaled = np.where(span > 0, scaled, 0.0).astype(np.float32)
-    grey = (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
-    n, h, w = grey.shape
-    if COLORMAPS[cmap] is None:
-        rgb = np.repeat(grey[..., None], 3, axis=-1)
-    else:
-        rgb = cv2.cvtColor(cv2.applyColorMap(grey.reshape(n * h, w), COLORMAPS[cmap]), cv2.COLOR_BGR2RGB)
-        rgb = rgb.reshape(n, h, w, 3)
+    rgb = colorize(stack, cmap, stack.min(axis=axes, keepdims=True), stack.max(axis=axes, keepdims=True))
     if factor > 1:
         rgb = np.repeat(np.repeat(rgb, factor, axis=1), factor, axis=2)
     return grid(rgb, cols)
