@@ -1,4 +1,5 @@
-"""Start ``streamlit run app.py`` as a real server process, for the browser benchmarks and end-to-end tests.
+"""Start ``streamlit run app.py`` as a real server process, and find the system's Chromium, for the browser
+benchmarks and end-to-end tests.
 
     >>> server = AppServer(folder).start()   # free localhost port, data and models folders of its own
     >>> server.url, server.rss_bytes()
@@ -11,6 +12,7 @@ under ``folder`` (kept across restarts), so a caller can check what it wrote.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +22,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def chromium_path() -> str | None:
+    """The system's Chromium: ``$CNNLAB_CHROMIUM``, else ``chromium`` on the PATH (Debian's package)."""
+    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return path if path and Path(path).exists() else None
 
 
 def free_port() -> int:

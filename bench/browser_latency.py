@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -28,12 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.app_server import ROOT, AppServer
+from bench.app_server import CHROMIUM_ARGS, ROOT, AppServer, chromium_path
 
 TARGET_MAPS_MS = 300
 TARGET_START_S = 8.0
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 
 RUNNING = "(() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');" \
           " return !!w && /Running|Connecting/i.test(w.innerText); })()"
@@ -52,15 +51,6 @@ CLICK_RANDOM = """() => {
   window.__last = 0; window.__t0 = performance.now(); b.click();
 }"""
 SETTLED = "() => window.__last > window.__t0 && !" + RUNNING + " && performance.now() - window.__last > 400"
-
-
-def chromium() -> str:
-    import os
-
-    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        sys.exit("error: no Chromium found (apt-get install chromium, or set CNNLAB_CHROMIUM)")
-    return path
 
 
 def start_to_interactive(browser, folder: Path) -> tuple[float, AppServer]:
@@ -114,10 +104,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
+    chromium = chromium_path()
+    if chromium is None:
+        sys.exit("error: no Chromium found (apt-get install chromium, or set CNNLAB_CHROMIUM)")
+
     folder = Path(tempfile.mkdtemp(prefix="cnnlab_latency_"))
     starts, server = [], None
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             for i in range(args.starts):
                 seconds, server = start_to_interactive(browser, folder / f"start{i}")
@@ -140,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
         "start_to_interactive_s": {"median": round(start_s, 2), "all": [round(s, 2) for s in starts]},
         "targets": {"activations_median_ms": TARGET_MAPS_MS, "start_to_interactive_s": TARGET_START_S},
         "meets_targets": median_ms <= TARGET_MAPS_MS and start_s <= TARGET_START_S,
-        "cpus": len(__import__("os").sched_getaffinity(0)), "machine": platform.machine(),
+        "cpus": len(os.sched_getaffinity(0)), "machine": platform.machine(),
         "measured": time.strftime("%Y-%m-%d"), "app": str(ROOT.name),
     }
     print(json.dumps(result))

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
+from bench.app_server import CHROMIUM_ARGS, ROOT, chromium_path  # noqa: F401  (the tests' browser)
+
 MAIN = '[data-testid="stMain"]'
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-
-
-def chromium_path() -> str | None:
-    """The system's Chromium: ``$CNNLAB_CHROMIUM``, else ``chromium`` on the PATH (Debian's package)."""
-    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    return path if path and Path(path).exists() else None
 
 
 def wait_idle(page, timeout: float = 120, settle: float = 1.0) -> None:
@@ -155,3 +147,21 @@ def fill(page, label: str, value) -> None:
     box.fill(str(value))
     box.press("Enter")
     wait_idle(page)
+
+
+def start_training(page, epochs: int, name: str | None = None) -> None:
+    """On the Train page, train the default architecture for ``epochs`` (under ``name``), until its run shows."""
+    go(page, "Train", "Train")
+    if name:
+        fill(page, "Model name", name)
+    fill(page, "Epochs", epochs)
+    page.locator(MAIN).get_by_role("button", name="Train", exact=True).click()
+    wait_text(page, f"Run: {name}" if name else "Run: ")
+
+
+def open_predict(page, url: str) -> list[str]:
+    """Open the app on Predict; returns the current model's class names, as the page lists them."""
+    open_app(page, url)
+    go(page, "Predict", "Predict")
+    return main_text(page).split("Classes: ", 1)[1].split("\n", 1)[0].split(", ")
+

@@ -13,17 +13,9 @@ import time
 import pytest
 
 from bench.app_server import AppServer
-from browser import MAIN, exceptions, fill, go, open_app, wait_idle, wait_text
+from browser import exceptions, go, open_app, start_training, wait_idle, wait_text
 
 pytestmark = [pytest.mark.app, pytest.mark.e2e]
-
-
-def train(page, name: str, epochs: int) -> None:
-    go(page, "Train", "Train")
-    fill(page, "Model name", name)
-    fill(page, "Epochs", epochs)
-    page.locator(MAIN).get_by_role("button", name="Train", exact=True).click()
-    wait_text(page, f"Run: {name}")
 
 
 def in_flight(models) -> list[str]:
@@ -61,7 +53,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
     page = browser_page
     try:
         open_app(page, server.url)
-        train(page, "before_crash", 2)
+        start_training(page, 2, "before_crash")
         wait_text(page, "before_crash: test accuracy", timeout=120)
         deadline = time.time() + 30
         while "before_crash" not in check_registry(server) and time.time() < deadline:
@@ -69,7 +61,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
         assert check_registry(server) == ["before_crash"]
 
         # 1. killed while training
-        train(page, "killed_while_training", 100)
+        start_training(page, 100, "killed_while_training")
         wait_text(page, "running · epoch", timeout=120)  # (the panel is redrawn every 2 s: no exact epoch)
         server.kill()
         assert check_registry(server) == ["before_crash"]
@@ -79,7 +71,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
         # 2. killed while saving: as soon as the save's first temporary file is there
         caught = None
         for attempt in range(3):
-            train(page, f"killed_while_saving_{attempt}", 2)
+            start_training(page, 2, f"killed_while_saving_{attempt}")
             deadline = time.time() + 180
             while time.time() < deadline and not caught:
                 caught = in_flight(server.models)
@@ -106,7 +98,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
         assert check_registry(server) == listed
 
         # 3. the restarted server saves as before
-        train(page, "after_crash", 2)
+        start_training(page, 2, "after_crash")
         wait_text(page, "after_crash: test accuracy", timeout=120)
         deadline = time.time() + 30
         while "after_crash" not in check_registry(server) and time.time() < deadline:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bench.app_server import AppServer
-from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, fill, go, main_text, open_app, wait_idle
+from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, go, main_text, open_app, start_training
 
 pytestmark = [pytest.mark.app, pytest.mark.e2e]
 
@@ -31,15 +31,6 @@ def load_server(tmp_path):
     server.stop()
 
 
-def start_training(page, name: str, epochs: int = 200) -> None:
-    go(page, "Train", "Train")
-    fill(page, "Model name", name)
-    fill(page, "Epochs", epochs)
-    page.locator(MAIN).get_by_role("button", name="Train", exact=True).click()
-    page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
-                           arg=f"Run: {name}", timeout=60_000, polling=250)
-
-
 def test_four_sessions_for_two_minutes(load_server, playwright_instance, artifacts):
     browser = playwright_instance.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(4)]
@@ -52,7 +43,7 @@ def test_four_sessions_for_two_minutes(load_server, playwright_instance, artifac
     trainers, explorers = pages[:2], pages[2:]
     names = ["load_run_a", "load_run_b"]
     for page, name in zip(trainers, names):
-        start_training(page, name)
+        start_training(page, 200, name)
 
     rss, visits, checks = [], 0, 0
     start = time.time()

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from browser import MAIN, chart_points, choose, exceptions, fill, go, main_text, open_app, shot, upload, wait_idle, wait_text
+from browser import (MAIN, chart_points, choose, exceptions, main_text, open_app, open_predict, shot, start_training, upload,
+                     wait_idle, wait_text)
 from files import real_photos
 
 pytestmark = [pytest.mark.app, pytest.mark.e2e]
@@ -25,9 +26,7 @@ def prediction(page) -> str:
 
 def test_real_photos_of_every_kind_are_classified(app_server, browser_page, photos, artifacts):
     page = browser_page
-    open_app(page, app_server["url"])
-    go(page, "Predict", "Predict")
-    classes = main_text(page).split("Classes: ", 1)[1].split("\n", 1)[0].split(", ")
+    classes = open_predict(page, app_server["url"])
     choose(page, "Upload a photo")
     for photo in photos:
         upload(page, "Photo", str(photo.path))
@@ -46,9 +45,7 @@ def test_real_photos_of_every_kind_are_classified(app_server, browser_page, phot
 
 def test_webcam_snapshot_is_classified(app_server, browser_page, camera_video, artifacts):
     page = browser_page
-    open_app(page, app_server["url"])
-    go(page, "Predict", "Predict")
-    classes = main_text(page).split("Classes: ", 1)[1].split("\n", 1)[0].split(", ")
+    classes = open_predict(page, app_server["url"])
     choose(page, "Webcam snapshot")
     take = page.get_by_role("button", name="Take Photo").first
     take.wait_for(state="visible", timeout=30_000)
@@ -64,10 +61,7 @@ def test_webcam_snapshot_is_classified(app_server, browser_page, camera_video, a
 def test_training_shows_a_live_chart_that_grows(app_server, browser_page, artifacts):
     page = browser_page
     open_app(page, app_server["url"])
-    go(page, "Train", "Train")
-    fill(page, "Epochs", 12)
-    page.locator(MAIN).get_by_role("button", name="Train", exact=True).click()
-    wait_text(page, "Run: ")
+    start_training(page, 12)
     counts, states, deadline = [], [], time.time() + 240
     while time.time() < deadline:
         points = chart_points(page)
