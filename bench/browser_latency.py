@@ -9,6 +9,8 @@
 2. **Activations, image to maps**: on the Activations page, from the click that
    picks another test image ("Random") to the last feature map image changing in
    the page, with the page idle after it. ``--repeats`` times; median and p90.
+   Also reported, with no target: to the last change anywhere on the page (the
+   closer-look heatmap, which the page draws after the maps).
 
 Targets: median image-to-maps <= 300 ms; start to interactive <= 8 s.
 Needs Playwright and the system's Chromium (``apt-get install chromium``, or
@@ -39,18 +41,22 @@ RUNNING = "(() => { const w = document.querySelector('[data-testid=\"stStatusWid
 INTERACTIVE = ("() => !!document.querySelector('[data-testid=\"stSidebarNav\"] a') && "
                "!!document.querySelector('[data-testid=\"stMain\"] h1') && !" + RUNNING)
 WATCH_IMAGES = """() => {
-  window.__last = 0;
+  window.__last = 0; window.__lastAny = 0;
   const main = document.querySelector('[data-testid="stMain"]');
-  const seen = m => m.target.tagName === 'IMG' ||
+  const seen = m => m.type === 'attributes' ? m.target.tagName === 'IMG' && m.attributeName === 'src' :
       Array.from(m.addedNodes).some(n => n.nodeType === 1 && (n.tagName === 'IMG' || n.querySelector('img')));
-  new MutationObserver(ms => { if (ms.some(seen)) window.__last = performance.now(); })
-      .observe(main, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  new MutationObserver(ms => {
+    const now = performance.now();
+    window.__lastAny = now;
+    if (ms.some(seen)) window.__last = now;
+  }).observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
 }"""
 CLICK_RANDOM = """() => {
   const b = Array.from(document.querySelectorAll('[data-testid="stMain"] button')).find(b => b.innerText.trim() === 'Random');
-  window.__last = 0; window.__t0 = performance.now(); b.click();
+  window.__last = 0; window.__lastAny = 0; window.__t0 = performance.now(); b.click();
 }"""
-SETTLED = "() => window.__last > window.__t0 && !" + RUNNING + " && performance.now() - window.__last > 400"
+SETTLED = ("() => window.__last > window.__t0 && !" + RUNNING +
+           " && performance.now() - Math.max(window.__last, window.__lastAny) > 400")
 
 
 def start_to_interactive(browser, folder: Path) -> tuple[float, AppServer]:
@@ -65,8 +71,9 @@ def start_to_interactive(browser, folder: Path) -> tuple[float, AppServer]:
     return seconds, server
 
 
-def activations_latency(browser, server: AppServer, repeats: int) -> list[float]:
-    """Milliseconds from clicking Random on the Activations page to the last map image drawn."""
+def activations_latency(browser, server: AppServer, repeats: int) -> tuple[list[float], list[float]]:
+    """Milliseconds from clicking Random on the Activations page to the last map image drawn, and to
+    the last change anywhere on the page (the closer-look chart, drawn after the maps)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server.url)
     page.wait_for_function(INTERACTIVE, timeout=120_000, polling=50)
@@ -77,7 +84,7 @@ def activations_latency(browser, server: AppServer, repeats: int) -> list[float]
     page.wait_for_function(INTERACTIVE, timeout=120_000, polling=50)
     page.wait_for_timeout(1000)
     page.evaluate(WATCH_IMAGES)
-    times = []
+    times, settled = [], []
     missed = 0
     for i in range(repeats + 2):  # the first two warm the page's caches and are not counted
         page.evaluate(CLICK_RANDOM)
@@ -90,11 +97,12 @@ def activations_latency(browser, server: AppServer, repeats: int) -> list[float]
             continue
         if i >= 2:
             times.append(page.evaluate("() => window.__last - window.__t0"))
+            settled.append(page.evaluate("() => Math.max(window.__last, window.__lastAny) - window.__t0"))
     maps = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
     page.close()
     if maps < 3:
         raise RuntimeError(f"expected the Activations page to draw its feature maps; found {maps} images")
-    return times
+    return times, settled
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"start {i + 1}: interactive after {seconds:.2f} s", flush=True)
                 if i < args.starts - 1:
                     server.stop()
-            times = activations_latency(browser, server, args.repeats)
+            times, settled = activations_latency(browser, server, args.repeats)
         finally:
             if server is not None:
                 server.stop()
@@ -127,10 +135,14 @@ def main(argv: list[str] | None = None) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     median_ms, p90_ms = float(np.median(times)), float(np.percentile(times, 90))
     start_s = float(np.median(starts))
-    print(f"Activations, image to maps: median {median_ms:.0f} ms, p90 {p90_ms:.0f} ms over {len(times)}")
+    print(f"Activations, image to maps: median {median_ms:.0f} ms, p90 {p90_ms:.0f} ms over {len(times)}; "
+          f"to the whole page drawn: median {np.median(settled):.0f} ms")
     result = {
         "activations_image_to_maps_ms": {"median": round(median_ms), "p90": round(p90_ms), "min": round(min(times)),
                                          "max": round(max(times)), "n": len(times)},
+        # the whole page: the maps, then the closer-look chart drawn after them (no target)
+        "activations_image_to_page_settled_ms": {"median": round(float(np.median(settled))),
+                                                 "p90": round(float(np.percentile(settled, 90)))},
         "start_to_interactive_s": {"median": round(start_s, 2), "all": [round(s, 2) for s in starts]},
         "targets": {"activations_median_ms": TARGET_MAPS_MS, "start_to_interactive_s": TARGET_START_S},
         "meets_targets": median_ms <= TARGET_MAPS_MS and start_s <= TARGET_START_S,

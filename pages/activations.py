@@ -12,7 +12,7 @@ from ui import state
 from ui.evolution import show_evolution
 
 state.require_router(__file__)
-from ui.widgets import image_input
+from ui.widgets import image_input, picture
 
 entry = state.current_model()
 st.title("Activations")
@@ -41,19 +41,10 @@ acts = activations(entry.model, image)
 probs = class_probabilities(entry.model, image)
 best = int(np.argmax(probs))
 left, right = st.columns([1, 2])
-left.image(image_tile(image, max(1, 160 // image.shape[0])), caption=caption)
+picture(left, image_tile(image, max(1, 160 // image.shape[0])), caption=caption)
 left.markdown(f"Prediction: **{entry.class_names[best]}** ({probs[best]:.1%})")
 
 map_layers = visual_layers(entry.model)
-with right:
-    st.markdown("**Look closer at one map**: hover to read every value.")
-    a, b = st.columns([2, 1])
-    inspect_name = a.selectbox("Layer", [layer.name for layer in map_layers], key="act_inspect_layer")
-    n_channels = acts[inspect_name].shape[-1]
-    channel = b.number_input("Channel", 0, n_channels - 1, key="act_inspect_channel") if n_channels > 1 else 0
-    channel = min(int(channel), n_channels - 1)
-    st.plotly_chart(heatmap(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}",
-                            PLOTLY_SCALES.get(cmap, "Viridis")), key="act_inspect_chart")
 
 _grids: dict = {}
 
@@ -77,23 +68,35 @@ for layer in map_layers:
         before = acts[before_name] if before_name else image
         n = min(max_channels, maps.shape[-1])
         a, b = st.columns(2)
-        a.image(grid_png(before_name or "image", before, n), caption=f"input: {before_name or 'image'} "
+        picture(a, grid_png(before_name or "image", before, n), caption=f"input: {before_name or 'image'} "
                 f"{before.shape[0]}×{before.shape[1]}")
-        b.image(grid_png(layer.name, maps, n), caption=f"after {layer.name}: {maps.shape[0]}×{maps.shape[1]}, "
+        picture(b, grid_png(layer.name, maps, n), caption=f"after {layer.name}: {maps.shape[0]}×{maps.shape[1]}, "
                 "each value the " + ("maximum" if "Max" in kind else "average") + " of a window")
     else:
         pre = preactivation_maps(entry.model, layer.name, image) if show_pre and "Conv" in kind else None
         if pre is not None:
             act_name = getattr(getattr(layer, "activation", None), "__name__", "activation")
             a, b = st.columns(2)
-            a.image(encode_png(feature_map_grid(pre, cmap, normalise, max_channels), compress_level=1),
+            picture(a, encode_png(feature_map_grid(pre, cmap, normalise, max_channels), compress_level=1),
                     caption="before the activation (conv + bias)")
-            b.image(grid_png(layer.name, maps, max_channels),
+            picture(b, grid_png(layer.name, maps, max_channels),
                     caption=f"after {act_name}" + (": every negative value becomes 0" if act_name == "relu" else ""))
         else:
-            st.image(grid_png(layer.name, maps, max_channels))
+            picture(st, grid_png(layer.name, maps, max_channels))
         if maps.shape[-1] > max_channels:
             st.caption(f"First {max_channels} of {maps.shape[-1]} maps shown.")
+
+# The closer look fills the right-hand column last: its chart takes the browser longest to draw,
+# so the maps above are sent (and drawn) before it.
+with right:
+    st.markdown("**Look closer at one map**: hover to read every value.")
+    a, b = st.columns([2, 1])
+    inspect_name = a.selectbox("Layer", [layer.name for layer in map_layers], key="act_inspect_layer")
+    n_channels = acts[inspect_name].shape[-1]
+    channel = b.number_input("Channel", 0, n_channels - 1, key="act_inspect_channel") if n_channels > 1 else 0
+    channel = min(int(channel), n_channels - 1)
+    st.plotly_chart(heatmap(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}",
+                            PLOTLY_SCALES.get(cmap, "Viridis")), key="act_inspect_chart")
 
 if entry.evolution:
     with st.expander("Replay training: the conv maps of the probe image after each epoch"):

@@ -10,6 +10,7 @@ from core.pixel_stats import pixel_statistics
 from core.tiles import image_grid
 from ui import state, uploads
 from ui.augment_view import draw_augmentation_section
+from ui.widgets import picture
 
 state.require_router(__file__)
 
@@ -181,7 +182,7 @@ for start in range(0, ds.num_classes, 2):
         idx = picked[cls]
         col.markdown(f"**{ds.class_names[cls]}**" + ("" if len(idx) else ": no images"))
         if len(idx):
-            col.image(image_grid(ds.x_train[idx], cols=per_class))
+            picture(col, image_grid(ds.x_train[idx], cols=per_class))
 
 st.subheader("Class counts")
 train_counts, test_counts = ds.class_counts("train"), ds.class_counts("test")

@@ -8,7 +8,7 @@ import streamlit as st
 from core.embedding import embed, nearest_neighbours, penultimate_layer, project
 from core.tiles import image_grid
 from ui import state
-from ui.widgets import image_input
+from ui.widgets import image_input, picture
 
 state.require_router(__file__)
 
@@ -68,5 +68,5 @@ st.plotly_chart(fig, key="emb_chart")
 
 if neighbours is not None:
     st.markdown("**Its nearest training images in embedding space** (your image is the black star on the map):")
-    st.image(image_grid(dataset.x_train[neighbours], cols=len(neighbours), tile_px=80),
+    picture(st, image_grid(dataset.x_train[neighbours], cols=len(neighbours), tile_px=80),
              caption=" · ".join(entry.class_names[int(dataset.y_train[i])] for i in neighbours))

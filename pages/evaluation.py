@@ -8,6 +8,7 @@ from core.evaluation import evaluate
 from core.explain import gradcam, overlay
 from core.tiles import grid, image_grid, upscale
 from ui import state
+from ui.widgets import picture
 
 state.require_router(__file__)
 
@@ -64,12 +65,12 @@ if len(idx) == 0:
     st.caption(f"No test image of {names[true_c]} was predicted as {names[pred_c]}.")
 else:
     shown = idx[:8]
-    st.image(image_grid(dataset.x_test[shown], cols=8, tile_px=72),
+    picture(st, image_grid(dataset.x_test[shown], cols=8, tile_px=72),
              caption=f"{len(idx)} images of {names[true_c]} predicted as {names[pred_c]}"
                      + (f" (first {len(shown)})" if len(idx) > len(shown) else "") + "; confidence: "
                      + ", ".join(f"{ev.probs[i, pred_c]:.0%}" for i in shown))
     cams = [overlay(dataset.x_test[i], gradcam(entry.model, dataset.x_test[i], pred_c)[0]) for i in shown]
-    st.image(grid(np.stack([upscale(c, int(np.ceil(72 / c.shape[0]))) for c in cams]), cols=8, pad=2),
+    picture(st, grid(np.stack([upscale(c, int(np.ceil(72 / c.shape[0]))) for c in cams]), cols=8, pad=2),
              caption=f"Grad-CAM for “{names[pred_c]}”: where the model saw that class")
 
 st.subheader("Most confident mistakes")
@@ -80,5 +81,5 @@ if not mistakes:
 else:
     cols = st.columns(len(mistakes))
     for col, mk in zip(cols, mistakes):
-        col.image(image_grid(dataset.x_test[[mk["index"]]], tile_px=96),
+        picture(col, image_grid(dataset.x_test[[mk["index"]]], tile_px=96),
                   caption=f"{names[mk['true']]} → {names[mk['predicted']]} ({mk['confidence']:.0%})")

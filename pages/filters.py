@@ -9,6 +9,7 @@ from core.featurevis import cached_maximize, top_activating
 from core.tiles import feature_map_grid, filter_grid, grid, image_tile
 from ui import state
 from ui.evolution import show_evolution
+from ui.widgets import picture
 
 state.require_router(__file__)
 
@@ -52,7 +53,7 @@ else:
     shown = min(n_in, 16)
     st.caption(f"Each row is one filter; each column is its weights for one input channel "
                f"({shown} of {n_in} shown). Red weights excite, blue weights inhibit, white is zero.")
-st.image(filter_grid(kernel, normalise=normalise))
+picture(st, filter_grid(kernel, normalise=normalise))
 
 with st.expander("Per-filter statistics"):
     flat = kernel.reshape(-1, n_out)
@@ -73,7 +74,7 @@ f1, f2 = st.columns([1, 3])
 filter_index = min(int(f1.number_input("Filter", 0, n_out - 1, key="filters_pick")), n_out - 1)
 with st.spinner("Growing the picture this filter likes best…"):
     best = cached_maximize(entry.model, state.model_key(entry), layer_name, filter_index)
-f1.image(image_tile(best, max(1, 128 // best.shape[0])), caption=f"{layer_name}, filter {filter_index}: "
+picture(f1, image_tile(best, max(1, 128 // best.shape[0])), caption=f"{layer_name}, filter {filter_index}: "
          "what excites it most")
 dataset = state.dataset_for(entry)
 if dataset is None:
@@ -83,8 +84,8 @@ else:
     tiles = [image_tile(dataset.x_test[t["index"]], max(1, 72 // dataset.input_shape[0])) for t in top]
     maps = _same_size([feature_map_grid(t["map"][..., None], "inferno", cols=1, tile_px=72) for t in top],
                       tiles[0].shape)
-    f2.image(grid(np.stack(tiles), cols=9, pad=3), caption="the 9 test images (of the first 1,000) it responds to most")
-    f2.image(grid(np.stack(maps), cols=9, pad=3),
+    picture(f2, grid(np.stack(tiles), cols=9, pad=3), caption="the 9 test images (of the first 1,000) it responds to most")
+    picture(f2, grid(np.stack(maps), cols=9, pad=3),
              caption="its map on each: " + ", ".join(f"{entry.class_names[int(dataset.y_test[t['index']])]} {t['score']:.2f}"
                                                      for t in top))
 

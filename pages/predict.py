@@ -12,7 +12,7 @@ from ui import state
 state.require_router(__file__)
 from ui.explain_view import show_explanations
 from ui.face_view import face_controls, show_face_pipeline
-from ui.widgets import image_input
+from ui.widgets import image_input, picture
 
 entry = state.current_model()
 st.title("Predict")
@@ -42,7 +42,7 @@ best = int(np.argmax(probs))
 c1, c2, c3 = st.columns([1, 1, 2])
 if original is not None:
     c1.image(original, caption=caption)
-c2.image(image_tile(image, max(1, 160 // image.shape[0])), caption="What the model sees")
+picture(c2, image_tile(image, max(1, 160 // image.shape[0])), caption="What the model sees")
 with c3:
     st.metric("Prediction", entry.class_names[best], f"{probs[best]:.1%} sure", delta_color="off", delta_arrow="off")
     k = min(3, len(entry.class_names))

@@ -9,6 +9,7 @@ from core.augment import FLIPS, Augmentation, augment_images
 from core.datasets import Dataset
 from core.tiles import image_grid
 from ui.state import set_widget_values
+from ui.widgets import picture
 
 # widget key -> (Augmentation field, default)
 WIDGETS = {
@@ -87,5 +88,5 @@ def draw_augmentation_section(ds: Dataset) -> None:
     cols = st.columns(len(indices))
     for i, (col, index) in enumerate(zip(cols, indices)):
         tiles = np.concatenate([originals[i:i + 1], augmented[i * variants:(i + 1) * variants]])
-        col.image(image_grid(tiles, cols=4), caption=f"{ds.class_names[int(ds.y_train[index])]}: "
+        picture(col, image_grid(tiles, cols=4), caption=f"{ds.class_names[int(ds.y_train[index])]}: "
                                                      "the original (top left) and 7 random versions")

@@ -6,6 +6,8 @@ import streamlit as st
 
 from core.tiles import feature_map_grid, filter_grid, image_tile
 
+from .widgets import picture
+
 
 def show_evolution(snapshots: list, key: str, probe=None) -> None:
     """An epoch slider over ``core.jobs.Snapshot`` records; nothing when there are none."""
@@ -27,10 +29,10 @@ def show_evolution(snapshots: list, key: str, probe=None) -> None:
     names = list(snap.maps)
     cols = st.columns([1, 2, 2] if probe is not None else [1, 1])
     if probe is not None:
-        cols[0].image(image_tile(probe, max(1, 96 // probe.shape[0])), caption="probe image")
+        picture(cols[0], image_tile(probe, max(1, 96 // probe.shape[0])), caption="probe image")
         cols = cols[1:]
-    cols[0].image(filter_grid(snap.kernel), caption=f"first-layer filters after {epoch} epoch(s)")
+    picture(cols[0], filter_grid(snap.kernel), caption=f"first-layer filters after {epoch} epoch(s)")
     layer = names[0]
     if len(names) > 1:
         layer = cols[1].selectbox("Layer", names, key=f"{key}_layer")
-    cols[1].image(feature_map_grid(snap.maps[layer]), caption=f"{layer} maps of the probe after {epoch} epoch(s)")
+    picture(cols[1], feature_map_grid(snap.maps[layer]), caption=f"{layer} maps of the probe after {epoch} epoch(s)")

@@ -11,6 +11,7 @@ from core.explain import gradcam, occlusion, overlay, saliency, smoothgrad
 from core.tiles import upscale
 
 from .state import ModelEntry, model_key
+from .widgets import picture
 
 EXPLANATIONS = {
     "Grad-CAM": "Which regions of the last conv layer's maps pushed the score for this class up "
@@ -55,5 +56,5 @@ def show_explanations(entry: ModelEntry, image: np.ndarray, probs: np.ndarray, k
         else:
             shown, note = heat, ""
         # a short image caption: a caption wider than the image stretches the image with it
-        col.image(upscale(overlay(image, shown), factor), caption=name)
+        picture(col, upscale(overlay(image, shown), factor), caption=name)
         col.caption(EXPLANATIONS[name] + note)

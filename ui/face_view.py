@@ -15,6 +15,8 @@ from core.figures import probability_bar
 from core.introspection import activations, conv_layers
 from core.tiles import feature_map_grid, image_tile
 
+from .widgets import picture
+
 STAGE_PX = 128  # display side of the detection and alignment crops
 
 
@@ -65,11 +67,11 @@ def show_face_pipeline(model, class_names: list[str], photo: np.ndarray, key: st
                           caption=f"2 · Alignment: turned {r.aligned.angle:+.0f}° so the eyes are level, "
                                   f"margin {margin:.0%}")
             ih, iw, ic = r.cnn_input.shape
-            cols[2].image(image_tile(r.cnn_input, max(1, STAGE_PX // ih)), width=STAGE_PX,
+            picture(cols[2], image_tile(r.cnn_input, max(1, STAGE_PX // ih)), width=STAGE_PX,
                           caption=f"3 · CNN input: {ih}×{iw} {'grey' if ic == 1 else 'colour'} pixels")
             if first_conv is not None:
                 maps = activations(model, r.cnn_input)[first_conv.name]
-                cols[3].image(feature_map_grid(maps, tile_px=32, cols=int(np.ceil(np.sqrt(min(maps.shape[-1], 64))))), width=STAGE_PX,
+                picture(cols[3], feature_map_grid(maps, tile_px=32, cols=int(np.ceil(np.sqrt(min(maps.shape[-1], 64))))), width=STAGE_PX,
                               caption=f"4 · Activations: the {maps.shape[-1]} maps of {first_conv.name}")
             with cols[4]:
                 st.metric("5 · Answer", r.identity,
