@@ -10,6 +10,7 @@ import core  # noqa: F401  (first: it sets TensorFlow's environment before anyth
 
 from ui.runtime import keep_keras_state_between_reruns
 from ui.sidebar import draw_sidebar
+from ui.state import preload_shipped_model
 
 keep_keras_state_between_reruns()
 
@@ -38,3 +39,5 @@ if pending:
     st.switch_page(pending)
 draw_sidebar()
 navigation.run()
+# The page is drawn: load the default model (and TensorFlow) for the next one.
+preload_shipped_model()

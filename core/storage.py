@@ -142,10 +142,18 @@ def load_model(path: str | Path):
         model = keras.models.load_model(keras_path, compile=False, safe_mode=True)
     except Exception as exc:
         raise ModelFileError(f"Could not load {keras_path.name}: {type(exc).__name__}: {exc}") from exc
-    metadata = {}
-    if json_path.is_file():
-        try:
-            metadata = json.loads(json_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelFileError(f"The metadata file {json_path.name} is not valid JSON: {exc}") from exc
-    return model, metadata
+    return model, load_metadata(path)
+
+
+def load_metadata(path: str | Path) -> dict:
+    """The metadata saved beside ``path.keras``, without loading the model (or TensorFlow).
+
+    Returns ``{}`` when the JSON is missing; raises ``ModelFileError`` when it is not valid JSON.
+    """
+    _, json_path = model_paths(path)
+    if not json_path.is_file():
+        return {}
+    try:
+        return json.loads(json_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"The metadata file {json_path.name} is not valid JSON: {exc}") from exc

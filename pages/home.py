@@ -21,7 +21,7 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Current model", meta.get("name", entry.id))
 c2.metric("Dataset", (meta.get("dataset") or {}).get("title", "—"))
 c3.metric("Test accuracy", f"{acc:.1%}" if acc is not None else "—")
-c4.metric("Parameters", f"{entry.model.count_params():,}")
+c4.metric("Parameters", f"{entry.params:,}")
 
 st.subheader("Start here")
 cols = st.columns(3)

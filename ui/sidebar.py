@@ -27,7 +27,7 @@ def draw_sidebar() -> None:
         acc = entry.metadata.get("metrics", {}).get("test_accuracy")
         ds_title = (entry.metadata.get("dataset") or {}).get("title", "unknown dataset")
         st.caption(f"Trained on {ds_title} · input {entry.input_shape[0]}×{entry.input_shape[1]}×{entry.input_shape[2]} · "
-                   f"{entry.model.count_params():,} parameters")
+                   f"{entry.params:,} parameters")
         if acc is not None:
             st.metric("Test accuracy", f"{acc:.1%}")
 

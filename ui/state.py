@@ -6,6 +6,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -22,11 +23,22 @@ class ModelEntry:
     """A model the user can pick: the shipped default (shared, read-only) or one they trained."""
 
     id: str
-    model: object
+    _model: object  # the Keras model; None until ``loader`` has loaded it
     metadata: dict
     shipped: bool = False
     evolution: list | None = None  # core.jobs.Snapshot records of the run that trained it
     probe: object = None  # the image those snapshots' feature maps are of
+    loader: Callable[[], object] | None = None  # loads the model on first use (the shipped model)
+
+    @property
+    def model(self):
+        if self._model is None and self.loader is not None:
+            self._model = self.loader()
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     @property
     def label(self) -> str:
@@ -35,23 +47,68 @@ class ModelEntry:
         tag = " (shipped)" if self.shipped else ""
         return f"{self.metadata.get('name', self.id)}{tag}{acc_text}"
 
+    # The sidebar and the Overview read these before the model is loaded: from the metadata saved
+    # with it until then (tests/test_state.py checks that the shipped model's agree with the model).
+    @property
+    def params(self) -> int:
+        if not self.loaded and self.metadata.get("params") is not None:
+            return int(self.metadata["params"])
+        return int(self.model.count_params())
+
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        if not self.loaded and len(self.metadata.get("input_shape") or ()) == 3:
+            return tuple(int(v) for v in self.metadata["input_shape"])
         return tuple(int(v) for v in self.model.input_shape[1:])
 
     @property
     def class_names(self) -> list[str]:
         names = self.metadata.get("class_names")
+        if not self.loaded and names:
+            return list(names)
         n = int(self.model.output_shape[-1])
         return list(names) if names and len(names) == n else [str(i) for i in range(n)]
 
 
-@st.cache_resource(show_spinner="Loading the shipped model…")
-def load_shipped_model():
-    """The default model; one object shared by every session, so it is only ever read."""
-    from core.storage import load_model
+# The shipped model: one object shared by every session, so it is only ever read. The first page
+# (the Overview and the sidebar) needs only its metadata; the model, and TensorFlow with it (2 to 6 s
+# to import), load in a thread of their own once that page is drawn, or at once where a page needs it.
+_SHIPPED: dict = {}
+_SHIPPED_LOCK = threading.Lock()
+_PRELOAD_STARTED = threading.Event()
 
-    return load_model(SHIPPED_MODEL)
+
+def shipped_metadata() -> dict:
+    if "metadata" not in _SHIPPED:
+        from core.storage import load_metadata
+
+        _SHIPPED["metadata"] = load_metadata(SHIPPED_MODEL)
+    return _SHIPPED["metadata"]
+
+
+def shipped_model():
+    """The default model, loaded on the first call in this process (the others wait for it)."""
+    with _SHIPPED_LOCK:
+        if "model" not in _SHIPPED:
+            from core.storage import load_model
+
+            _SHIPPED["model"], _ = load_model(SHIPPED_MODEL)
+        return _SHIPPED["model"]
+
+
+def preload_shipped_model() -> None:
+    """Start loading the shipped model in the background, once per process."""
+    if _PRELOAD_STARTED.is_set():
+        return
+    _PRELOAD_STARTED.set()
+
+    def load() -> None:
+        try:
+            shipped_model()
+        except Exception:  # noqa: BLE001  (the page that needs the model loads it again and shows the error)
+            pass
+
+    threading.Thread(target=load, name="cnnlab-shipped-model", daemon=True).start()
 
 
 # Datasets are shared, read-only arrays (MNIST is 200 MB as float32), loaded
@@ -185,8 +242,8 @@ def init_state() -> None:
     ss.setdefault("job", None)
     ss.setdefault("job_consumed", None)
     if SHIPPED_ID not in ss["models"]:
-        model, metadata = load_shipped_model()
-        ss["models"][SHIPPED_ID] = ModelEntry(SHIPPED_ID, model, metadata, shipped=True)
+        ss["models"][SHIPPED_ID] = ModelEntry(SHIPPED_ID, _SHIPPED.get("model"), shipped_metadata(), shipped=True,
+                                              loader=shipped_model)
     if ss["current_model"] not in ss["models"]:
         ss["current_model"] = SHIPPED_ID
     collect_finished_job()
