@@ -16,6 +16,7 @@ from core.class_images import MIN_IMAGES_PER_CLASS, ClassImageError, ClassImages
 from core.images import SUPPORTED
 
 from . import uploads
+from .photo_inputs import draw_photo_inputs, say
 
 THUMBS_SHOWN = 24  # newest thumbnails drawn per class until "Show all" is on
 THUMB_COLUMNS = 6
@@ -36,18 +37,8 @@ def class_id(name: str) -> str:
     return st.session_state.setdefault("classes_ids", {}).setdefault(name, uuid.uuid4().hex[:8])
 
 
-def _generation(key: str) -> int:
-    return st.session_state.setdefault("classes_gen", {}).get(key, 0)
-
-
-def _next_generation(key: str) -> None:
-    # A new widget key gives a fresh, empty uploader and a live camera for the next photo.
-    gens = st.session_state.setdefault("classes_gen", {})
-    gens[key] = gens.get(key, 0) + 1
-
-
 def _say(cid: str, kind: str, text: str) -> None:
-    st.session_state.setdefault("classes_messages", {}).setdefault(cid, []).append((kind, text))
+    say("classes", cid, kind, text)
 
 
 # --- callbacks: they change the folder before the page is drawn again ------------------------
@@ -65,33 +56,14 @@ def _on_rename(name: str, key: str) -> None:
     ids[new] = ids.pop(name)
 
 
-def _on_upload(name: str, key: str) -> None:
-    files = st.session_state.get(key) or []
-    _add(name, [(f.name, f.getvalue()) for f in files], what="file")
-    _next_generation(f"up_{class_id(name)}")
-
-
-def _on_camera(name: str, key: str) -> None:
-    shot = st.session_state.get(key)
-    if shot is None:
-        return
-    # A camera widget keeps returning its last photo on every rerun: each photo is added once, by its id.
-    seen = st.session_state.setdefault("classes_seen_shots", set())
-    if shot.file_id in seen:
-        return
-    seen.add(shot.file_id)
-    _add(name, [("webcam snapshot", shot.getvalue())], what="snapshot")
-    _next_generation(f"cam_{class_id(name)}")
-
-
-def _add(name: str, files: list[tuple[str, bytes]], what: str) -> None:
+def _add(name: str, files: list[tuple[str, bytes]], source: str) -> None:
     cid = class_id(name)
     try:
         report = class_store().add_images(name, files)
     except ClassImageError as exc:
         _say(cid, "error", str(exc))
         return
-    if report.added and what == "file":
+    if report.added and source == "upload":  # a snapshot shows up as its thumbnail
         _say(cid, "success", f"Added {len(report.added)} image{'s' if len(report.added) != 1 else ''} to {name}.")
     if report.refused:
         _say(cid, "error", "Not added (your other images are kept):\n\n"
@@ -157,15 +129,10 @@ def draw_class(store: ClassImages, name: str) -> None:
 
         left, right = st.columns([2, 3])
         with left:
-            if st.toggle("Webcam", key=f"cls_cam_on_{cid}", help="Take snapshots; each one is added to this class."):
-                cam_key = f"cls_cam_{cid}_{_generation(f'cam_{cid}')}"
-                st.camera_input(f"Snapshot for {name}", key=cam_key, on_change=_on_camera, args=(name, cam_key),
-                                label_visibility="collapsed")
-            up_key = f"cls_up_{cid}_{_generation(f'up_{cid}')}"
-            st.file_uploader(f"Add images to {name}", accept_multiple_files=True, key=up_key, on_change=_on_upload,
-                             args=(name, up_key), help=f"{SUPPORTED} files, several at once.")
-            for kind, text in st.session_state.get("classes_messages", {}).pop(cid, []):
-                getattr(st, kind)(text)
+            draw_photo_inputs(prefix="cls", state="classes", item_id=cid, name=name, add=_add,
+                              camera_help="Take snapshots; each one is added to this class.",
+                              camera_label=f"Snapshot for {name}", snapshot_label="webcam snapshot",
+                              upload_label=f"Add images to {name}", upload_help=f"{SUPPORTED} files, several at once.")
         with right:
             _draw_thumbnails(name, cid, images)
 

@@ -16,6 +16,8 @@ from core.enrol import MIN_FACES, FaceGallery
 from core.faces import FaceError
 from core.images import SUPPORTED, ImageDecodeError
 
+from .photo_inputs import draw_photo_inputs, say
+
 THUMB_COLUMNS = 8
 
 
@@ -36,20 +38,12 @@ def identity_id(name: str) -> str:
     return _ids().setdefault(name, uuid.uuid4().hex[:8])
 
 
-def _generation(key: str) -> int:
-    return st.session_state.setdefault("face_gen", {}).get(key, 0)
-
-
-def _next_generation(key: str) -> None:
-    gens = st.session_state.setdefault("face_gen", {})
-    gens[key] = gens.get(key, 0) + 1
-
-
 def _say(iid: str, kind: str, text: str) -> None:
-    st.session_state.setdefault("face_messages", {}).setdefault(iid, []).append((kind, text))
+    say("face", iid, kind, text)
 
 
-def _enrol(name: str, files: list[tuple[str, bytes]]) -> None:
+def _enrol(name: str, files: list[tuple[str, bytes]], source: str) -> None:
+    # a snapshot and an uploaded photo are checked alike (source: "camera" or "upload")
     iid = identity_id(name)
     added = 0
     for label, data in files:
@@ -66,24 +60,6 @@ def _enrol(name: str, files: list[tuple[str, bytes]]) -> None:
     if added > 3:  # one line per photo is too much for a batch of uploads
         st.session_state["face_messages"][iid] = [m for m in st.session_state["face_messages"][iid] if m[0] != "success"]
         _say(iid, "success", f"{added} faces added to {name}.")
-
-
-def _on_camera(name: str, key: str) -> None:
-    shot = st.session_state.get(key)
-    if shot is None:
-        return
-    seen = st.session_state.setdefault("face_seen_shots", set())
-    if shot.file_id in seen:  # a camera widget returns its last photo on every rerun
-        return
-    seen.add(shot.file_id)
-    _enrol(name, [("Snapshot", shot.getvalue())])
-    _next_generation(f"cam_{identity_id(name)}")
-
-
-def _on_upload(name: str, key: str) -> None:
-    files = st.session_state.get(key) or []
-    _enrol(name, [(f.name, f.getvalue()) for f in files])
-    _next_generation(f"up_{identity_id(name)}")
 
 
 def _add_identity() -> None:
@@ -143,15 +119,10 @@ def draw_identity(name: str) -> None:
                        args=(name,), help=f"Remove {name} and their faces")
         left, right = st.columns([2, 3])
         with left:
-            if st.toggle("Webcam", key=f"face_cam_on_{iid}", help="Each snapshot is checked for exactly one face."):
-                cam_key = f"face_cam_{iid}_{_generation(f'cam_{iid}')}"
-                st.camera_input(f"Snapshot of {name}", key=cam_key, on_change=_on_camera, args=(name, cam_key),
-                                label_visibility="collapsed")
-            up_key = f"face_up_{iid}_{_generation(f'up_{iid}')}"
-            st.file_uploader(f"Photos of {name}", accept_multiple_files=True, key=up_key, on_change=_on_upload,
-                             args=(name, up_key), help=f"{SUPPORTED} files with one face each.")
-            for kind, text in st.session_state.get("face_messages", {}).pop(iid, []):
-                getattr(st, kind)(text)
+            draw_photo_inputs(prefix="face", state="face", item_id=iid, name=name, add=_enrol,
+                              camera_help="Each snapshot is checked for exactly one face.",
+                              camera_label=f"Snapshot of {name}", snapshot_label="Snapshot",
+                              upload_label=f"Photos of {name}", upload_help=f"{SUPPORTED} files with one face each.")
         with right:
             if not faces:
                 st.caption(f"No faces yet. Take webcam snapshots of {name} from a few angles and in different light.")

@@ -1,0 +1,73 @@
+"""Webcam and upload inputs that add photos to one named item (a class, a person), and its messages.
+
+My classes and Who am I? both give every item a panel with a "Webcam" toggle, a camera,
+a multi-file uploader and the messages of the last change. The photos go to
+``add(name, [(label, bytes), ...], source)`` (source ``"camera"`` or ``"upload"``) in a widget callback, before the page is drawn
+again. After each batch the widget's key gets a new generation: a fresh, empty
+uploader and a live camera for the next photo. A camera widget returns its last
+photo on every rerun, so each snapshot is added once, by its file id.
+
+Each page passes its own ``prefix`` (the widget keys are ``{prefix}_cam_on_{id}``,
+``{prefix}_cam_{id}_{generation}`` and ``{prefix}_up_{id}_{generation}``) and its own
+``state`` name for what it keeps in the session (``{state}_gen``, ``{state}_seen_shots``,
+``{state}_messages``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+AddPhotos = Callable[[str, list[tuple[str, bytes]], str], None]
+
+
+def generation(state: str, key: str) -> int:
+    return st.session_state.setdefault(f"{state}_gen", {}).get(key, 0)
+
+
+def next_generation(state: str, key: str) -> None:
+    gens = st.session_state.setdefault(f"{state}_gen", {})
+    gens[key] = gens.get(key, 0) + 1
+
+
+def say(state: str, item_id: str, kind: str, text: str) -> None:
+    """Queue a message (``kind`` is ``"success"``, ``"info"`` or ``"error"``) for the item's panel."""
+    st.session_state.setdefault(f"{state}_messages", {}).setdefault(item_id, []).append((kind, text))
+
+
+def show_messages(state: str, item_id: str) -> None:
+    for kind, text in st.session_state.get(f"{state}_messages", {}).pop(item_id, []):
+        getattr(st, kind)(text)
+
+
+def _on_camera(state: str, item_id: str, name: str, key: str, add: AddPhotos, label: str) -> None:
+    shot = st.session_state.get(key)
+    if shot is None:
+        return
+    seen = st.session_state.setdefault(f"{state}_seen_shots", set())
+    if shot.file_id in seen:  # a camera widget returns its last photo on every rerun
+        return
+    seen.add(shot.file_id)
+    add(name, [(label, shot.getvalue())], "camera")
+    next_generation(state, f"cam_{item_id}")
+
+
+def _on_upload(state: str, item_id: str, name: str, key: str, add: AddPhotos) -> None:
+    files = st.session_state.get(key) or []
+    add(name, [(f.name, f.getvalue()) for f in files], "upload")
+    next_generation(state, f"up_{item_id}")
+
+
+def draw_photo_inputs(*, prefix: str, state: str, item_id: str, name: str, add: AddPhotos,
+                      camera_help: str, camera_label: str, snapshot_label: str,
+                      upload_label: str, upload_help: str) -> None:
+    """The "Webcam" toggle and camera, the uploader, then the item's messages."""
+    if st.toggle("Webcam", key=f"{prefix}_cam_on_{item_id}", help=camera_help):
+        cam_key = f"{prefix}_cam_{item_id}_{generation(state, f'cam_{item_id}')}"
+        st.camera_input(camera_label, key=cam_key, on_change=_on_camera,
+                        args=(state, item_id, name, cam_key, add, snapshot_label), label_visibility="collapsed")
+    up_key = f"{prefix}_up_{item_id}_{generation(state, f'up_{item_id}')}"
+    st.file_uploader(upload_label, accept_multiple_files=True, key=up_key, on_change=_on_upload,
+                     args=(state, item_id, name, up_key, add), help=upload_help)
+    show_messages(state, item_id)
