@@ -32,3 +32,14 @@ def widget_by_prefix(widgets, prefix: str):
     found = [w for w in widgets if w.key.startswith(prefix)]
     assert len(found) == 1, [w.key for w in widgets]
     return found[0]
+
+
+def train_to_end(at: AppTest, button_key: str, timeout: float = 120):
+    """Click the page's train button, wait for the job, rerun: the job, checked to have ended well."""
+    at.button(key=button_key).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["job"]
+    job.join(timeout=timeout)
+    at.run()
+    assert not at.exception and job.state == "done", job.snapshot().error
+    return job

@@ -8,12 +8,11 @@ exists in the page.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from apptest_helpers import open_page, widget_by_prefix
+from apptest_helpers import open_page, train_to_end, widget_by_prefix
 from class_photos import TEXT_AS_JPG, photo, truncated_png
 
 pytestmark = pytest.mark.app
@@ -103,12 +102,7 @@ def test_name_snap_upload_delete_train_and_try_your_own_classes():
     at.select_slider(key="cls_size").set_value(32)
     at.number_input(key="cls_epochs").set_value(20)
     at.text_input(key="cls_model_name").input("landscapes").run()
-    at.button(key="cls_train").click().run()
-    assert not at.exception
-    job = at.session_state["job"]
-    job.join(timeout=120)
-    at.run()
-    assert not at.exception and job.state == "done", job.snapshot().error
+    job = train_to_end(at, "cls_train")
     assert job.config.epochs == 20 and job.config.validation_split == 0.0
     assert job.dataset.input_shape == (32, 32, 3) and job.dataset.class_names == ["flower", "sunset", "temple"]
     assert job.dataset.class_counts("test") == {"flower": 1, "sunset": 1, "temple": 1}

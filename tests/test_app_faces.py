@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from apptest_helpers import open_page, widget_by_prefix
+from apptest_helpers import open_page, train_to_end, widget_by_prefix
 from class_photos import TEXT_AS_JPG
 from face_photos import no_face, snapshot, two_faces
 
@@ -78,12 +78,7 @@ def test_enrol_from_the_webcam_train_and_recognise():
     assert enrolled(at) == {"Eileen": 5, "Sam": 6}
     assert not at.button(key="face_train").disabled
 
-    at.button(key="face_train").click().run()
-    assert not at.exception
-    job = at.session_state["job"]
-    job.join(timeout=180)
-    at.run()
-    assert not at.exception and job.state == "done", job.snapshot().error
+    job = train_to_end(at, "face_train", timeout=180)
     assert job.dataset.class_names == ["Eileen", "Sam"] and job.dataset.class_counts("test") == {"Eileen": 1, "Sam": 1}
     entry = at.session_state["models"][at.session_state["faces_model"]]
     assert entry.metadata["private"] and entry.class_names == ["Eileen", "Sam"]
@@ -130,11 +125,7 @@ def test_face_mode_on_predict_finds_and_identifies_each_face():
         gallery.enrol("Eileen", snapshot("astronaut", seed))
         gallery.enrol("Sam", snapshot("cameraman", seed))
     at.run()
-    at.button(key="face_train").click().run()
-    job = at.session_state["job"]
-    job.join(timeout=180)
-    at.run()
-    assert job.state == "done", job.snapshot().error
+    train_to_end(at, "face_train", timeout=180)
 
     at = open_page("pages/predict.py", at)  # the face model is the current one: face mode is on
     assert at.session_state["current_model"] == at.session_state["faces_model"]
