@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.enrol import UNKNOWN, Recognition, recognise_faces
+from core.enrol import Recognition, recognise_faces
 from core.faces import DEFAULT_MARGIN, FaceError, align_face, draw_faces
 from core.figures import probability_bar
 from core.introspection import activations, conv_layers
