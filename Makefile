@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
-PYTEST_ARGS ?=
+# the 25 slowest tests are listed at the end: the suite should stay under about 15 minutes on 2 cores
+PYTEST_ARGS ?= --durations=25
 
 .PHONY: run test clean install install-dev
 
