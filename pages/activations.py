@@ -77,8 +77,7 @@ for layer in map_layers:
         if pre is not None:
             act_name = getattr(getattr(layer, "activation", None), "__name__", "activation")
             a, b = st.columns(2)
-            picture(a, encode_png(feature_map_grid(pre, cmap, normalise, max_channels), compress_level=1),
-                    caption="before the activation (conv + bias)")
+            picture(a, feature_map_grid(pre, cmap, normalise, max_channels), caption="before the activation (conv + bias)")
             picture(b, grid_png(layer.name, maps, max_channels),
                     caption=f"after {act_name}" + (": every negative value becomes 0" if act_name == "relu" else ""))
         else:

@@ -69,4 +69,4 @@ st.plotly_chart(fig, key="emb_chart")
 if neighbours is not None:
     st.markdown("**Its nearest training images in embedding space** (your image is the black star on the map):")
     picture(st, image_grid(dataset.x_train[neighbours], cols=len(neighbours), tile_px=80),
-             caption=" · ".join(entry.class_names[int(dataset.y_train[i])] for i in neighbours))
+            caption=" · ".join(entry.class_names[int(dataset.y_train[i])] for i in neighbours))

@@ -66,12 +66,12 @@ if len(idx) == 0:
 else:
     shown = idx[:8]
     picture(st, image_grid(dataset.x_test[shown], cols=8, tile_px=72),
-             caption=f"{len(idx)} images of {names[true_c]} predicted as {names[pred_c]}"
-                     + (f" (first {len(shown)})" if len(idx) > len(shown) else "") + "; confidence: "
-                     + ", ".join(f"{ev.probs[i, pred_c]:.0%}" for i in shown))
+            caption=f"{len(idx)} images of {names[true_c]} predicted as {names[pred_c]}"
+                    + (f" (first {len(shown)})" if len(idx) > len(shown) else "") + "; confidence: "
+                    + ", ".join(f"{ev.probs[i, pred_c]:.0%}" for i in shown))
     cams = [overlay(dataset.x_test[i], gradcam(entry.model, dataset.x_test[i], pred_c)[0]) for i in shown]
     picture(st, grid(np.stack([upscale(c, int(np.ceil(72 / c.shape[0]))) for c in cams]), cols=8, pad=2),
-             caption=f"Grad-CAM for “{names[pred_c]}”: where the model saw that class")
+            caption=f"Grad-CAM for “{names[pred_c]}”: where the model saw that class")
 
 st.subheader("Most confident mistakes")
 st.caption("Wrong answers given with high confidence: often mislabelled or truly ambiguous images.")
@@ -82,4 +82,4 @@ else:
     cols = st.columns(len(mistakes))
     for col, mk in zip(cols, mistakes):
         picture(col, image_grid(dataset.x_test[[mk["index"]]], tile_px=96),
-                  caption=f"{names[mk['true']]} → {names[mk['predicted']]} ({mk['confidence']:.0%})")
+                caption=f"{names[mk['true']]} → {names[mk['predicted']]} ({mk['confidence']:.0%})")

@@ -75,7 +75,7 @@ filter_index = min(int(f1.number_input("Filter", 0, n_out - 1, key="filters_pick
 with st.spinner("Growing the picture this filter likes best…"):
     best = cached_maximize(entry.model, state.model_key(entry), layer_name, filter_index)
 picture(f1, image_tile(best, max(1, 128 // best.shape[0])), caption=f"{layer_name}, filter {filter_index}: "
-         "what excites it most")
+        "what excites it most")
 dataset = state.dataset_for(entry)
 if dataset is None:
     f2.info("Choose a dataset this model fits on the Data page to see the test images that excite this filter.")
@@ -86,8 +86,8 @@ else:
                       tiles[0].shape)
     picture(f2, grid(np.stack(tiles), cols=9, pad=3), caption="the 9 test images (of the first 1,000) it responds to most")
     picture(f2, grid(np.stack(maps), cols=9, pad=3),
-             caption="its map on each: " + ", ".join(f"{entry.class_names[int(dataset.y_test[t['index']])]} {t['score']:.2f}"
-                                                     for t in top))
+            caption="its map on each: " + ", ".join(f"{entry.class_names[int(dataset.y_test[t['index']])]} {t['score']:.2f}"
+                                                    for t in top))
 
 if entry.evolution:
     st.subheader("Replay training")

@@ -89,4 +89,4 @@ def draw_augmentation_section(ds: Dataset) -> None:
     for i, (col, index) in enumerate(zip(cols, indices)):
         tiles = np.concatenate([originals[i:i + 1], augmented[i * variants:(i + 1) * variants]])
         picture(col, image_grid(tiles, cols=4), caption=f"{ds.class_names[int(ds.y_train[index])]}: "
-                                                     "the original (top left) and 7 random versions")
+                                                        "the original (top left) and 7 random versions")

@@ -16,7 +16,7 @@ from core.enrol import MIN_FACES, FaceGallery
 from core.faces import FaceError
 from core.images import SUPPORTED, ImageDecodeError
 
-from .photo_inputs import draw_photo_inputs, say
+from .photo_inputs import draw_photo_inputs, drop_messages, say
 
 THUMB_COLUMNS = 8
 
@@ -58,7 +58,7 @@ def _enrol(name: str, files: list[tuple[str, bytes]], source: str) -> None:
             _say(iid, "success", f"{label}: face found ({result.face.confidence:.1%} sure), eyes levelled by "
                                  f"{result.aligned.angle:+.0f}°, added to {name}.")
     if added > 3:  # one line per photo is too much for a batch of uploads
-        st.session_state["face_messages"][iid] = [m for m in st.session_state["face_messages"][iid] if m[0] != "success"]
+        drop_messages("face", iid, "success")
         _say(iid, "success", f"{added} faces added to {name}.")
 
 

@@ -68,11 +68,11 @@ def show_face_pipeline(model, class_names: list[str], photo: np.ndarray, key: st
                                   f"margin {margin:.0%}")
             ih, iw, ic = r.cnn_input.shape
             picture(cols[2], image_tile(r.cnn_input, max(1, STAGE_PX // ih)), width=STAGE_PX,
-                          caption=f"3 · CNN input: {ih}×{iw} {'grey' if ic == 1 else 'colour'} pixels")
+                    caption=f"3 · CNN input: {ih}×{iw} {'grey' if ic == 1 else 'colour'} pixels")
             if first_conv is not None:
                 maps = activations(model, r.cnn_input)[first_conv.name]
                 picture(cols[3], feature_map_grid(maps, tile_px=32, cols=int(np.ceil(np.sqrt(min(maps.shape[-1], 64))))), width=STAGE_PX,
-                              caption=f"4 · Activations: the {maps.shape[-1]} maps of {first_conv.name}")
+                        caption=f"4 · Activations: the {maps.shape[-1]} maps of {first_conv.name}")
             with cols[4]:
                 st.metric("5 · Answer", r.identity,
                           f"{r.confidence:.0%} sure" if r.known else f"closest: {r.best}, {r.confidence:.0%}",

@@ -2,8 +2,8 @@
 
 My classes and Who am I? both give every item a panel with a "Webcam" toggle, a camera,
 a multi-file uploader and the messages of the last change. The photos go to
-``add(name, [(label, bytes), ...], source)`` (source ``"camera"`` or ``"upload"``) in a widget callback, before the page is drawn
-again. After each batch the widget's key gets a new generation: a fresh, empty
+``add(name, [(label, bytes), ...], source)`` (source ``"camera"`` or ``"upload"``) in a
+widget callback, before the page is drawn again. After each batch the widget's key gets a new generation: a fresh, empty
 uploader and a live camera for the next photo. A camera widget returns its last
 photo on every rerun, so each snapshot is added once, by its file id.
 
@@ -34,6 +34,12 @@ def next_generation(state: str, key: str) -> None:
 def say(state: str, item_id: str, kind: str, text: str) -> None:
     """Queue a message (``kind`` is ``"success"``, ``"info"`` or ``"error"``) for the item's panel."""
     st.session_state.setdefault(f"{state}_messages", {}).setdefault(item_id, []).append((kind, text))
+
+
+def drop_messages(state: str, item_id: str, kind: str) -> None:
+    """Forget the item's queued messages of one kind (a batch then says it in one line)."""
+    queued = st.session_state.setdefault(f"{state}_messages", {})
+    queued[item_id] = [m for m in queued.get(item_id, []) if m[0] != kind]
 
 
 def show_messages(state: str, item_id: str) -> None:

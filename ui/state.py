@@ -48,7 +48,7 @@ class ModelEntry:
         return f"{self.metadata.get('name', self.id)}{tag}{acc_text}"
 
     # The sidebar and the Overview read these before the model is loaded: from the metadata saved
-    # with it until then (tests/test_state.py checks that the shipped model's agree with the model).
+    # with it until then (tests/test_shipped_model.py checks that the shipped model's agree with the model).
     @property
     def params(self) -> int:
         if not self.loaded and self.metadata.get("params") is not None:

@@ -140,7 +140,6 @@ def files_outside_data(server: dict) -> dict[str, tuple[int, int]]:
     return found
 
 
-
 def fill(page, label: str, value) -> None:
     """Type ``value`` into the main area's input labelled ``label`` and press Enter, as a user would."""
     box = page.locator(MAIN).get_by_label(label, exact=True).first
@@ -164,4 +163,3 @@ def open_predict(page, url: str) -> list[str]:
     open_app(page, url)
     go(page, "Predict", "Predict")
     return main_text(page).split("Classes: ", 1)[1].split("\n", 1)[0].split(", ")
-

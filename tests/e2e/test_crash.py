@@ -39,6 +39,13 @@ def check_registry(server: AppServer) -> list[str]:
     return names
 
 
+def wait_listed(server: AppServer, name: str, timeout: float = 30) -> None:
+    """Wait until the registry lists ``name`` (the save ends a moment after the page shows the result)."""
+    deadline = time.time() + timeout
+    while name not in check_registry(server) and time.time() < deadline:
+        time.sleep(0.2)
+
+
 def reopen(server: AppServer, page) -> None:
     server.start()
     open_app(page, server.url)
@@ -55,9 +62,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
         open_app(page, server.url)
         start_training(page, 2, "before_crash")
         wait_text(page, "before_crash: test accuracy", timeout=120)
-        deadline = time.time() + 30
-        while "before_crash" not in check_registry(server) and time.time() < deadline:
-            time.sleep(0.2)
+        wait_listed(server, "before_crash")
         assert check_registry(server) == ["before_crash"]
 
         # 1. killed while training
@@ -100,9 +105,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
         # 3. the restarted server saves as before
         start_training(page, 2, "after_crash")
         wait_text(page, "after_crash: test accuracy", timeout=120)
-        deadline = time.time() + 30
-        while "after_crash" not in check_registry(server) and time.time() < deadline:
-            time.sleep(0.2)
+        wait_listed(server, "after_crash")
         assert "after_crash" in check_registry(server)
         assert "Traceback" not in server.log_text()
         (artifacts / "crash.json").write_text(json.dumps({

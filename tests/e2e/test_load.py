@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bench.app_server import AppServer
-from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, go, main_text, open_app, start_training
+from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, go, main_text, open_app, start_training, wait_text
 
 pytestmark = [pytest.mark.app, pytest.mark.e2e]
 
@@ -70,8 +70,7 @@ def test_four_sessions_for_two_minutes(load_server, playwright_instance, artifac
         assert "running" in text or "queued" in text, text[-600:]
         page.locator(MAIN).get_by_role("button", name="Stop", exact=True).click()
     for page, name in zip(trainers, names):
-        page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"]').innerText.includes(t)",
-                               arg=f"{name}: test accuracy", timeout=120_000, polling=500)
+        wait_text(page, f"{name}: test accuracy", timeout=120)
         assert not exceptions(page)
     peak = load_server.peak_rss_bytes()
     log = load_server.log_text()
