@@ -41,7 +41,8 @@ def train_once(recipe: Recipe, dataset, seed: int) -> dict:
             "train_seconds": round(result["train_seconds"], 2), "epochs": result["epochs_done"],
             "params": int(model.count_params()), "batch_size": config.batch_size,
             "learning_rate": config.learning_rate, "schedule": config.schedule,
-            "augmentation": config.augmentation}
+            "augmentation": config.augmentation, "focus": config.focus,
+            "images_trained": int(sum(result["epoch_images"]))}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .training import ProgressCallback, TrainConfig, train_model, validation_size
+from .training import ProgressCallback, TrainConfig, epoch_images, train_model, validation_size
 
 STATES = ("queued", "running", "paused", "done", "stopped", "failed")
 
@@ -98,11 +98,15 @@ class JobSnapshot:
     queue_position: int | None = None
     learning_rate: float | None = None
     lr_log: list[dict] = field(default_factory=list)  # {"step", "learning_rate"} of each change
+    images: int = 0  # images trained on so far
+    images_total: int = 0  # in the whole run (epochs can differ: hard-image focus)
 
     @property
     def fraction(self) -> float:
         if self.state == "done":
             return 1.0
+        if self.images_total:
+            return min(1.0, self.images / self.images_total)
         if not self.steps:
             return self.epoch / max(1, self.epochs)
         return min(1.0, (self.epoch + self.batch / self.steps) / max(1, self.epochs))
@@ -172,7 +176,7 @@ class TrainingJob:
         self._images = 0
         n_all = len(dataset.x_train)
         # images per epoch, to count the last partial batch right
-        self._per_epoch = n_all - validation_size(n_all, config.validation_split)
+        self._epoch_images = epoch_images(n_all - validation_size(n_all, config.validation_split), config)
         self._batch_log: list[dict] = []
         self._epoch_log: list[dict] = []
         self._error: str | None = None
@@ -229,6 +233,7 @@ class TrainingJob:
                 elapsed=elapsed, images_per_second=self._images / elapsed if elapsed > 0 else 0.0,
                 batch_log=list(self._batch_log), epoch_log=list(self._epoch_log), error=self._error,
                 queue_position=self.queue.position(self.id), learning_rate=self._lr, lr_log=list(self._lr_log),
+                images=self._images, images_total=sum(self._epoch_images),
             )
 
     # --- the training thread -----------------------------------------------------------
@@ -268,7 +273,9 @@ class TrainingJob:
         with self._lock:
             if (epoch, batch + 1) > (self._epoch, self._batch):
                 self._epoch, self._batch, self._steps = epoch, batch + 1, steps
-                self._images = epoch * self._per_epoch + min((batch + 1) * self.config.batch_size, self._per_epoch)
+                sizes = self._epoch_images
+                this_epoch = sizes[min(epoch, len(sizes) - 1)]
+                self._images = sum(sizes[:epoch]) + min((batch + 1) * self.config.batch_size, this_epoch)
             if self._batch_log and self._batch_log[-1]["step"] > step:
                 self._batch_log.append(entry)
                 self._batch_log.sort(key=lambda e: e["step"])
@@ -311,7 +318,10 @@ class TrainingJob:
             callback = ProgressCallback(on_batch=self._on_batch, on_epoch=self._on_epoch, should_stop=self._stop.is_set,
                                         on_batch_begin=self._on_batch_begin, on_train_begin=lambda m: job._record(m, 0),
                                         on_epoch_end_model=lambda m, e: job._record(m, e + 1))
-            strategy = pick_strategy() if self.strategy == "auto" else self.strategy
+            if self.strategy != "auto":
+                strategy = self.strategy
+            else:  # hard-image focus trains through CNN Lab's own loop, on one device
+                strategy = None if self.config.focus else pick_strategy()
             result = train_model(self.model, self.dataset, self.config, callbacks=[callback], compile=self.compile,
                                  strategy=strategy)
             if self._lr_before_stop is not None and getattr(self.model, "optimizer", None) is not None:

@@ -36,6 +36,7 @@ class Recipe:
     validation_split: float = 0.0
     augmentation: dict | None = None
     label_smoothing: float = 0.0
+    focus: float = 0.0  # hard-image focus (TrainConfig.focus), with its default warm-up and revisit shares
     load_options: dict = field(default_factory=dict)  # loader options besides the folder
     target_accuracy: float = 0.0  # on the official test split
     target_seconds: float = 0.0  # of training on a 2-core CPU
@@ -50,7 +51,7 @@ class Recipe:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                            optimizer=self.optimizer, validation_split=self.validation_split, seed=seed,
                            schedule=self.schedule, augmentation=dict(self.augmentation) if self.augmentation else None,
-                           label_smoothing=self.label_smoothing)
+                           label_smoothing=self.label_smoothing, focus=self.focus)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -64,7 +65,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "fashion_mnist": Recipe(
         key="fashion_mnist", title="Fashion-MNIST in two minutes", dataset="fashion_mnist", folder="fashion_mnist",
-        preset="fashion_fast", epochs=12, batch_size=256, learning_rate=1e-2, target_accuracy=0.925,
+        preset="fashion_fast", epochs=12, batch_size=256, learning_rate=1e-2, focus=0.5, target_accuracy=0.925,
         target_seconds=120, train_images=60_000, baseline="keras_io_mnist_convnet",
         chosen="6,000 of the 60,000 training images held out, two hold-outs (split seeds 123 and 7): 16 padded and "
                "64 valid filters with dense 256 at batch 256, 93.67% and 92.90% after 12 epochs (a second seed: "
@@ -73,7 +74,10 @@ RECIPES: dict[str, Recipe] = {
                "the time; 16-64 with dense 128 93.43% and 92.55%; the same with 5x5 first kernels 92.63% and "
                "92.55%; a strided 5x5 first convolution 92.88% and 92.13%; 16-32 with dense 256 92.88% and 92.12%; "
                "10 epochs 93.37% and 92.47%, 11 epochs 93.25% and 92.90%. Before: both convolutions unpadded 92.05%, batch norm, label "
-               "smoothing, AdamW, flips, shifts and more dropout did not help",
+               "smoothing, AdamW, flips, shifts and more dropout did not help. Then hard-image focus 0.5 (after 2 whole "
+               "epochs, each epoch the hardest half and a fifth of the rest: 0.67x the batches) 93.60% and 92.85%, "
+               "against 93.67% and 92.90% for 12 whole epochs; the hardest 40% 93.58% and 92.68% (0.60x); the hardest "
+               "40% over 14 epochs 93.35% and 93.18% (0.69x)",
     ),
     "orl_faces": Recipe(
         key="orl_faces", title="ORL faces, 5 photos a person", dataset="folder", folder="orl_faces",

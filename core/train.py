@@ -31,6 +31,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--validation-split", type=float, default=defaults.validation_split)
     p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
                    help="0 for plain cross-entropy; 0.1 trains towards 0.9 on the true class")
+    p.add_argument("--focus", type=float, default=defaults.focus,
+                   help="hard-image focus: after 2 whole epochs, train each epoch on this share of the images with "
+                        "the highest loss, plus a fifth of the others (0: off)")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--name", default=None, help="model name stored in the metadata (default: DATASET_PRESET)")
     p.add_argument("--out", required=True, help="output path without extension; writes OUT.keras and OUT.json")
@@ -54,7 +57,7 @@ def main(argv=None) -> int:
         return 2
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                          optimizer=args.optimizer, validation_split=args.validation_split, seed=args.seed,
-                         label_smoothing=args.label_smoothing)
+                         label_smoothing=args.label_smoothing, focus=args.focus)
     try:
         config.validate()
     except ValueError as exc:

@@ -12,8 +12,8 @@ from core.models import ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecEr
 from core.augment import Augmentation
 from core.presets import PRESETS
 from core.recipes import recipe_for, recipe_promise, recipe_validation_split
-from core.training import (BATCH_SIZES, FEW_UPDATES, LABEL_SMOOTHING, LEARNING_RATES, OPTIMIZERS, SCHEDULES, TrainConfig,
-                           steps_per_epoch)
+from core.training import (BATCH_SIZES, FEW_UPDATES, FOCUS, LABEL_SMOOTHING, LEARNING_RATES, OPTIMIZERS, SCHEDULES,
+                           TrainConfig, epoch_images, steps_per_epoch, validation_size)
 from ui import state
 from ui.augment_view import current_augmentation, set_augmentation
 from ui.evolution import show_evolution
@@ -35,12 +35,16 @@ st.markdown(f"Training on **{dataset.title}**: {len(dataset.x_train):,} training
             f"{dataset.num_classes} classes. Change it on the Data page.")
 
 
+def focus_label(share: float) -> str:
+    return f"hardest {share:.0%}" if share else "off"
+
+
 def apply_recipe(recipe) -> None:
     state.set_widget_values({"train_preset": recipe.preset, "train_custom": False, "train_epochs": recipe.epochs,
                              "train_batch": recipe.batch_size, "train_lr": recipe.learning_rate,
                              "train_optimizer": recipe.optimizer, "train_val": recipe_validation_split(recipe, dataset),
                              "train_schedule": recipe.schedule, "train_augment": True,
-                             "train_smoothing": recipe.label_smoothing})
+                             "train_smoothing": recipe.label_smoothing, "train_focus": recipe.focus})
     state.reset_widgets(["train_name"])  # back to its default, the dataset and the recipe's preset
     set_augmentation(Augmentation.from_dict(recipe.augmentation))
 
@@ -53,6 +57,7 @@ if recipe is not None:
                     f"batch {recipe.batch_size}, learning rate {recipe.learning_rate:g} with warm-up and cosine decay"
                     + (f", augmentation: {extra.describe()}" if extra.active else "")
                     + (f", label smoothing {recipe.label_smoothing:g}" if recipe.label_smoothing else "")
+                    + (f", hard-image focus {recipe.focus:.0%}" if recipe.focus else "")
                     + ". " + recipe_promise(recipe, dataset))
         st.button("Use the fast recipe", key="train_recipe", on_click=apply_recipe, args=(recipe,),
                   help="Fills in the architecture and hyperparameters below (and the Data page's augmentation). "
@@ -121,7 +126,7 @@ lr = c[2].select_slider("Learning rate", LEARNING_RATES, key="train_lr")
 optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
 val_split = c[4].slider("Validation share", 0.0, 0.5, step=0.05, key="train_val")
 seed = c[5].number_input("Seed", 0, 10_000, key="train_seed")
-c1, c3, c2 = st.columns([2, 1, 3])
+c1, c3, c4, c2 = st.columns([2, 1, 1, 2])
 st.session_state.setdefault("train_schedule", "constant")
 schedule = c1.radio("Learning rate over the run", SCHEDULES, horizontal=True, key="train_schedule",
                     format_func={"constant": "constant", "cosine": "warm up, then cosine decay"}.get,
@@ -132,6 +137,13 @@ smoothing = c3.select_slider("Label smoothing", LABEL_SMOOTHING, key="train_smoo
                              help="Train towards 90% on the true class and the other 10% shared by all classes "
                                   "(at 0.1) instead of 100% and 0: the network stays less sure of itself and "
                                   "often generalises better. 0 is plain cross-entropy.")
+st.session_state.setdefault("train_focus", 0.0)
+focus = c4.select_slider("Hard-image focus", FOCUS, key="train_focus", format_func=focus_label,
+                         help="After the first 2 epochs of every image, each epoch trains on this share of the "
+                              "images whose loss was highest when last seen, plus a random fifth of the others, so "
+                              "that an image forgotten comes back. Images the network already gets right add "
+                              "almost nothing, so the epochs get shorter for about the same accuracy. "
+                              "Off: every epoch trains on every image.")
 augmentation = current_augmentation()
 st.session_state.setdefault("train_augment", True)
 use_augmentation = c2.toggle(f"Augment training images: {augmentation.describe()}", key="train_augment",
@@ -143,10 +155,23 @@ if ss.get("train_name") in (None, ss.get("train_name_default")):  # not typed by
     ss["train_name"] = default_name
 ss["train_name_default"] = default_name
 name = st.text_input("Model name", key="train_name")
+
+
+def config_from_inputs() -> TrainConfig:
+    return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr), optimizer=optimizer,
+                       validation_split=float(val_split), seed=int(seed), schedule=schedule,
+                       label_smoothing=float(smoothing), focus=float(focus),
+                       augmentation=augmentation.to_dict() if use_augmentation else None)
+
+
 updates_per_epoch = steps_per_epoch(len(dataset.x_train), float(val_split), int(batch_size))
-if updates_per_epoch * int(epochs) < FEW_UPDATES:
-    st.info(f"This run changes the weights only {updates_per_epoch * int(epochs)} times ({updates_per_epoch} "
-            f"batch{'es' if updates_per_epoch > 1 else ''} an epoch × {int(epochs)} epochs): too few for most "
+n_train = len(dataset.x_train) - validation_size(len(dataset.x_train), float(val_split))
+updates = sum(-(-k // int(batch_size)) for k in epoch_images(n_train, config_from_inputs()))
+if updates < FEW_UPDATES:
+    st.info(f"This run changes the weights only {updates} times ({updates_per_epoch} "
+            f"batch{'es' if updates_per_epoch > 1 else ''} an epoch × {int(epochs)} epochs"
+            + (", fewer after the first 2 with hard-image focus" if updates < updates_per_epoch * int(epochs) else "")
+            + "): too few for most "
             "networks to learn much. Train for more epochs or pick a smaller batch.")
 
 job = st.session_state.get("job")
@@ -162,13 +187,6 @@ continue_clicked = c2.button(
     help=("A run is in progress." if running else
           f"{continue_name} does not fit {dataset.title} (input or classes differ)." if not fits else
           "Start from the current model's weights; the current model itself is left as it is."))
-
-
-def config_from_inputs() -> TrainConfig:
-    return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr), optimizer=optimizer,
-                       validation_split=float(val_split), seed=int(seed), schedule=schedule,
-                       label_smoothing=float(smoothing),
-                       augmentation=augmentation.to_dict() if use_augmentation else None)
 
 
 if train_clicked:

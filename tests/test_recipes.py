@@ -145,6 +145,7 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     assert any("changes the weights only 5 times (1 batch an epoch × 5 epochs)" in i.value for i in at.info)
     assert at.text_input(key="train_name").value == "folder_small_cnn"  # the default preset's name
     at.select_slider(key="train_smoothing").set_value(0.3).run()  # the recipe sets it back to its own value
+    at.select_slider(key="train_focus").set_value(0.5).run()  # and this, off for the faces
     at.button(key="train_recipe").click().run()
     assert not at.exception and not at.error
     assert at.selectbox(key="train_preset").value == "faces_fast"
@@ -154,6 +155,7 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     assert at.slider(key="train_val").value == 0.1  # photos the recipe was not tuned on: curves show overfitting
     assert at.radio(key="train_schedule").value == "cosine"
     assert at.select_slider(key="train_smoothing").value == recipe.label_smoothing
+    assert at.select_slider(key="train_focus").value == recipe.focus == 0.0
     assert at.text_input(key="train_name").value == "folder_faces_fast"  # follows the recipe's preset
     # a name typed by hand stays, through another page too
     at.text_input(key="train_name").input("my faces").run()
@@ -162,13 +164,17 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     toggle = at.toggle(key="train_augment")
     assert toggle.value and Augmentation.from_dict(recipe.augmentation).describe() in toggle.label
     assert at.session_state["augmentation"] == Augmentation.from_dict(recipe.augmentation).to_dict()
-    at.number_input(key="train_epochs").set_value(1).run()
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.select_slider(key="train_focus").set_value(0.5).run()
     at.button(key="train_start").click().run()
     job = at.session_state["job"]
     assert job.config.schedule == "cosine" and job.config.augmentation == recipe.augmentation | {
         "flip": "none", "contrast": 0.0}
+    assert job.config.focus == 0.5
     job.join(timeout=120)
     assert job.snapshot().state == "done"
+    # 18 photos after the validation tenth: every one in the first 2 epochs, then the hardest 9 and 2 of the other 9
+    assert job.result["epoch_images"] == [18, 18, 11]
     # the Data page shows the recipe's augmentation
     at = open_page("pages/data.py", at)
     assert at.slider(key="aug_rotation").value == 5 and at.slider(key="aug_brightness").value == 0.1

@@ -309,8 +309,9 @@ def test_cli_help(repo_root, make_subprocess_env):
     assert "--preset" in proc.stdout and "--out" in proc.stdout and "keras_mnist_convnet" in proc.stdout
 
 
-@pytest.mark.parametrize("args, named", [(["--dataset", "nope"], "nope"), (["--label-smoothing", "1.5"], "label_smoothing")],
-                         ids=["unknown_dataset", "label_smoothing_too_big"])
+@pytest.mark.parametrize("args, named", [(["--dataset", "nope"], "nope"), (["--label-smoothing", "1.5"], "label_smoothing"),
+                                         (["--focus", "1"], "focus")],
+                         ids=["unknown_dataset", "label_smoothing_too_big", "focus_too_big"])
 def test_cli_bad_option_exits_2_with_the_reason(repo_root, tmp_path, make_subprocess_env, args, named):
     proc = subprocess.run([sys.executable, "-m", "core.train", *args, "--out", str(tmp_path / "m")],
                           cwd=repo_root, env=make_subprocess_env(), capture_output=True, text=True, timeout=120)
