@@ -213,6 +213,11 @@ class TrainingJob:
         self._thread.join(timeout)
 
     @property
+    def epoch_images(self) -> list[int]:
+        """Images each epoch trains on (fewer after the warm-up with hard-image focus)."""
+        return list(self._epoch_images)
+
+    @property
     def finished(self) -> bool:
         return self._state in ("done", "stopped", "failed")
 

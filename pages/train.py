@@ -228,6 +228,9 @@ def show_progress():
         st.info(f"Waiting for a free training slot: position {snap.queue_position or 1} in the queue "
                 f"({QUEUE.running} of {QUEUE.limit} slots busy).")
     batch_text = f", batch {snap.batch}/{snap.steps}" if snap.steps else ""
+    sizes, epoch = job.epoch_images, min(snap.epoch, snap.epochs - 1)
+    if sizes and sizes[epoch] < max(sizes):
+        batch_text += f" · hard-image focus: {sizes[epoch]:,} of {max(sizes):,} images this epoch"
     st.progress(snap.fraction, text=f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}{batch_text}")
     m = st.columns(5)
     m[0].metric("Elapsed", fmt_seconds(snap.elapsed))
