@@ -269,8 +269,9 @@ def make_train_step(model, towers: int = 1, per_image: bool = False):
     With ``towers`` > 1 the batch is cut into that many parts whose forward and
     backward passes are independent until the loss, so TensorFlow runs them in
     parallel; the loss, gradients and metrics are those of the whole batch.
-    With ``per_image`` it returns ``(logs, losses)``: besides, each image's
-    cross-entropy (without label smoothing) before the update, for ``FocusedBatches``.
+    With ``per_image`` it returns ``(logs, losses)``, where ``losses`` holds each
+    image's cross-entropy (without label smoothing) from the forward pass before
+    the update, for ``FocusedBatches``.
     """
     import keras
     import tensorflow as tf
@@ -327,8 +328,9 @@ class FocusedBatches:
 
     Images the network already classifies with confidence add almost nothing to the
     gradient; leaving most of them out of an epoch saves their forward and backward passes.
-    On Fashion-MNIST, epochs of half the hard images and a fifth of the rest (0.67x the
-    batches of 12 whole epochs) scored as well as the whole epochs on two hold-outs.
+    On Fashion-MNIST, epochs of the hardest half and a fifth of the rest (0.67x the
+    batches of 12 whole epochs) scored 93.60 and 92.85 % on two hold-outs, against 93.67
+    and 92.90 % for whole epochs.
     This is close to "selective backprop" (Jiang et al., 2019), with losses from the
     image's last batch instead of an extra forward pass.
     """
