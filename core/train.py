@@ -33,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="0 for plain cross-entropy; 0.1 trains towards 0.9 on the true class")
     p.add_argument("--focus", type=float, default=defaults.focus,
                    help="hard-image focus: after 2 whole epochs, train each epoch on this share of the images with "
-                        "the highest loss, plus a fifth of the others (0: off)")
+                        "the highest loss, plus a tenth of the others (0: off)")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--name", default=None, help="model name stored in the metadata (default: DATASET_PRESET)")
     p.add_argument("--out", required=True, help="output path without extension; writes OUT.keras and OUT.json")

@@ -140,10 +140,10 @@ smoothing = c3.select_slider("Label smoothing", LABEL_SMOOTHING, key="train_smoo
 st.session_state.setdefault("train_focus", 0.0)
 focus = c4.select_slider("Hard-image focus", FOCUS, key="train_focus", format_func=focus_label,
                          help="After the first 2 epochs of every image, each epoch trains on this share of the "
-                              "images whose loss was highest when last seen, plus a random fifth of the others, so "
+                              "images whose loss was highest when last seen, plus a random tenth of the others, so "
                               "that an image forgotten comes back. Images the network already gets right add "
                               "almost nothing, so the epochs get shorter: on Fashion-MNIST's 60,000 images the "
-                              "hardest 50% kept the accuracy in two-thirds of the time. On a few hundred photos "
+                              "hardest 50% kept the accuracy in under two-thirds of the time. On a few hundred photos "
                               "there is less to skip. Off: every epoch trains on every image.")
 augmentation = current_augmentation()
 st.session_state.setdefault("train_augment", True)

@@ -21,6 +21,8 @@ def test_epoch_images_whole_epochs_then_the_focused_share():
     config = TrainConfig(epochs=5, focus=0.5, focus_warmup=2, focus_revisit=0.2)
     # the hardest 500, and a fifth of the other 500
     assert epoch_images(1000, config) == [1000, 1000, 600, 600, 600]
+    # by default: 2 whole epochs, then a tenth of the others
+    assert epoch_images(1000, TrainConfig(epochs=3, focus=0.5)) == [1000, 1000, 550]
     assert epoch_images(1000, TrainConfig(epochs=3, focus=0.3, focus_warmup=1, focus_revisit=0.0)) == [1000, 300, 300]
     assert epoch_images(1000, TrainConfig(epochs=2, focus=0.3, focus_warmup=1, focus_revisit=1.0)) == [1000, 1000]
     assert epoch_images(1, TrainConfig(epochs=2, focus=0.3, focus_warmup=1)) == [1, 1]  # at least one image
@@ -140,7 +142,7 @@ def test_focus_with_augmentation_augments_the_focused_batches():
                          augmentation={"flip": "horizontal", "translation": 0.1})
     model = build_model(SPEC, ds.input_shape, ds.num_classes, seed=0)
     result = train_model(model, ds, config)
-    assert result["epoch_images"] == [600, 360]
+    assert result["epoch_images"] == [600, 330]  # the hardest 300 and a tenth of the other 300
     assert np.isfinite(result["history"]["loss"]).all()
 
 

@@ -131,8 +131,10 @@ def test_train_model_with_a_batch_of_one_at_the_end():
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def test_two_towers_on_a_multicore_cpu():
-    assert train_towers() == (2 if (os.cpu_count() or 1) >= 2 else 1)
+def test_two_towers_on_a_multicore_cpu_and_four_for_big_batches():
+    multicore = len(os.sched_getaffinity(0)) >= 2
+    assert train_towers() == train_towers(128) == (2 if multicore else 1)
+    assert train_towers(256) == train_towers(1024) == (4 if multicore else 1)
 
 
 def _threads(env_extra: dict) -> dict:
