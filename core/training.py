@@ -147,6 +147,11 @@ def epoch_images(n: int, config: TrainConfig) -> list[int]:
     return [n if epoch < config.focus_warmup else focused for epoch in range(config.epochs)]
 
 
+def epoch_steps(n: int, config: TrainConfig) -> list[int]:
+    """Batches (weight updates) each epoch runs, of ``n`` training images (see ``epoch_images``)."""
+    return [-(-k // config.batch_size) for k in epoch_images(n, config)]
+
+
 def steps_per_epoch(n: int, validation_split: float, batch_size: int) -> int:
     """Batches (weight updates) in one epoch of ``n`` training images once the validation share is held out."""
     return -(-(n - validation_size(n, validation_split)) // batch_size)
@@ -225,7 +230,7 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
         else:
             if config.focus:
                 batches = FocusedBatches(x, y, config, augment=batch_augmenter(aug, config.seed) if aug.active else None)
-                steps = [-(-k // config.batch_size) for k in epoch_images(len(x), config)]
+                steps = epoch_steps(len(x), config)
             else:
                 batches = (lambda epoch: data) if aug.active else shuffled_batches(x, y, config.batch_size, config.seed)
                 steps = steps_per_epoch(len(dataset.x_train), config.validation_split, config.batch_size)

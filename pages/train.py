@@ -13,7 +13,7 @@ from core.augment import Augmentation
 from core.presets import PRESETS
 from core.recipes import recipe_for, recipe_promise, recipe_validation_split
 from core.training import (BATCH_SIZES, FEW_UPDATES, FOCUS, LABEL_SMOOTHING, LEARNING_RATES, OPTIMIZERS, SCHEDULES,
-                           TrainConfig, epoch_images, steps_per_epoch, validation_size)
+                           TrainConfig, epoch_steps, steps_per_epoch, validation_size)
 from ui import state
 from ui.augment_view import current_augmentation, set_augmentation
 from ui.evolution import show_evolution
@@ -167,7 +167,7 @@ def config_from_inputs() -> TrainConfig:
 
 updates_per_epoch = steps_per_epoch(len(dataset.x_train), float(val_split), int(batch_size))
 n_train = len(dataset.x_train) - validation_size(len(dataset.x_train), float(val_split))
-updates = sum(-(-k // int(batch_size)) for k in epoch_images(n_train, config_from_inputs()))
+updates = sum(epoch_steps(n_train, config_from_inputs()))
 if updates < FEW_UPDATES:
     st.info(f"This run changes the weights only {updates} times ({updates_per_epoch} "
             f"batch{'es' if updates_per_epoch > 1 else ''} an epoch × {int(epochs)} epochs"
