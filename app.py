@@ -9,8 +9,9 @@ import streamlit as st
 import core  # noqa: F401  (first: it sets TensorFlow's environment before anything imports TensorFlow)
 
 from ui.runtime import keep_keras_state_between_reruns
+from ui.router import mark_routed, take_pending_page
+from ui.shipped import preload_shipped_model
 from ui.sidebar import draw_sidebar
-from ui.state import preload_shipped_model
 
 keep_keras_state_between_reruns()
 
@@ -31,10 +32,10 @@ pages = [
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 navigation = st.navigation(pages)
-# Every page checks this key: a page run without it was started by Streamlit's
-# legacy pages/ discovery (see ui.state.require_router) and is sent back here.
-st.session_state["_routed"] = True
-pending = st.session_state.pop("_pending_page", None)
+# A page run without this mark was started by Streamlit's legacy pages/ discovery
+# (see ui.router.require_router) and is sent back here.
+mark_routed()
+pending = take_pending_page()
 if pending:
     st.switch_page(pending)
 draw_sidebar()

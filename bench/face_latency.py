@@ -49,10 +49,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=30, help="warm calls timed per measure")
     args = parser.parse_args(argv)
 
-    from core import faces
-    from core.enrol import recognise_faces
-    from core.models import build_model
-    from core.presets import PRESET_SPECS
+    from core.faces import detect as faces
+    from core.faces.enrol import recognise_faces
+    from core.models.architecture import build_model
+    from core.models.presets import PRESET_SPECS
 
     frame = webcam_frame()
     start = time.perf_counter()

@@ -3,11 +3,14 @@
     python -m bench.inspect_latency [--calls 300]
 
 Times all-layer activations for one image through the app's cached extractor
-(``core.introspection.activations``) and through ``model.predict`` on the same
+(``core.inspection.layers.activations``) and through ``model.predict`` on the same
 all-layer sub-model, median over many calls after warm-up, and measures the
 bytes the Activations page sends for one image: every media file it registers
-(the tiled PNG maps) plus the serialized elements, rendered under AppTest.
-Last line: JSON ``{"p50_ms", "predict_p50_ms", "speedup_vs_predict", "activations_page_bytes"}``.
+(the tiled PNG maps) plus the serialized elements, rendered under AppTest. It also
+times the Embedding map's projections of the shipped model's 1,000 test images (PCA and
+t-SNE, once each: t-SNE is what a learner waits for when they ask for it).
+Last line: JSON ``{"p50_ms", "predict_p50_ms", "speedup_vs_predict", "activations_page_bytes",
+"pca_1000_s", "tsne_1000_s", "tsne_300_s"}``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,21 @@ def page_bytes() -> int:
     return sum(sizes.values()) + protos
 
 
+def projection_seconds(model, card) -> dict:
+    """Seconds to lay out the embeddings of the test images as the Embedding map does (1,000 and 300 points)."""
+    from core.data import load_dataset
+    from core.inspection.embedding import embed, penultimate_layer, project
+
+    dataset = load_dataset(card.dataset.name, card.dataset.options)
+    features = embed(model, dataset.x_test[:1000], penultimate_layer(model))
+    figures = {}
+    for name, method, n in (("pca_1000_s", "pca", 1000), ("tsne_1000_s", "tsne", 1000), ("tsne_300_s", "tsne", 300)):
+        start = time.perf_counter()
+        project(features[:n], method, seed=0)
+        figures[name] = round(time.perf_counter() - start, 2)
+    return figures
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
@@ -69,11 +87,11 @@ def main(argv=None) -> None:
 
     import keras
 
-    from core.datasets import load_dataset
-    from core.introspection import activations
-    from core.storage import load_model
+    from core.data import load_dataset
+    from core.inspection.layers import activations
+    from core.storage.files import load_model
 
-    model, meta = load_model(ROOT / "assets" / "models" / "shapes_default")
+    model, card = load_model(ROOT / "assets" / "models" / "shapes_default")
     image = load_dataset("shapes", {"n_train": 4, "n_test": 4}).x_test[0]
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
@@ -87,6 +105,7 @@ def main(argv=None) -> None:
         "predict_p50_ms": round(predict_p50, 2),
         "speedup_vs_predict": round(predict_p50 / p50, 1),
         "activations_page_bytes": page_bytes(),
+        **projection_seconds(model, card),
         "layers": len(layers),
         "calls": args.calls,
     }

@@ -3,7 +3,7 @@
     python -m bench.time_to_accuracy --dataset NAME [--baseline] [--data-dir DIR] [--seed N] [--save PATH]
 
 NAME is one of mnist, fashion_mnist, orl_faces, cifar10, read from
-``../shared/datasets`` (or ``--data-dir``). Trains the recipe of ``core.recipes``
+``../shared/datasets`` (or ``--data-dir``). Trains the recipe of ``core.training.recipes``
 on the whole training split, then scores the official test split once.
 ``train_seconds`` is the time spent in training alone (loading and scoring the
 test split are not counted). With ``--baseline`` the same run also trains the
@@ -24,14 +24,14 @@ import platform
 import time
 from pathlib import Path
 
-from core.recipes import RECIPES, Recipe, baseline_for, load_recipe_dataset
+from core.training.recipes import RECIPES, Recipe, baseline_for, load_recipe_dataset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 def train_once(recipe: Recipe, dataset, seed: int) -> dict:
-    from core.models import build_model
-    from core.training import train_model
+    from core.models.architecture import build_model
+    from core.training.run import train_model
 
     spec = recipe.spec()
     config = recipe.train_config(seed=seed)

@@ -4,7 +4,7 @@
 
 Trains the Keras MNIST-convnet preset for one epoch on MNIST (``../shared/datasets/mnist``
 when present, else generated MNIST-shaped data) with plain ``model.fit`` and
-through ``core.jobs.TrainingJob`` with its live-update callback and a poller
+through ``core.training.jobs.TrainingJob`` with its live-update callback and a poller
 reading its progress once a second, as the Train page does. The two alternate
 in one process. Last line: JSON ``{"ratio", "fit_ips", "job_ips", "runs", ...}``
 where ratio is the median over runs of job images/s divided by fit images/s.
@@ -21,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.datasets import Dataset, load_dataset
-from core.figures import training_curves
-from core.jobs import JobQueue, TrainingJob
-from core.models import build_model
-from core.presets import PRESETS
-from core.training import TrainConfig, compile_model
+from core.data import Dataset, load_dataset
+from core.visuals.figures import training_curves
+from core.training.jobs import TrainingJob
+from core.training.queue import JobQueue
+from core.models.architecture import build_model
+from core.models.presets import PRESETS
+from core.training.config import TrainConfig
+from core.training.run import compile_model
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 BATCH_SIZE = 128  # the keras-io example's batch size

@@ -23,14 +23,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from core.recipes import RECIPES, load_recipe_dataset
+from core.training.recipes import RECIPES, load_recipe_dataset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 def holdout_split(dataset, fraction: float, split_seed: int):
     """The dataset with its test split replaced by ``fraction`` of its training images (as training holds them out)."""
-    from core.training import split_validation
+    from core.training.config import split_validation
 
     if not 0 < fraction < 1:
         raise ValueError(f"Expected a hold-out fraction that leaves images on both sides. Received: {fraction}")
@@ -39,8 +39,8 @@ def holdout_split(dataset, fraction: float, split_seed: int):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from core.models import ModelSpec, build_model
-    from core.training import train_model
+    from core.models.architecture import ModelSpec, build_model
+    from core.training.run import train_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, choices=sorted(RECIPES))

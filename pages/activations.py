@@ -3,18 +3,21 @@
 import numpy as np
 import streamlit as st
 
-from core.introspection import activations, class_probabilities, visual_layers
-from core.arithmetic import preactivation_maps
-from core.figures import heatmap
-from core.images import encode_png
-from core.tiles import COLORMAPS, feature_map_grid, image_tile
-from ui import state
+from core.inspection.layers import activations, visual_layers
+from core.inspection.predict import class_probabilities
+from core.inspection.arithmetic import preactivation_maps
+from core.visuals.figures import heatmap
+from core.data.images import encode_png
+from core.visuals.tiles import COLORMAPS, feature_map_grid, image_tile
 from ui.evolution import show_evolution
-
-state.require_router(__file__)
+from ui.router import require_router
+from ui.session import current_model
+from ui.widget_memory import persist
 from ui.widgets import image_input, picture
 
-entry = state.current_model()
+require_router(__file__)
+
+entry = current_model()
 st.title("Activations")
 st.caption("Feed one image through the network and look at what every layer outputs. Each small picture is a "
            "feature map: bright where that channel's filter found its pattern. Pooling layers shrink the maps, "
@@ -27,14 +30,13 @@ if picked is None:
     st.stop()
 image, caption, _ = picked
 
-st.session_state.setdefault("act_max", 32)
 c1, c2, c3 = st.columns(3)
-cmap = c1.selectbox("Colour scale", list(COLORMAPS), key="act_cmap")
-normalise = c2.radio("Scale", ["channel", "layer"], horizontal=True, key="act_norm",
+cmap = c1.selectbox("Colour scale", list(COLORMAPS), key=persist("act_cmap", next(iter(COLORMAPS))))
+normalise = c2.radio("Scale", ["channel", "layer"], horizontal=True, key=persist("act_norm", "channel"),
                      format_func={"channel": "per map", "layer": "whole layer"}.get)
-max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], key="act_max")
+max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], key=persist("act_max", 32))
 
-show_pre = st.toggle("Show each convolution before its activation too", key="act_preact",
+show_pre = st.toggle("Show each convolution before its activation too", key=persist("act_preact", False),
                      help="Conv layers apply their activation (e.g. ReLU) inside the layer; this shows the maps "
                           "just before it, side by side with the maps after it.")
 acts = activations(entry.model, image)
@@ -90,9 +92,11 @@ for layer in map_layers:
 with right:
     st.markdown("**Look closer at one map**: hover to read every value.")
     a, b = st.columns([2, 1])
-    inspect_name = a.selectbox("Layer", [layer.name for layer in map_layers], key="act_inspect_layer")
+    inspect_names = [layer.name for layer in map_layers]
+    inspect_name = a.selectbox("Layer", inspect_names, key=persist("act_inspect_layer", inspect_names[0]))
     n_channels = acts[inspect_name].shape[-1]
-    channel = b.number_input("Channel", 0, n_channels - 1, key="act_inspect_channel") if n_channels > 1 else 0
+    channel = (b.number_input("Channel", 0, n_channels - 1, key=persist("act_inspect_channel", 0))
+               if n_channels > 1 else 0)
     channel = min(int(channel), n_channels - 1)
     st.plotly_chart(heatmap(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}",
                             PLOTLY_SCALES.get(cmap, "Viridis")), key="act_inspect_chart")

@@ -1,42 +1,23 @@
 """Convolution and pooling, step by step: one output value computed by hand and checked against the layer."""
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from core.arithmetic import conv_step, pool_step
-from core.introspection import activations, conv_layers
-from ui import state
+from core.inspection.arithmetic import conv_step, pool_step
+from core.inspection.layers import activations, conv_layers
+from core.visuals.figures import number_grid
+from ui.router import require_router
+from ui.session import current_model
+from ui.widget_memory import persist
 from ui.widgets import image_input
 
-state.require_router(__file__)
-
-
-def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int] | None = None, scale: str = "RdBu_r") -> go.Figure:
-    """A small matrix drawn as coloured cells with their numbers (NaN cells are padding).
-
-    Red is positive and blue negative, as on the Filters page.
-    """
-    values = np.asarray(values, np.float64)
-    text = np.where(np.isnan(values), "pad", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(values)))
-    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    fig = go.Figure(go.Heatmap(z=values, text=text, texttemplate="%{text}", colorscale=scale, zmid=0,
-                               zmin=-limit or -1, zmax=limit or 1, showscale=False,
-                               hovertemplate="row %{y}, col %{x}: %{z:.5f}<extra></extra>"))
-    if highlight is not None:
-        r, c = highlight
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color="black", width=3))
-    side = 40 * max(values.shape) + 60
-    fig.update_layout(title=title, height=side, width=side, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_yaxes(autorange="reversed", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
-    return fig
+require_router(__file__)
 
 
 SAME = ":green[:material/check_circle: the same]"
 DIFFERENT = ":red[:material/cancel: different]"
 
-entry = state.current_model()
+entry = current_model()
 st.title("Convolution and pooling, step by step")
 st.caption("Every number in a feature map comes from a small sum. Pick one output value: see the patch of the "
            "input it looks at, the filter's weights, their products, and how the sum plus the bias becomes the "
@@ -53,11 +34,11 @@ acts = activations(entry.model, image)
 def pick_position(layer_label: str, channel_label: str, names: list[str], key: str) -> tuple[str, int, int, int]:
     """Widgets for a layer and one output value in it: (layer name, channel, row, column)."""
     c = st.columns(4)
-    name = c[0].selectbox(layer_label, names, key=f"{key}_layer")
+    name = c[0].selectbox(layer_label, names, key=persist(f"{key}_layer", names[0]))
     h, w, ch = acts[name].shape
-    picks = [c[1].number_input(channel_label, 0, ch - 1, key=f"{key}_channel"),
-             c[2].number_input("Row", 0, h - 1, key=f"{key}_row"),
-             c[3].number_input("Column", 0, w - 1, key=f"{key}_col")]
+    picks = [c[1].number_input(channel_label, 0, ch - 1, key=persist(f"{key}_channel", 0)),
+             c[2].number_input("Row", 0, h - 1, key=persist(f"{key}_row", 0)),
+             c[3].number_input("Column", 0, w - 1, key=persist(f"{key}_col", 0))]
     # a value kept from a larger layer is clipped to this one
     return name, *(min(int(v), limit - 1) for v, limit in zip(picks, (ch, h, w)))
 
@@ -72,7 +53,7 @@ else:
     n_in = step["patch"].shape[-1]
     shown_in = 0
     if n_in > 1:
-        shown_in = st.slider("Input channel shown", 0, n_in - 1, 0, key="arith_conv_in",
+        shown_in = st.slider("Input channel shown", 0, n_in - 1, key=persist("arith_conv_in", 0),
                              help=f"The filter has a {step['kernel'].shape[0]}×{step['kernel'].shape[1]} slice for each "
                                   f"of the {n_in} input channels; all of them are summed.")
     a, b, d = st.columns(3)

@@ -7,20 +7,22 @@ import time
 import numpy as np
 import streamlit as st
 
-from core.class_images import (DEFAULT_IMAGE_SIZE, IMAGE_SIZES, MILD_AUGMENTATION, TEST_FRACTION, choose_config,
-                               choose_spec, dataset_options, supports_augmentation)
-from core.datasets import DatasetError
-from core.figures import probability_bar
-from core.introspection import class_probabilities, top_k
-from core.jobs import TrainingJob
-from core.models import build_model
-from ui import state
+from core.data import DatasetError
+from core.data.class_images import DEFAULT_IMAGE_SIZE, IMAGE_SIZES, TEST_FRACTION, dataset_options
+from core.inspection.predict import class_probabilities, top_k
+from core.training.small_data import MILD_AUGMENTATION, choose_config, choose_spec
+from core.visuals.figures import probability_bar
 from ui.class_editor import class_store, draw_add_class, draw_class, runs_folder
+from ui.dataset_cache import get_dataset
 from ui.job_progress import draw_job_progress
+from ui.router import require_router
+from ui.runs import is_running, owned_job, start_new_run
+from ui.session import init_state, produced_model
+from ui.widget_memory import persist
 from ui.widgets import image_input
 
-state.require_router(__file__)
-state.init_state()
+require_router(__file__)
+init_state()
 ss = st.session_state
 
 st.title("My classes")
@@ -36,9 +38,8 @@ draw_add_class()
 st.subheader("Train")
 counts = store.counts()
 problems = store.training_problems()
-job = ss.get("job")
-running = job is not None and not job.finished
-ours = job is not None and job.id == ss.get("classes_job")
+running = is_running()
+ours = owned_job("classes")
 st.markdown(" · ".join(f"{name}: **{n}**" for name, n in counts.items()) + f" · {sum(counts.values())} images in all")
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
@@ -48,21 +49,20 @@ auto = choose_config(max(1, n_train_guess), augment=False)
 spec = choose_spec()
 with st.expander("Settings"):
     c = st.columns(4)
-    ss.setdefault("cls_size", DEFAULT_IMAGE_SIZE)
-    ss.setdefault("cls_lr", 1e-3)
-    ss.setdefault("cls_augment", True)
-    size = c[0].select_slider("Image size", IMAGE_SIZES, key="cls_size", help="Side of the square the CNN sees.")
-    epochs = c[1].number_input("Epochs", 1, 200, value=None, key="cls_epochs", placeholder=f"auto ({auto.epochs})",
+    size = c[0].select_slider("Image size", IMAGE_SIZES, key=persist("cls_size", DEFAULT_IMAGE_SIZE),
+                              help="Side of the square the CNN sees.")
+    epochs = c[1].number_input("Epochs", 1, 200, value=None, key=persist("cls_epochs", None),
+                               placeholder=f"auto ({auto.epochs})",
                                help="Passes over your images. Empty: enough for about 100 training steps.")
-    lr = c[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key="cls_lr")
-    augment = c[3].checkbox("Vary the images", key="cls_augment", disabled=not supports_augmentation(),
+    lr = c[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key=persist("cls_lr", 1e-3))
+    augment = c[3].checkbox("Vary the images", key=persist("cls_augment", True),
                             help="Each batch sees your images a little turned, zoomed, shifted and lit differently "
                                  f"({', '.join(f'{k} {v:g}' for k, v in MILD_AUGMENTATION.items())}), so a few "
                                  "snapshots teach more.")
     st.caption(f"Model: the Small CNN preset (three conv blocks of 16, 32 and 32 filters, then dense 64) on "
                f"{size}×{size} colour images, in batches of {auto.batch_size}; {TEST_FRACTION:.0%} of every class "
                "is held out to test it.")
-model_name = st.text_input("Model name", "my_classes", key="cls_model_name")
+model_name = st.text_input("Model name", key=persist("cls_model_name", "my_classes"))
 
 reason = ("A training run is in progress." if running else " ".join(problems) if problems else None)
 if st.button("Train", type="primary", icon=":material/model_training:", key="cls_train", disabled=reason is not None,
@@ -73,25 +73,21 @@ if st.button("Train", type="primary", icon=":material/model_training:", key="cls
         target = target.with_name(target.name + "x")
     frozen = store.snapshot(target)
     try:
-        dataset = state.get_dataset("folder", dataset_options(frozen, size))
+        dataset = get_dataset("folder", dataset_options(frozen, size))
     except DatasetError as exc:
         st.error(f"Your images could not be read: {exc}")
         st.stop()
     # A copy with a title people recognise (the loader's is "Folder: <snapshot folder>"); the arrays are shared.
     dataset = dataclasses.replace(dataset, title=f"My classes: {', '.join(names)}")
     config = choose_config(len(dataset.x_train), epochs=epochs, learning_rate=lr, augment=augment)
-    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=config.seed)
-    job = TrainingJob(model, dataset, config, name=model_name.strip() or "my_classes", spec=spec.to_dict(),
-                      probe=dataset.x_test[0]).start()
-    ss["job"], ss["classes_job"] = job, job.id
-    st.rerun()
+    start_new_run(spec, dataset, config, model_name.strip() or "my_classes", owner="classes")
 if reason:
     st.caption(f"Train is off: {reason}")
 
 
 @st.fragment(run_every=1.0 if running and ours else None)
 def show_progress():
-    draw_job_progress("classes_job", "cls", "on the Train page", lambda job: (
+    draw_job_progress("classes", "cls", "on the Train page", lambda job: (
         f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out images right after "
         f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s). It is now the current "
         "model: its Filters, Activations and Predict pages show it, and it is saved on the Models page."))
@@ -99,16 +95,15 @@ def show_progress():
 
 show_progress()
 
-# The model trained here last: found by its metadata once the finished job joined the session's models.
-if ours and job.finished and job.metadata is not None:
-    ss["classes_model"] = next((mid for mid, e in ss["models"].items() if e.metadata is job.metadata),
-                               ss.get("classes_model"))
+# The model trained here last: the one this page's finished run produced.
+if ours and produced_model(ours) is not None:
+    ss["classes_model"] = ours.model_id
 entry = ss["models"].get(ss.get("classes_model"))
 if entry is None:
     st.stop()
 
 st.subheader("Try it")
-st.caption(f"Show {entry.metadata.get('name', entry.id)} something new and see what it thinks: "
+st.caption(f"Show {entry.name} something new and see what it thinks: "
            f"{', '.join(entry.class_names)}.")
 left, right = st.columns(2)
 with left:

@@ -2,30 +2,34 @@
 
 from pathlib import Path
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from core.datasets import DATASETS, DatasetError, DatasetUnavailableError
-from core.pixel_stats import pixel_statistics
-from core.tiles import image_grid
-from ui import state, uploads
+from core.data import DATASETS, DatasetError, DatasetUnavailableError
+from core.data.pixel_stats import pixel_statistics
+from core.visuals.figures import class_count_bars, pixel_histogram
+from core.visuals.tiles import image_grid
+from ui import uploads
 from ui.augment_view import draw_augmentation_section
+from ui.dataset_cache import get_dataset
+from ui.flash import flash, show_flashes
+from ui.router import require_router
+from ui.session import current_dataset, init_state
+from ui.widget_memory import persist
 from ui.widgets import picture
 
-state.require_router(__file__)
+require_router(__file__)
 
 
 def zip_picker() -> str | None:
     """Upload a zip (one folder per class) or pick one of this session's uploads; returns its folder."""
     st.file_uploader("A .zip with one folder of images per class", key="data_zip", on_change=_on_zip)
-    for kind, text in st.session_state.pop("data_zip_messages", []):
-        getattr(st, kind)(text)
+    show_flashes("data_zip")
     mine = uploads.list_uploads()
     if not mine:
         st.caption("Your uploads stay in a folder of this browser session's own; no other session sees them.")
         return None
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    picked = c1.selectbox("Your uploads", mine, format_func=lambda p: p.name, key="data_zip_pick")
+    picked = c1.selectbox("Your uploads", mine, format_func=lambda p: p.name, key=persist("data_zip_pick", mine[0]))
     c2.button("Delete", key="data_zip_delete", on_click=uploads.delete_upload, args=(picked,),
               help="Delete this upload's images from the server.")
     return str(picked)
@@ -57,76 +61,71 @@ def _on_zip() -> None:
     file = st.session_state.get("data_zip")
     if file is None:
         return
-    messages = []
     try:
         folder, report = uploads.add_zip(file.getvalue(), file.name)
     except uploads.ZipImportError as exc:
-        messages.append(("error", f"{file.name} was refused: {exc}"))
-    else:
-        counts = ", ".join(f"{name} {n}" for name, n in report.class_counts.items())
-        given = (f", and its own test split: {sum(report.test_counts.values())} images in test/"
-                 if report.test_counts else "")
-        messages.append(("success", f"{file.name}: {sum(report.class_counts.values())} images in "
-                                    f"{len(report.class_counts)} classes ({counts}){given}. "
-                                    f"Press Load dataset to use it."))
-        if report.small_classes:
-            messages.append(("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)
-                                        + ". Add more before training."))
-        if report.skipped:
-            messages.append(("info", f"{len(report.skipped)} files skipped: " + "; ".join(report.skipped[:10])
-                                     + (" …" if len(report.skipped) > 10 else "")))
-        st.session_state["data_zip_pick"] = folder
-    st.session_state["data_zip_messages"] = messages
+        flash("error", f"{file.name} was refused: {exc}", slot="data_zip")
+        return
+    counts = ", ".join(f"{name} {n}" for name, n in report.class_counts.items())
+    given = (f", and its own test split: {sum(report.test_counts.values())} images in test/"
+             if report.test_counts else "")
+    flash("success", f"{file.name}: {sum(report.class_counts.values())} images in {len(report.class_counts)} "
+                     f"classes ({counts}){given}. Press Load dataset to use it.", slot="data_zip")
+    if report.small_classes:
+        flash("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)
+                         + ". Add more before training.", slot="data_zip")
+    if report.skipped:
+        flash("info", f"{len(report.skipped)} files skipped: " + "; ".join(report.skipped[:10])
+                      + (" …" if len(report.skipped) > 10 else ""), slot="data_zip")
+    st.session_state["data_zip_pick"] = folder
 
-state.init_state()
+init_state()
 st.title("Data")
 st.caption("A CNN learns only from examples. Look at them first: what varies inside a class, "
            "what tells classes apart, and whether every class has enough images.")
 
 current = st.session_state["dataset"]
 names = list(DATASETS)
-st.session_state.setdefault("data_name", current["name"])
-st.session_state.setdefault("data_per_class", 8)
-name = st.selectbox("Dataset", names, key="data_name",
+name = st.selectbox("Dataset", names, key=persist("data_name", current["name"]),
                     format_func=lambda n: DATASETS[n].title)
 st.caption(DATASETS[name].description)
 
 options: dict = {}
 how = None
 if name in FOLDER_HINTS:
-    how = st.radio("Source", ["download", "folder", "upload"], horizontal=True, key="data_source",
+    how = st.radio("Source", ["download", "folder", "upload"], horizontal=True, key=persist("data_source", "download"),
                    format_func={"download": "Download (once, then kept for every session)",
                                 "folder": "Local folder with the official files",
                                 "upload": "Upload the official files"}.get)
     if how == "upload":
         options["folder"] = uploads.official_files_upload(name)
     if how == "folder":
-        options["folder"] = st.text_input("Folder", key="data_folder", placeholder=FOLDER_HINTS[name])
+        options["folder"] = st.text_input("Folder", key=persist("data_folder", ""), placeholder=FOLDER_HINTS[name])
 elif name == "folder":
-    where = st.radio("Images", ["server", "zip"], horizontal=True, key="data_where",
+    where = st.radio("Images", ["server", "zip"], horizontal=True, key=persist("data_where", "server"),
                      format_func={"server": "A folder on this machine", "zip": "Upload a .zip of class folders"}.get)
     if where == "server":
-        options["path"] = st.text_input("Folder with one sub-folder per class", key="data_path",
+        options["path"] = st.text_input("Folder with one sub-folder per class", key=persist("data_path", ""),
                                         placeholder="/path/to/images")
     else:
         options["path"] = zip_picker()
     c1, c2 = st.columns(2)
-    st.session_state.setdefault("data_size", 64)
-    options["image_size"] = c1.select_slider("Input size (pixels)", [16, 24, 28, 32, 48, 64, 96, 128], key="data_size")
-    channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True, key="data_channels")
+    options["image_size"] = c1.select_slider("Input size (pixels)", [16, 24, 28, 32, 48, 64, 96, 128],
+                                             key=persist("data_size", 64))
+    channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True, key=persist("data_channels", "auto"))
     if channels != "auto":
         options["channels"] = 1 if channels == "grey" else 3
     given_root = Path(options["path"] or "").expanduser()
     if options["path"] and (given_root / "train").is_dir() and (given_root / "test").is_dir():
         st.caption("These images come with their own train/ and test/ folders: that split is kept.")
     c1, c2 = st.columns(2)
-    split = c1.radio("Test images", ["share", "per_class"], horizontal=True, key="data_split",
+    split = c1.radio("Test images", ["share", "per_class"], horizontal=True, key=persist("data_split", "share"),
                      format_func={"share": "20% of each class", "per_class": "all but k per class"}.get,
                      help="Without train/ and test/ sub-folders, the loader splits each class. For faces, the usual "
                           "split is a fixed number of photos per person for training (e.g. 5 of the 10 ORL photos).")
     if split == "per_class":
-        st.session_state.setdefault("data_k", 5)
-        options["train_per_class"] = int(c2.number_input("k training images per class", 1, 1000, key="data_k"))
+        options["train_per_class"] = int(c2.number_input("k training images per class", 1, 1000,
+                                                         key=persist("data_k", 5)))
 
 pending = {"name": name, "options": {k: v for k, v in options.items() if v not in (None, "")}}
 needs_button = name not in ("shapes", "digits")
@@ -134,7 +133,7 @@ attempt = [pending, how]  # a failed download's message stays while the same loa
 if pending != current:
     if not needs_button or st.button("Load dataset", type="primary", key="data_load"):
         try:
-            state.get_dataset(pending["name"], pending["options"])
+            get_dataset(pending["name"], pending["options"])
             st.session_state["dataset"] = pending
             st.session_state.pop("data_download_failed", None)
             current = pending
@@ -151,7 +150,7 @@ if pending != current:
         offer_import(name, failed[1])
 
 try:
-    ds = state.current_dataset()
+    ds = current_dataset()
 except DatasetError as exc:
     st.error(str(exc))
     st.stop()
@@ -171,7 +170,7 @@ if ds.warnings:
         st.text("\n".join(ds.warnings[:200]))
 
 st.subheader("Samples of every class")
-per_class = st.slider("Images per class", 4, 16, key="data_per_class")
+per_class = st.slider("Images per class", 4, 16, key=persist("data_per_class", 8))
 picked = ds.samples_per_class(per_class, seed=st.session_state.get("data_seed", 0))
 if st.button("Other samples", key="data_shuffle"):
     st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1
@@ -185,26 +184,16 @@ for start in range(0, ds.num_classes, 2):
             picture(col, image_grid(ds.x_train[idx], cols=per_class))
 
 st.subheader("Class counts")
-train_counts, test_counts = ds.class_counts("train"), ds.class_counts("test")
-fig = go.Figure([go.Bar(name="train", x=list(train_counts), y=list(train_counts.values())),
-                 go.Bar(name="test", x=list(test_counts), y=list(test_counts.values()))])
-fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=40), xaxis_type="category")
-st.plotly_chart(fig, key="data_counts")
+st.plotly_chart(class_count_bars(ds.class_counts("train"), ds.class_counts("test")), key="data_counts")
 
 st.subheader("Pixel values")
 st.caption("What the network's input numbers look like: every pixel is scaled to 0…1 before training. A dataset "
            "whose channels have very different brightness, or that uses only part of the range, is harder to learn.")
 stats = pixel_statistics(ds.x_train)
-colours = {"grey": "#7f7f7f", "red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4"}
 c1, c2 = st.columns([1, 2])
 c1.dataframe({"channel": stats["channels"], "mean": stats["mean"], "std": stats["std"],
               "min": stats["min"], "max": stats["max"]}, hide_index=True, key="data_pixel_table")
-centres = (stats["bin_edges"][:-1] + stats["bin_edges"][1:]) / 2
-hist = go.Figure([go.Bar(x=centres, y=stats["histogram"][i], name=name, marker_color=colours[name], opacity=0.6)
-                  for i, name in enumerate(stats["channels"])])
-hist.update_layout(barmode="overlay", height=260, margin=dict(l=10, r=10, t=10, b=40),
-                   xaxis_title="pixel value", yaxis_title="share of pixels", yaxis_tickformat=".0%")
-c2.plotly_chart(hist, key="data_pixel_hist")
+c2.plotly_chart(pixel_histogram(stats), key="data_pixel_hist")
 c2.caption(f"From {stats['images']:,} training images.")
 
 draw_augmentation_section(ds)

@@ -1,26 +1,27 @@
 """Embedding map: how the network arranges images just before it decides."""
 
-import numpy as np
-import plotly.graph_objects as go
-from plotly.colors import qualitative
 import streamlit as st
 
-from core.embedding import embed, nearest_neighbours, penultimate_layer, project
-from core.tiles import image_grid
-from ui import state
+from core.inspection.embedding import embed, nearest_neighbours, penultimate_layer, project
+from core.visuals.figures import embedding_scatter
+from core.visuals.tiles import image_grid
+from ui.dataset_fit import require_dataset
+from ui.router import require_router
+from ui.session import current_model, model_key
+from ui.widget_memory import persist
 from ui.widgets import image_input, picture
 
-state.require_router(__file__)
+require_router(__file__)
 
 MAX_POINTS = 1500  # test images drawn; t-SNE on more would take too long on a laptop CPU
 
-entry = state.current_model()
+entry = current_model()
 st.title("Embedding map")
 st.caption("The layer before the output turns each image into a list of numbers, its embedding. Images the "
            "network finds similar get similar lists. Squashed to two dimensions, each dot is one test image: "
            "well-separated colours mean the last layer has an easy job.")
 
-dataset = state.require_dataset(entry)
+dataset = require_dataset(entry)
 try:
     layer = penultimate_layer(entry.model)
 except ValueError as exc:
@@ -28,7 +29,7 @@ except ValueError as exc:
     st.stop()
 
 c1, c2 = st.columns([1, 2])
-method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key="emb_method",
+method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key=persist("emb_method", "pca"),
                   format_func={"pca": "PCA (fast, linear)", "tsne": "t-SNE (slower, keeps neighbours)"}.get)
 c2.caption(f"Embeddings of layer **{layer}**, {min(MAX_POINTS, len(dataset.x_test)):,} test images. PCA keeps the "
            "two directions of largest spread; t-SNE keeps close images close but distorts distances.")
@@ -43,28 +44,18 @@ def cached_projection(_model, model_key: str, _dataset, dataset_key: str, layer_
     return features, points, projection, train_features
 
 
-features, points, projection, train_features = cached_projection(entry.model, state.model_key(entry), dataset,
+features, points, projection, train_features = cached_projection(entry.model, model_key(entry), dataset,
                                                  repr((dataset.name, dataset.options)), layer, method)
 labels = dataset.y_test[: len(points)]
 
 picked = image_input(entry, key="emb")
-fig = go.Figure()
-palette = qualitative.D3 + qualitative.Set3 + qualitative.Dark24  # distinct colours for up to ~50 classes
-for c, name in enumerate(entry.class_names):
-    sel = labels == c
-    fig.add_trace(go.Scattergl(x=points[sel, 0], y=points[sel, 1], mode="markers", name=name,
-                               marker=dict(size=5, opacity=0.7, color=palette[c % len(palette)]), text=[f"test image {i}" for i in np.flatnonzero(sel)],
-                               hovertemplate="%{text}<extra>" + name + "</extra>"))
-neighbours = None
+neighbours = where = None
 if picked is not None:
     image, caption, _ = picked
     query = embed(entry.model, image[None], layer)
     neighbours = nearest_neighbours(train_features, query[0], k=6)
     where = projection.transform(query)[0]
-    fig.add_trace(go.Scatter(x=[where[0]], y=[where[1]], mode="markers", name="your image",
-                             marker=dict(symbol="star", size=18, color="black", line=dict(color="white", width=1))))
-fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), legend=dict(itemsizing="constant"))
-st.plotly_chart(fig, key="emb_chart")
+st.plotly_chart(embedding_scatter(points, labels, entry.class_names, query=where), key="emb_chart")
 
 if neighbours is not None:
     st.markdown("**Its nearest training images in embedding space** (your image is the black star on the map):")

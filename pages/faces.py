@@ -5,21 +5,23 @@ import re
 import numpy as np
 import streamlit as st
 
-from core.benchmarks import comparison_rows, load_benchmark
-from core.class_images import choose_config
-from core.enrol import CROP_SIZE, TEST_FRACTION
-from core.faces import FaceError
-from core.images import ImageDecodeError, decode_image
-from core.jobs import TrainingJob
-from core.models import build_model
-from core.recipes import RECIPES
-from ui import state
+from core.data.images import ImageDecodeError, decode_image
+from core.faces.detect import FaceError
+from core.faces.enrol import CROP_SIZE, TEST_FRACTION
+from core.training.benchmarks import comparison_rows, load_benchmark
+from core.training.recipes import RECIPES
+from core.training.small_data import choose_config
 from ui.enrol_editor import delete_everything, draw_add_identity, draw_identity, gallery
-from ui.job_progress import draw_job_progress
 from ui.face_view import face_controls, show_face_pipeline
+from ui.flash import show_flashes
+from ui.job_progress import draw_job_progress
+from ui.router import require_router
+from ui.runs import is_running, owned_job, start_new_run
+from ui.session import init_state, produced_model, save_to_registry
+from ui.widget_memory import persist
 
-state.require_router(__file__)
-state.init_state()
+require_router(__file__)
+init_state()
 ss = st.session_state
 RECIPE = RECIPES["orl_faces"]  # its architecture and augmentation, tuned for a few photos a person
 
@@ -39,8 +41,7 @@ with st.container(border=True):
                   f"Now: {n_faces} face{'' if n_faces == 1 else 's'} of {len(counts)} {'person' if len(counts) == 1 else 'people'}.")
     right.button("Delete all faces", icon=":material/delete_forever:", key="face_delete_all", on_click=delete_everything,
                  help="Forget every enrolled face and the models trained on them in this session.")
-    if ss.pop("face_deleted_note", False):
-        st.success("Every enrolled face, and every model trained on them in this session, is deleted.")
+    show_flashes("face_deleted")
 
 st.subheader("1 · Enrol")
 for name in faces.names():
@@ -49,9 +50,8 @@ draw_add_identity()
 
 st.subheader("2 · Train")
 problems = faces.training_problems()
-job = ss.get("job")
-running = job is not None and not job.finished
-ours = job is not None and job.id == ss.get("faces_job")
+running = is_running()
+ours = owned_job("faces")
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
 reason = "A training run is in progress." if running else (" ".join(problems) if problems else None)
@@ -66,37 +66,31 @@ if st.button("Train", type="primary", icon=":material/model_training:", key="fac
         st.error(str(exc))
         st.stop()
     config = choose_config(len(dataset.x_train), learning_rate=RECIPE.learning_rate, augment=True)
-    spec = RECIPE.spec()
-    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=config.seed)
     name = "faces_" + "_".join(re.sub(r"[^A-Za-z0-9]+", "", n)[:8] or "x" for n in dataset.class_names)[:40]
-    job = TrainingJob(model, dataset, config, name=name, spec=spec.to_dict(), probe=dataset.x_test[0],
-                      extra_metadata={"private": True, "faces": {"margin": faces.margin}}).start()
-    ss["job"], ss["faces_job"] = job, job.id
-    st.rerun()
+    start_new_run(RECIPE.spec(), dataset, config, name, owner="faces", private=True, face_margin=faces.margin)
 
 
 @st.fragment(run_every=1.0 if running and ours else None)
 def show_progress():
-    draw_job_progress("faces_job", "face", "on another page", lambda job: (
+    draw_job_progress("faces", "face", "on another page", lambda job: (
         f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out faces recognised after "
         f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s)."))
 
 
 show_progress()
 
-if ours and job.finished and job.metadata is not None:
-    ss["faces_model"] = next((mid for mid, e in ss["models"].items() if e.metadata is job.metadata),
-                             ss.get("faces_model"))
+if ours and produced_model(ours) is not None:
+    ss["faces_model"] = ours.model_id
 entry = ss["models"].get(ss.get("faces_model"))
 if entry is not None:
     st.subheader("3 · Recognise")
-    st.caption(f"{entry.metadata.get('name', entry.id)} knows: {', '.join(entry.class_names)}. Anyone else should "
+    st.caption(f"{entry.name} knows: {', '.join(entry.class_names)}. Anyone else should "
                "come out as unknown: the threshold sets how sure it must be to give a name.")
-    source = st.radio("Picture", ["camera", "upload"], horizontal=True, key="face_try_source",
+    source = st.radio("Picture", ["camera", "upload"], horizontal=True, key=persist("face_try_source", "camera"),
                       format_func={"camera": "Webcam snapshot", "upload": "Upload a photo"}.get)
     shot = (st.camera_input("Snapshot to recognise", key="face_try_camera") if source == "camera" else
             st.file_uploader("Photo to recognise", key="face_try_upload"))
-    threshold, margin = face_controls("face_try", margin=(entry.metadata.get("faces") or {}).get("margin"))
+    threshold, margin = face_controls("face_try", margin=entry.card.face_margin)
     if shot is not None:
         try:
             photo = np.asarray(decode_image(shot.getvalue()).convert("RGB"))
@@ -104,14 +98,13 @@ if entry is not None:
             st.error(str(exc))
         else:
             show_face_pipeline(entry.model, entry.class_names, photo, key="face_try", threshold=threshold, margin=margin)
-    saved = entry.metadata.get("registry_id")
-    if saved:
-        st.caption(f"Saved to the models folder as {saved}: it holds the learned weights, not the photos.")
+    if entry.saved_id:
+        st.caption(f"Saved to the models folder as {entry.saved_id}: it holds the learned weights, not the photos.")
     elif st.button("Save this model", icon=":material/save:", key="face_save",
                    help="Write the model (its weights, not the photos) to the models folder, to load it later."):
-        state.save_to_registry(entry.model, entry.metadata)
-        if entry.metadata.get("registry_error"):
-            st.error(entry.metadata["registry_error"])
+        save_to_registry(entry)
+        if entry.save_error:
+            st.error(entry.save_error)
         else:
             st.rerun()
 
@@ -125,9 +118,9 @@ else:
                 f"{bench['test_images']} to test), the course project's face CNN against the fast faces recipe, "
                 f"trained side by side on a {bench.get('cpus', '?')}-core CPU ({bench.get('measured', 'date not recorded')}):")
     st.dataframe(comparison_rows(bench), hide_index=True, key="face_comparison")
-    base, ours = bench.get("baseline") or {}, bench["recipe"]
+    base, recipe_run = bench.get("baseline") or {}, bench["recipe"]
     if base:
         st.caption(f"The course CNN has {base['params']:,} weights to fit, most of them in its dense 512 layer, from "
-                   f"5 photos a person; the recipe's {ours['params']:,}, with dropout and slightly varied copies of "
+                   f"5 photos a person; the recipe's {recipe_run['params']:,}, with dropout and slightly varied copies of "
                    "every photo, generalise instead of memorising. Faces found and aligned as above give a CNN the "
                    "same head in the same place every time, which is what lets a handful of webcam snapshots suffice.")

@@ -4,14 +4,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.introspection import conv_filters, conv_layers
-from core.featurevis import cached_maximize, top_activating
-from core.tiles import feature_map_grid, filter_grid, grid, image_tile
-from ui import state
+from core.inspection.layers import conv_filters, conv_layers
+from core.inspection.featurevis import cached_maximize, top_activating
+from core.visuals.tiles import feature_map_grid, filter_grid, grid, image_tile
+from ui.dataset_fit import dataset_for
 from ui.evolution import show_evolution
+from ui.router import require_router
+from ui.session import current_model, model_key
+from ui.widget_memory import persist
 from ui.widgets import picture
 
-state.require_router(__file__)
+require_router(__file__)
 
 
 
@@ -22,7 +25,7 @@ def _same_size(images: list, shape: tuple) -> list:
     return [cv2.resize(im, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) for im in images]
 
 
-entry = state.current_model()
+entry = current_model()
 st.title("Filters")
 st.caption("A filter is a small grid of weights the network learned. It slides over its input and responds "
            "strongly wherever the input looks like it. First-layer filters of an image model often become edge, "
@@ -30,14 +33,14 @@ st.caption("A filter is a small grid of weights the network learned. It slides o
 
 layers = conv_layers(entry.model)
 if not layers:
-    st.warning(f"{entry.metadata.get('name', entry.id)} has no convolution layers to show.")
+    st.warning(f"{entry.name} has no convolution layers to show.")
     st.stop()
 
 names = [layer.name for layer in layers]
 c1, c2 = st.columns([2, 1])
-layer_name = c1.selectbox("Convolution layer", names, key="filters_layer",
+layer_name = c1.selectbox("Convolution layer", names, key=persist("filters_layer", names[0]),
                           format_func=lambda n: f"{n} ({names.index(n) + 1} of {len(names)})")
-normalise = c2.radio("Scale", ["filter", "layer"], horizontal=True, key="filters_norm",
+normalise = c2.radio("Scale", ["filter", "layer"], horizontal=True, key=persist("filters_norm", "filter"),
                      format_func={"filter": "per filter", "layer": "whole layer"}.get,
                      help="Per filter shows every pattern clearly; whole layer shows which filters have the largest weights.")
 kernel, bias = conv_filters(entry.model, layer_name)
@@ -71,12 +74,12 @@ st.caption("Two ways to ask a filter what it wants to see. Left: start from grey
            "step by step, in whatever direction makes this filter respond more (activation maximisation). "
            "Right: the test images that make it respond most, with the filter's map of each below.")
 f1, f2 = st.columns([1, 3])
-filter_index = min(int(f1.number_input("Filter", 0, n_out - 1, key="filters_pick")), n_out - 1)
+filter_index = min(int(f1.number_input("Filter", 0, n_out - 1, key=persist("filters_pick", 0))), n_out - 1)
 with st.spinner("Growing the picture this filter likes best…"):
-    best = cached_maximize(entry.model, state.model_key(entry), layer_name, filter_index)
+    best = cached_maximize(entry.model, model_key(entry), layer_name, filter_index)
 picture(f1, image_tile(best, max(1, 128 // best.shape[0])), caption=f"{layer_name}, filter {filter_index}: "
         "what excites it most")
-dataset = state.dataset_for(entry)
+dataset = dataset_for(entry)
 if dataset is None:
     f2.info("Choose a dataset this model fits on the Data page to see the test images that excite this filter.")
 else:

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from ui import state
+from ui.router import require_router
+from ui.session import current_model
 
-state.require_router(__file__)
+require_router(__file__)
 
-entry = state.current_model()
-meta = entry.metadata
+entry = current_model()
 
 st.title("CNN Lab")
 st.markdown(
@@ -16,10 +16,10 @@ st.markdown(
     "Layers of filters build edges into corners, corners into shapes, shapes into a class."
 )
 
-acc = meta.get("metrics", {}).get("test_accuracy")
+acc = entry.card.test_accuracy
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Current model", meta.get("name", entry.id))
-c2.metric("Dataset", (meta.get("dataset") or {}).get("title", "—"))
+c1.metric("Current model", entry.name)
+c2.metric("Dataset", entry.card.dataset_title or "—")
 c3.metric("Test accuracy", f"{acc:.1%}" if acc is not None else "—")
 c4.metric("Parameters", f"{entry.params:,}")
 

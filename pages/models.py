@@ -3,14 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from core.datasets import DATASETS, DatasetError
-from core.registry import ModelRegistry, check_fit, datasets_that_fit
-from core.storage import ModelFileError
-from ui import state
+from core.data import DATASETS, DatasetError
+from core.storage.registry import ModelRegistry, check_fit, datasets_that_fit
+from core.storage.files import ModelFileError
+from ui.flash import flash, show_flashes
+from ui.router import require_router
+from ui.session import add_model, current_dataset, init_state
+from ui.widget_memory import ephemeral, persist
 
-state.require_router(__file__)
+require_router(__file__)
 
-state.init_state()
+init_state()
 ss = st.session_state
 ss.setdefault("models_loaded", {})  # registry id -> session model id, so a second Load reuses the first
 # A registry is only a wrapper around a folder: one per run costs nothing and holds no user state.
@@ -24,24 +27,26 @@ if not ss.get("models_cleaned"):
     ss["models_cleaned"] = True
 
 
-def flash(kind: str, text: str) -> None:
-    ss.setdefault("models_flash", []).append((kind, text))
+def say(kind: str, text: str) -> None:
+    flash(kind, text, slot="models")
 
 
 def load_entry(entry_id: str) -> None:
     try:
         name = registry.get(entry_id).name
         known = ss["models_loaded"].get(entry_id)
-        if known in ss["models"] and ss["models"][known].metadata.get("name") == name:
+        if known in ss["models"] and ss["models"][known].card.name == name:
             ss["current_model"] = known
         else:
-            model, metadata = registry.load(entry_id)
+            model, card = registry.load(entry_id)
             snapshots, probe = registry.load_replay(entry_id) or (None, None)
-            ss["models_loaded"][entry_id] = state.add_model(model, metadata, evolution=snapshots, probe=probe).id
+            entry = add_model(model, card, evolution=snapshots, probe=probe)
+            entry.saved_id = entry_id
+            ss["models_loaded"][entry_id] = entry.id
     except (ModelFileError, ValueError) as exc:
-        flash("error", f"Could not load the model: {exc}")
+        say("error", f"Could not load the model: {exc}")
         return
-    flash("success", f"Loaded **{name}**: it is now the current model on every page.")
+    say("success", f"Loaded **{name}**: it is now the current model on every page.")
     current = ss["models"][ss["current_model"]]
     ss["models_check_fit"] = (name, current.model)
 
@@ -50,25 +55,25 @@ def rename_entry(entry_id: str) -> None:
     try:
         entry = registry.rename(entry_id, ss.get("models_new_name", ""))
     except (ModelFileError, ValueError) as exc:
-        flash("error", f"Could not rename the model: {exc}")
+        say("error", f"Could not rename the model: {exc}")
         return
     ss["models_new_name"] = ""
-    flash("success", f"Renamed to **{entry.name}**.")
+    say("success", f"Renamed to **{entry.name}**.")
 
 
 def delete_entry(entry_id: str) -> None:
     if not ss.get("models_confirm_delete"):
-        flash("warning", "Tick the box to confirm first: a deleted model cannot be brought back.")
+        say("warning", "Tick the box to confirm first: a deleted model cannot be brought back.")
         return
     try:
         name = registry.get(entry_id).name
         registry.delete(entry_id)
     except (ModelFileError, ValueError, OSError) as exc:
-        flash("error", f"Could not delete the model: {exc}")
+        say("error", f"Could not delete the model: {exc}")
         return
     ss["models_confirm_delete"] = False
     ss["models_pick"] = None
-    flash("success", f"Deleted **{name}**. Copies already loaded stay in this session until you leave.")
+    say("success", f"Deleted **{name}**. Copies already loaded stay in this session until you leave.")
 
 
 def import_upload() -> None:
@@ -79,10 +84,10 @@ def import_upload() -> None:
         entry = registry.import_upload(uploaded.getvalue(), uploaded.name)
         model, _ = registry.load(entry.id)
     except ModelFileError as exc:
-        flash("error", str(exc))
+        say("error", str(exc))
         return
     ss["models_pick"] = ss["models_last_upload"] = entry.id
-    flash("success", f"Added **{entry.name}** to the saved models: {model.input_shape[1]}×{model.input_shape[2]}×"
+    say("success", f"Added **{entry.name}** to the saved models: {model.input_shape[1]}×{model.input_shape[2]}×"
                      f"{model.input_shape[3]} images in, {model.output_shape[-1]} classes out.")
     ss["models_check_fit"] = (entry.name, model)
 
@@ -90,7 +95,7 @@ def import_upload() -> None:
 def show_fit(name: str, model) -> None:
     """Warn when a model does not fit the current dataset, and list the datasets it fits."""
     try:
-        dataset = state.current_dataset()
+        dataset = current_dataset()
     except DatasetError:
         return
     problems = check_fit(model, dataset)
@@ -113,7 +118,7 @@ def show_fit(name: str, model) -> None:
 def use_dataset(name: str) -> None:
     st.session_state["dataset"] = {"name": name, "options": {}}
     st.session_state["data_name"] = name
-    st.session_state.setdefault("models_flash", []).append(("success", f"{DATASETS[name].title} is now the dataset."))
+    say("success", f"{DATASETS[name].title} is now the dataset.")
 
 
 st.title("Models")
@@ -122,8 +127,7 @@ st.caption("A saved model is everything needed to use it again: its architecture
            "accuracy. Load one to make it the current model on every page, or upload a model saved with Keras 3.")
 st.caption(f"Saved models live in `{registry.root}` on the server (set `CNNLAB_MODELS_DIR` to move them).")
 
-for kind, text in ss.pop("models_flash", []):
-    getattr(st, kind)(text)
+show_flashes("models")
 pending_fit = ss.pop("models_check_fit", None)
 if pending_fit is not None:
     show_fit(*pending_fit)
@@ -133,10 +137,10 @@ by_id = {e.id: e for e in entries}
 if entries:
     table = pd.DataFrame({
         "name": [e.name for e in entries],
-        "dataset": [e.dataset_title or ("uploaded" if e.metadata.get("source") == "upload" else "—") for e in entries],
-        "test accuracy": [f"{e.test_accuracy:.1%}" if e.test_accuracy is not None else "—" for e in entries],
-        "parameters": [f"{e.metadata['params']:,}" if isinstance(e.metadata.get("params"), int) else "—"
-                       for e in entries],
+        "dataset": [e.card.dataset_title or ("uploaded" if e.card.source == "upload" else "—") for e in entries],
+        "test accuracy": [f"{e.card.test_accuracy:.1%}" if e.card.test_accuracy is not None else "—"
+                          for e in entries],
+        "parameters": [f"{e.card.params:,}" if e.card.params is not None else "—" for e in entries],
         "created": [e.created.replace("T", " ")[:16] for e in entries],
         "size": [f"{e.size_bytes / 1e6:.1f} MB" if e.size_bytes >= 1e6 else f"{e.size_bytes / 1e3:.0f} KB"
                  for e in entries],
@@ -148,7 +152,7 @@ else:
 
 if ss.get("models_pick") not in by_id:
     ss["models_pick"] = None  # deleted here or by another session
-picked = st.selectbox("Saved model", list(by_id), index=None, key="models_pick", placeholder="Choose a saved model",
+picked = st.selectbox("Saved model", list(by_id), key=persist("models_pick", None), placeholder="Choose a saved model",
                       format_func=lambda i: f"{by_id[i].name} · {by_id[i].created[:10]} · {i}")
 none = picked is None
 c1, c2 = st.columns(2)
@@ -159,10 +163,10 @@ c2.download_button("Download .keras", data=b"" if none else by_id[picked].keras_
                    disabled=none, on_click="ignore")
 
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-c1.text_input("New name", key="models_new_name", disabled=none, placeholder="e.g. mnist_lenet_10_epochs")
+c1.text_input("New name", key=persist("models_new_name", ""), disabled=none, placeholder="e.g. mnist_lenet_10_epochs")
 c2.button("Rename", key="models_rename", on_click=rename_entry, args=(picked,), disabled=none)
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-c1.checkbox("Yes, delete this model for good", key="models_confirm_delete", disabled=none)
+c1.checkbox("Yes, delete this model for good", key=ephemeral("models_confirm_delete"), disabled=none)
 c2.button("Delete", key="models_delete", on_click=delete_entry, args=(picked,), disabled=none)
 
 st.subheader("Upload a model")

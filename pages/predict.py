@@ -3,25 +3,27 @@
 import numpy as np
 import streamlit as st
 
-from core.figures import probability_bar
-from core.images import to_uint8
-from core.introspection import class_probabilities, top_k
-from core.tiles import image_tile
-from ui import state
-
-state.require_router(__file__)
+from core.visuals.figures import probability_bar
+from core.data.images import to_uint8
+from core.inspection.predict import class_probabilities, top_k
+from core.visuals.tiles import image_tile
 from ui.explain_view import show_explanations
 from ui.face_view import face_controls, show_face_pipeline
+from ui.router import require_router
+from ui.session import current_model
+from ui.widget_memory import persist
 from ui.widgets import image_input, picture
 
-entry = state.current_model()
+require_router(__file__)
+
+entry = current_model()
 st.title("Predict")
 st.caption("The model only ever sees a small square of pixels: your picture is cropped, resized and converted to "
            f"{entry.input_shape[0]}×{entry.input_shape[1]} {'colour' if entry.input_shape[2] == 3 else 'grey'} pixels first. "
            "Its last layer, the softmax, turns the scores into probabilities that add up to 100%.")
 st.markdown(f"Classes: {', '.join(entry.class_names)}")
 
-face_mode = st.toggle("Face mode", value=bool(entry.metadata.get("faces")), key=f"pred_face_mode_{entry.id}",
+face_mode = st.toggle("Face mode", key=persist(f"pred_face_mode_{entry.id}", entry.card.is_face_model),
                       help="Find every face in the picture, level and cut it out, and identify each one, "
                            "instead of classifying the whole picture.")
 picked = image_input(entry, key="pred", sources=("upload", "camera", "sample"))
@@ -32,7 +34,7 @@ image, caption, original = picked
 if face_mode:
     st.caption("Face mode: detection (MTCNN), alignment, the CNN's input, the first layer's activations and the "
                "answer, for each face in the picture.")
-    threshold, margin = face_controls("pred_face", margin=(entry.metadata.get("faces") or {}).get("margin"))
+    threshold, margin = face_controls("pred_face", margin=entry.card.face_margin)
     photo = original if original is not None else to_uint8(image)
     show_face_pipeline(entry.model, entry.class_names, photo, key="pred_face", threshold=threshold, margin=margin)
     st.stop()

@@ -16,7 +16,7 @@ def open_page(page: str, at: AppTest | None = None, timeout: float = 180) -> App
     the first run goes through app.py (router and sidebar); after switch_page it runs
     the page script alone. Every page therefore initialises the session itself, and
     the sidebar is checked on the first run. In a real server the flag is cleared for
-    good by the first st.navigation call (ui.state.require_router).
+    good by the first st.navigation call (ui.router.require_router).
     """
     if at is None:
         at = AppTest.from_file(APP, default_timeout=timeout)

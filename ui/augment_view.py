@@ -5,51 +5,51 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.augment import FLIPS, Augmentation, augment_images
-from core.datasets import Dataset
-from core.tiles import image_grid
-from ui.state import set_widget_values
-from ui.widgets import picture
+from core.data.augment import FLIPS, Augmentation, augment_images
+from core.data import Dataset
+from core.visuals.tiles import image_grid
 
-# widget key -> (Augmentation field, default)
+from .widget_memory import persist, set_widget_values
+from .widgets import picture
+
+# widget key -> Augmentation field (the widgets' defaults are the Augmentation's: all off)
 WIDGETS = {
-    "aug_flip": ("flip", "none"),
-    "aug_rotation": ("rotation_degrees", 0),
-    "aug_zoom": ("zoom", 0.0),
-    "aug_translation": ("translation", 0.0),
-    "aug_brightness": ("brightness", 0.0),
-    "aug_contrast": ("contrast", 0.0),
+    "aug_flip": "flip",
+    "aug_rotation": "rotation_degrees",
+    "aug_zoom": "zoom",
+    "aug_translation": "translation",
+    "aug_brightness": "brightness",
+    "aug_contrast": "contrast",
 }
 FLIP_LABELS = {"none": "none", "horizontal": "left ↔ right", "vertical": "up ↕ down",
                "horizontal_and_vertical": "both"}
 
 
 def current_augmentation() -> Augmentation:
-    """The settings chosen on the Data page (all off until someone changes them).
-
-    Kept in a plain session key, not only in the widgets: Streamlit drops a
-    widget's value on runs of pages that do not draw it.
-    """
-    return Augmentation.from_dict(st.session_state.get("augmentation"))
+    """The settings chosen on the Data page (all off until someone changes them), read from the kept
+    widget values, so the Train page sees them without drawing the widgets."""
+    ss = st.session_state
+    return Augmentation(**{field: _value(key, ss.get(key, getattr(OFF, field))) for key, field in WIDGETS.items()})
 
 
 def set_augmentation(aug: Augmentation) -> None:
     """Choose ``aug`` as if set on the Data page (call from a widget callback)."""
-    st.session_state["augmentation"] = aug.to_dict()
-    set_widget_values({key: int(getattr(aug, field)) if key == "aug_rotation" else getattr(aug, field)
-                       for key, (field, _) in WIDGETS.items()})
+    set_widget_values({key: _widget_value(key, getattr(aug, field)) for key, field in WIDGETS.items()})
 
 
-def _from_widgets() -> Augmentation:
-    ss = st.session_state
-    values = {field: ss.get(key, default) for key, (field, default) in WIDGETS.items()}
-    values["rotation_degrees"] = float(values["rotation_degrees"])
-    return Augmentation(**values)
+OFF = Augmentation()
+
+
+def _widget_value(key: str, value):
+    return int(value) if key == "aug_rotation" else value  # the rotation slider steps in whole degrees
+
+
+def _value(key: str, widget_value):
+    return float(widget_value) if key == "aug_rotation" else widget_value
 
 
 def _reset() -> None:
-    for key, (_, default) in WIDGETS.items():
-        st.session_state[key] = default
+    set_augmentation(OFF)
 
 
 def draw_augmentation_section(ds: Dataset) -> None:
@@ -57,20 +57,17 @@ def draw_augmentation_section(ds: Dataset) -> None:
     st.caption("Show the network a slightly different version of each photo every epoch: mirrored, turned, zoomed, "
                "shifted, lighter or darker. It then learns what a class looks like rather than these exact pixels. "
                "The settings below are the ones the Train page uses.")
-    chosen = current_augmentation().to_dict()
-    for key, (field, _) in WIDGETS.items():
-        st.session_state.setdefault(key, int(chosen[field]) if key == "aug_rotation" else chosen[field])
+    key = {k: persist(k, _widget_value(k, getattr(OFF, field))) for k, field in WIDGETS.items()}
     c = st.columns(3)
-    c[0].selectbox("Flip", FLIPS, key="aug_flip", format_func=FLIP_LABELS.get,
+    c[0].selectbox("Flip", FLIPS, key=key["aug_flip"], format_func=FLIP_LABELS.get,
                    help="Mirror images at random. Left-right suits photos; digits and letters change meaning.")
-    c[1].slider("Rotation (± degrees)", 0, 45, step=5, key="aug_rotation")
-    c[2].slider("Zoom (± share)", 0.0, 0.5, step=0.05, key="aug_zoom", format="%.2f")
+    c[1].slider("Rotation (± degrees)", 0, 45, step=5, key=key["aug_rotation"])
+    c[2].slider("Zoom (± share)", 0.0, 0.5, step=0.05, key=key["aug_zoom"], format="%.2f")
     c = st.columns(3)
-    c[0].slider("Shift (± share of the size)", 0.0, 0.3, step=0.05, key="aug_translation", format="%.2f")
-    c[1].slider("Brightness (± share of the range)", 0.0, 0.5, step=0.05, key="aug_brightness", format="%.2f")
-    c[2].slider("Contrast (± share)", 0.0, 0.5, step=0.05, key="aug_contrast", format="%.2f")
-    aug = _from_widgets()
-    st.session_state["augmentation"] = aug.to_dict()
+    c[0].slider("Shift (± share of the size)", 0.0, 0.3, step=0.05, key=key["aug_translation"], format="%.2f")
+    c[1].slider("Brightness (± share of the range)", 0.0, 0.5, step=0.05, key=key["aug_brightness"], format="%.2f")
+    c[2].slider("Contrast (± share)", 0.0, 0.5, step=0.05, key=key["aug_contrast"], format="%.2f")
+    aug = current_augmentation()
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     c1.markdown(f"**In use:** {aug.describe()}")
     if c2.button("New random draw", key="aug_redraw", disabled=not aug.active):

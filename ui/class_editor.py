@@ -12,11 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.class_images import MIN_IMAGES_PER_CLASS, ClassImageError, ClassImages, thumbnail
-from core.images import SUPPORTED
+from core.data.class_images import MIN_IMAGES_PER_CLASS, ClassImageError, ClassImages, thumbnail
+from core.data.images import SUPPORTED
 
 from . import uploads
-from .photo_inputs import draw_photo_inputs, say
+from .flash import flash, show_flashes
+from .photo_inputs import draw_photo_inputs, item_slot
+from .widget_memory import ephemeral, persist
 
 THUMBS_SHOWN = 24  # newest thumbnails drawn per class until "Show all" is on
 THUMB_COLUMNS = 6
@@ -38,7 +40,7 @@ def class_id(name: str) -> str:
 
 
 def _say(cid: str, kind: str, text: str) -> None:
-    say("classes", cid, kind, text)
+    flash(kind, text, slot=item_slot("classes", cid))
 
 
 # --- callbacks: they change the folder before the page is drawn again ------------------------
@@ -90,7 +92,7 @@ def _add_class() -> None:
     try:
         class_store().add_class()
     except ClassImageError as exc:
-        st.session_state["classes_add_error"] = str(exc)
+        flash("error", str(exc), slot="classes_add")
 
 
 # --- drawing -----------------------------------------------------------------------------
@@ -103,15 +105,14 @@ def _thumbnail(path: str, mtime_ns: int):
 
 def draw_add_class() -> None:
     st.button("Add a class", icon=":material/add:", key="cls_add", on_click=_add_class)
-    if error := st.session_state.pop("classes_add_error", None):
-        st.error(error)
+    show_flashes("classes_add")
 
 
 def draw_class(store: ClassImages, name: str) -> None:
     """One class: its name, webcam and upload inputs, count and thumbnails with delete buttons."""
     cid = class_id(name)
     images = store.images(name)
-    name_key = f"cls_name_{cid}"
+    name_key = ephemeral(f"cls_name_{cid}")  # shows the class's name on disk, set below on every run
     if st.session_state.get(name_key) != name:
         st.session_state[name_key] = name
     with st.container(border=True, key=f"cls_box_{cid}"):
@@ -142,7 +143,7 @@ def _draw_thumbnails(name: str, cid: str, images: list[Path]) -> None:
         st.caption(f"No images yet. Take webcam snapshots or upload photos of {name}.")
         return
     newest = images[::-1]
-    if len(newest) > THUMBS_SHOWN and not st.toggle(f"Show all {len(newest)}", key=f"cls_all_{cid}"):
+    if len(newest) > THUMBS_SHOWN and not st.toggle(f"Show all {len(newest)}", key=persist(f"cls_all_{cid}", False)):
         newest = newest[:THUMBS_SHOWN]
     for start in range(0, len(newest), THUMB_COLUMNS):
         cols = st.columns(THUMB_COLUMNS)

@@ -1,6 +1,6 @@
 """The Who am I? page's identity panels: a name, a webcam and uploads, and the aligned faces kept.
 
-The faces live in a ``core.enrol.FaceGallery`` in this browser session's state,
+The faces live in a ``core.faces.enrol.FaceGallery`` in this browser session's state,
 never on disk. Every change happens in a widget callback, before the page runs,
 so the page always draws the gallery as it is.
 """
@@ -11,12 +11,15 @@ import uuid
 
 import streamlit as st
 
-from core.class_images import ClassImageError
-from core.enrol import MIN_FACES, FaceGallery
-from core.faces import FaceError
-from core.images import SUPPORTED, ImageDecodeError
+from core.data.class_images import ClassImageError
+from core.faces.enrol import MIN_FACES, FaceGallery
+from core.faces.detect import FaceError
+from core.data.images import SUPPORTED, ImageDecodeError
 
-from .photo_inputs import draw_photo_inputs, drop_messages, say
+from .flash import drop_flashes, flash, show_flashes
+from .photo_inputs import draw_photo_inputs, item_slot
+from .runs import owned_job
+from .widget_memory import persist
 
 THUMB_COLUMNS = 8
 
@@ -39,7 +42,7 @@ def identity_id(name: str) -> str:
 
 
 def _say(iid: str, kind: str, text: str) -> None:
-    say("face", iid, kind, text)
+    flash(kind, text, slot=item_slot("face", iid))
 
 
 def _enrol(name: str, files: list[tuple[str, bytes]], source: str) -> None:
@@ -58,7 +61,7 @@ def _enrol(name: str, files: list[tuple[str, bytes]], source: str) -> None:
             _say(iid, "success", f"{label}: face found ({result.face.confidence:.1%} sure), eyes levelled by "
                                  f"{result.aligned.angle:+.0f}°, added to {name}.")
     if added > 3:  # one line per photo is too much for a batch of uploads
-        drop_messages("face", iid, "success")
+        drop_flashes(item_slot("face", iid), "success")
         _say(iid, "success", f"{added} faces added to {name}.")
 
 
@@ -68,7 +71,7 @@ def _add_identity() -> None:
         gallery().add_identity(ss.get("face_new_name", ""))
         ss["face_new_name"] = ""
     except ClassImageError as exc:
-        ss["face_add_error"] = str(exc)
+        flash("error", str(exc), slot="face_add")
 
 
 def _remove_identity(name: str) -> None:
@@ -85,24 +88,24 @@ def delete_everything() -> None:
     gallery().clear()
     ss = st.session_state
     ss.pop("face_ids", None)
-    for model_id in [mid for mid, e in ss.get("models", {}).items() if e.metadata.get("private")]:
+    for model_id in [mid for mid, e in ss.get("models", {}).items() if e.card.private]:
         ss["models"].pop(model_id, None)
         if ss.get("current_model") == model_id:
             ss.pop("current_model", None)
     ss.pop("faces_model", None)
-    job = ss.get("job")
-    if job is not None and job.id == ss.get("faces_job"):
+    job = owned_job("faces")
+    if job is not None:
         job.stop()
         ss["job_consumed"] = job.id  # its model must not join the session's models when it ends
-    ss["face_deleted_note"] = True
+    flash("success", "Every enrolled face, and every model trained on them in this session, is deleted.",
+          slot="face_deleted")
 
 
 def draw_add_identity() -> None:
     cols = st.columns([3, 1], vertical_alignment="bottom")
-    cols[0].text_input("Add a person", key="face_new_name", placeholder="Their name, then press Add")
+    cols[0].text_input("Add a person", key=persist("face_new_name", ""), placeholder="Their name, then press Add")
     cols[1].button("Add", icon=":material/person_add:", key="face_add", on_click=_add_identity)
-    if error := st.session_state.pop("face_add_error", None):
-        st.error(error)
+    show_flashes("face_add")
 
 
 def draw_identity(name: str) -> None:

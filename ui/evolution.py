@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.tiles import feature_map_grid, filter_grid, image_tile
+from core.visuals.tiles import feature_map_grid, filter_grid, image_tile
 
+from .widget_memory import persist
 from .widgets import picture
 
 
 def show_evolution(snapshots: list, key: str, probe=None) -> None:
-    """An epoch slider over ``core.jobs.Snapshot`` records; nothing when there are none."""
+    """An epoch slider over ``core.training.progress.Snapshot`` records; nothing when there are none."""
     if not snapshots:
         return
     epochs = [s.epoch for s in snapshots]
@@ -23,7 +24,7 @@ def show_evolution(snapshots: list, key: str, probe=None) -> None:
         if st.session_state.get(widget) not in epochs or st.session_state[widget] == st.session_state.get(latest):
             st.session_state[widget] = epochs[-1]
         st.session_state[latest] = epochs[-1]
-        epoch = st.select_slider("Epoch", epochs, key=widget,
+        epoch = st.select_slider("Epoch", epochs, key=persist(widget, epochs[-1]),
                                  help="0 is the random start; each step is one more pass over the training images.")
     snap = snapshots[epochs.index(epoch)]
     names = list(snap.maps)
@@ -34,5 +35,5 @@ def show_evolution(snapshots: list, key: str, probe=None) -> None:
     picture(cols[0], filter_grid(snap.kernel), caption=f"first-layer filters after {epoch} epoch(s)")
     layer = names[0]
     if len(names) > 1:
-        layer = cols[1].selectbox("Layer", names, key=f"{key}_layer")
+        layer = cols[1].selectbox("Layer", names, key=persist(f"{key}_layer", names[0]))
     picture(cols[1], feature_map_grid(snap.maps[layer]), caption=f"{layer} maps of the probe after {epoch} epoch(s)")

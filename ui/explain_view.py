@@ -7,10 +7,12 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from core.explain import gradcam, occlusion, overlay, saliency, smoothgrad
-from core.tiles import upscale
+from core.inspection.explain import gradcam, occlusion, overlay, saliency, smoothgrad
+from core.visuals.tiles import upscale
 
-from .state import ModelEntry, model_key
+from .model_entry import ModelEntry
+from .session import model_key
+from .widget_memory import persist
 from .widgets import picture
 
 EXPLANATIONS = {
@@ -42,7 +44,7 @@ def show_explanations(entry: ModelEntry, image: np.ndarray, probs: np.ndarray, k
     image = np.ascontiguousarray(image, np.float32)
     # One widget per model and image, so a new photo starts on its own predicted class, not the last photo's choice.
     digest = hashlib.blake2b(image.tobytes() + model_key(entry).encode(), digest_size=8).hexdigest()
-    class_index = st.selectbox("Explain the class", range(len(names)), index=best, key=f"{key}_explain_class_{digest}",
+    class_index = st.selectbox("Explain the class", range(len(names)), key=persist(f"{key}_explain_class_{digest}", best),
                                format_func=lambda i: f"{names[i]} ({probs[i]:.1%})" + (" · predicted" if i == best else ""))
     maps = _maps(entry.model, model_key(entry), image.tobytes(), image.shape, int(class_index))
     factor = max(1, 160 // image.shape[0])

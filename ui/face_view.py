@@ -1,6 +1,6 @@
 """The face pipeline, stage by stage: detection, alignment, CNN input, activations, answer.
 
-Shared by the Predict page's face mode and the Who am I? page. ``core.enrol``
+Shared by the Predict page's face mode and the Who am I? page. ``core.faces.enrol``
 does the work; this draws it, one row per face, with the stages side by side.
 """
 
@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.enrol import Recognition, recognise_faces
-from core.faces import DEFAULT_MARGIN, FaceError, align_face, draw_faces
-from core.figures import probability_bar
-from core.introspection import activations, conv_layers
-from core.tiles import feature_map_grid, image_tile
+from core.faces.enrol import Recognition, recognise_faces
+from core.faces.detect import DEFAULT_MARGIN, FaceError, align_face, draw_faces
+from core.visuals.figures import probability_bar
+from core.inspection.layers import activations, conv_layers
+from core.visuals.tiles import feature_map_grid, image_tile
 
+from .widget_memory import persist
 from .widgets import picture
 
 STAGE_PX = 128  # display side of the detection and alignment crops
@@ -23,13 +24,12 @@ STAGE_PX = 128  # display side of the detection and alignment crops
 def face_controls(key: str, margin: float | None = None) -> tuple[float, float]:
     """The unknown-face threshold and the crop margin sliders; returns (threshold, margin)."""
     cols = st.columns(2)
-    st.session_state.setdefault(f"{key}_threshold", 60)
     threshold = cols[0].slider("Name a face only when the model is more than (%) sure", 0, 100, step=5,
-                               key=f"{key}_threshold",
+                               key=persist(f"{key}_threshold", 60),
                                help="Below this, the face is called \"unknown\": someone the model was not trained on "
                                     "gets a spread of low probabilities, or one it is not sure of.") / 100
-    st.session_state.setdefault(f"{key}_margin", int(round(100 * (DEFAULT_MARGIN if margin is None else margin))))
-    chosen = cols[1].slider("Margin around the face (%)", 0, 60, step=5, key=f"{key}_margin",
+    default_margin = int(round(100 * (DEFAULT_MARGIN if margin is None else margin)))
+    chosen = cols[1].slider("Margin around the face (%)", 0, 60, step=5, key=persist(f"{key}_margin", default_margin),
                             help="How much of the hair, chin and background the crop keeps, as a share of the "
                                  "face's height. Crop faces as the model's training faces were cut: the enrolled "
                                  "faces with the value they were taken with, ORL photos with about 10 to 15%.") / 100

@@ -11,25 +11,26 @@ from typing import Callable
 
 import streamlit as st
 
-from core.figures import training_curves
+from core.visuals.figures import training_curves
 
-from . import state
+from .runs import owned_job, session_job
+from .session import collect_finished_job, produced_model
 
 
-def draw_job_progress(owner_key: str, prefix: str, elsewhere: str, done_message: Callable[[object], str]) -> None:
-    """One poll of the run whose id the page keeps in ``st.session_state[owner_key]``.
+def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Callable[[object], str]) -> None:
+    """One poll of the run the page ``owner`` started.
 
     Args:
-        owner_key: session key holding the id of the job this page started.
+        owner: the page's name as given to ``ui.runs.start_new_run``.
         prefix: prefix of the panel's widget keys (``{prefix}_stop``, ``{prefix}_curve``).
         elsewhere: where another running job was started, for the note shown instead.
         done_message: the success text for a finished job.
     """
-    ss = st.session_state
-    job = ss.get("job")
-    if job is None or job.id != ss.get(owner_key):
-        if job is not None and not job.finished:
-            st.info(f"{job.name} is training (started {elsewhere}); wait for it or stop it there.")
+    job = owned_job(owner)
+    if job is None:
+        other = session_job()
+        if other is not None and not other.finished:
+            st.info(f"{other.name} is training (started {elsewhere}); wait for it or stop it there.")
         return
     snap = job.snapshot()
     text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else
@@ -46,8 +47,9 @@ def draw_job_progress(owner_key: str, prefix: str, elsewhere: str, done_message:
         st.error(f"Training failed: {snap.error}")
     elif job.finished and job.result:
         st.success(done_message(job))
-        if job.metadata.get("registry_error"):
-            st.warning(job.metadata["registry_error"])
-        if ss.get("job_consumed") != job.id:
-            state.collect_finished_job()
+        entry = produced_model(job)
+        if entry is not None and entry.save_error:
+            st.warning(entry.save_error)
+        if st.session_state.get("job_consumed") != job.id:
+            collect_finished_job()
             st.rerun(scope="app")

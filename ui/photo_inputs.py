@@ -9,8 +9,8 @@ photo on every rerun, so each snapshot is added once, by its file id.
 
 Each page passes its own ``prefix`` (the widget keys are ``{prefix}_cam_on_{id}``,
 ``{prefix}_cam_{id}_{generation}`` and ``{prefix}_up_{id}_{generation}``) and its own
-``state`` name for what it keeps in the session (``{state}_gen``, ``{state}_seen_shots``,
-``{state}_messages``).
+``state`` name for what it keeps in the session (``{state}_gen``, ``{state}_seen_shots``).
+The item's messages are flashed to the slot ``item_slot(state, item_id)``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from __future__ import annotations
 from typing import Callable
 
 import streamlit as st
+
+from .flash import show_flashes
+from .widget_memory import persist
 
 AddPhotos = Callable[[str, list[tuple[str, bytes]], str], None]
 
@@ -31,20 +34,9 @@ def next_generation(state: str, key: str) -> None:
     gens[key] = gens.get(key, 0) + 1
 
 
-def say(state: str, item_id: str, kind: str, text: str) -> None:
-    """Queue a message (``kind`` is ``"success"``, ``"info"`` or ``"error"``) for the item's panel."""
-    st.session_state.setdefault(f"{state}_messages", {}).setdefault(item_id, []).append((kind, text))
-
-
-def drop_messages(state: str, item_id: str, kind: str) -> None:
-    """Forget the item's queued messages of one kind (a batch then says it in one line)."""
-    queued = st.session_state.setdefault(f"{state}_messages", {})
-    queued[item_id] = [m for m in queued.get(item_id, []) if m[0] != kind]
-
-
-def show_messages(state: str, item_id: str) -> None:
-    for kind, text in st.session_state.get(f"{state}_messages", {}).pop(item_id, []):
-        getattr(st, kind)(text)
+def item_slot(state: str, item_id: str) -> str:
+    """The flash slot of one item's panel (see ``ui.flash``)."""
+    return f"{state}:{item_id}"
 
 
 def _on_camera(state: str, item_id: str, name: str, key: str, add: AddPhotos, label: str) -> None:
@@ -69,11 +61,11 @@ def draw_photo_inputs(*, prefix: str, state: str, item_id: str, name: str, add: 
                       camera_help: str, camera_label: str, snapshot_label: str,
                       upload_label: str, upload_help: str) -> None:
     """The "Webcam" toggle and camera, the uploader, then the item's messages."""
-    if st.toggle("Webcam", key=f"{prefix}_cam_on_{item_id}", help=camera_help):
+    if st.toggle("Webcam", key=persist(f"{prefix}_cam_on_{item_id}", False), help=camera_help):
         cam_key = f"{prefix}_cam_{item_id}_{generation(state, f'cam_{item_id}')}"
         st.camera_input(camera_label, key=cam_key, on_change=_on_camera,
                         args=(state, item_id, name, cam_key, add, snapshot_label), label_visibility="collapsed")
     up_key = f"{prefix}_up_{item_id}_{generation(state, f'up_{item_id}')}"
     st.file_uploader(upload_label, accept_multiple_files=True, key=up_key, on_change=_on_upload,
                      args=(state, item_id, name, up_key, add), help=upload_help)
-    show_messages(state, item_id)
+    show_flashes(item_slot(state, item_id))

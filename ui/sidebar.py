@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.datasets import DATASETS
+from core.data import DATASETS
 
-from . import state
+from .session import init_state
+from .widget_memory import ephemeral
 
 
 def draw_sidebar() -> None:
-    state.init_state()
+    init_state()
     ss = st.session_state
     with st.sidebar:
         choice = ss["dataset"]
@@ -21,11 +22,11 @@ def draw_sidebar() -> None:
         ids = list(models)
         # The current model can change elsewhere (a finished training job): show it.
         ss["sidebar_model"] = ss["current_model"]
-        st.selectbox("Model", ids, key="sidebar_model", format_func=lambda i: models[i].label,
+        st.selectbox("Model", ids, key=ephemeral("sidebar_model"), format_func=lambda i: models[i].label,
                      on_change=_on_model_change)
         entry = models[ss["current_model"]]
-        acc = entry.metadata.get("metrics", {}).get("test_accuracy")
-        ds_title = (entry.metadata.get("dataset") or {}).get("title", "unknown dataset")
+        acc = entry.card.test_accuracy
+        ds_title = entry.card.dataset_title or "unknown dataset"
         st.caption(f"Trained on {ds_title} · input {entry.input_shape[0]}×{entry.input_shape[1]}×{entry.input_shape[2]} · "
                    f"{entry.params:,} parameters")
         if acc is not None:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.datasets import DatasetError
-from core.datasets.classic import save_cifar_upload
-from core.datasets.download import CIFAR_DIR
-from core.datasets.idx import IDX_FILES, save_idx_uploads
-from core.zip_dataset import ZipImportError, ZipReport, extract_image_zip
+from core.data import DatasetError
+from core.data.classic import save_cifar_upload
+from core.data.download import CIFAR_DIR
+from core.data.idx import IDX_FILES, save_idx_uploads
+from core.data.zip_import import ZipImportError, ZipReport, extract_image_zip
 
 
 def uploads_root() -> Path:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.images import SUPPORTED, ImageDecodeError, decode_image, encode_png, image_notes, to_model_input
+from core.data.images import SUPPORTED, ImageDecodeError, decode_image, encode_png, image_notes, to_model_input
 
-from .state import ModelEntry, model_dataset
+from .dataset_fit import model_dataset
+from .model_entry import ModelEntry
+from .widget_memory import persist
 
 
 def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample", "upload", "camera")):
@@ -21,13 +23,14 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
     dataset = model_dataset(entry) if "sample" in sources else None
     labels = {"sample": "Dataset sample", "upload": "Upload a photo", "camera": "Webcam snapshot"}
     available = [s for s in sources if s != "sample" or dataset is not None]
-    source = st.radio("Image source", available, format_func=labels.get, horizontal=True, key=f"{key}_source")
+    source = st.radio("Image source", available, format_func=labels.get, horizontal=True,
+                      key=persist(f"{key}_source", available[0]))
 
     if source == "sample":
         n = len(dataset.x_test)
         cols = st.columns([4, 1])
         cols[1].button("Random", key=f"{key}_random", on_click=_pick_random, args=(f"{key}_index", n))
-        index = cols[0].slider("Test image", 0, n - 1, key=f"{key}_index")
+        index = cols[0].slider("Test image", 0, n - 1, key=persist(f"{key}_index", 0))
         label = entry.class_names[int(dataset.y_test[index])]
         return dataset.x_test[index], f"Test image {index} of {dataset.title} · true class: {label}", None
 
@@ -47,8 +50,9 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
 
     fit_labels = {"crop": "Crop the centre", "pad": "Fit with borders", "stretch": "Stretch"}
     cols = st.columns(2)
-    fit = cols[0].radio("Fit to the model's input", list(fit_labels), format_func=fit_labels.get, key=f"{key}_fit")
-    invert = cols[1].checkbox("Invert brightness", key=f"{key}_invert",
+    fit = cols[0].radio("Fit to the model's input", list(fit_labels), format_func=fit_labels.get,
+                        key=persist(f"{key}_fit", "crop"))
+    invert = cols[1].checkbox("Invert brightness", key=persist(f"{key}_invert", False),
                               help="MNIST-style models expect a light drawing on a dark background.")
     try:
         picture = decode_image(data)

@@ -3,43 +3,90 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
+
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.app_server import CHROMIUM_ARGS, ROOT, chromium_path  # noqa: F401  (the tests' browser)
 
 MAIN = '[data-testid="stMain"]'
 
 
-def wait_idle(page, timeout: float = 120, settle: float = 1.0) -> None:
-    """Wait until Streamlit's status widget has shown no "Running" for ``settle`` seconds."""
-    time.sleep(0.3)
-    deadline, quiet_since = time.time() + timeout, None
-    while time.time() < deadline:
-        running = page.evaluate("() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-                                " return !!w && /Running|Connecting/i.test(w.innerText); }")
-        if running:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.time()
-        elif time.time() - quiet_since >= settle:
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"the app was still running after {timeout} s")
+# Waiting for the run an action causes. Streamlit's root element shows a script-run state, but a
+# widget change does not flip it at once (it stays "notRunning" until the server says the run has
+# started), and a short run's start and end can reach the page together and never show at all. The
+# server's own messages are exact: every whole run starts with a ``new_session`` message and ends
+# with ``script_finished`` (fragment runs, such as the Train page's progress panel, end with another
+# status). An action waits for a run that starts and finishes after it: no fixed pause, however slow
+# the machine is.
+_FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+_IDLE = """() => { const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'; }"""
+
+
+def _message_kind(payload) -> str | None:
+    """``"start"``, ``"end"`` (of a whole script run) or None, for one websocket frame from the server."""
+    if isinstance(payload, str):
+        return None
+    msg = ForwardMsg()
+    try:
+        msg.ParseFromString(payload)
+    except Exception:  # not one of Streamlit's messages
+        return None
+    kind = msg.WhichOneof("type")
+    if kind == "new_session":
+        return "start"
+    if kind == "script_finished" and msg.script_finished in _FINISHED:
+        return "end"
+    return None
+
+
+def watch_app(page) -> None:
+    """Keep ``page.app_socket``, the app's websocket (call before the page opens the app; once per page)."""
+    if getattr(page, "app_socket", None) is not None or getattr(page, "_watching_app", False):
+        return
+    page._watching_app = True
+    page.app_socket = None
+
+    def on_socket(socket) -> None:
+        if "_stcore/stream" in socket.url:
+            page.app_socket = socket
+
+    page.on("websocket", on_socket)
+
+
+def act(page, action, timeout: float = 120) -> None:
+    """Do ``action()`` (a click, a key, an upload...) and wait until the whole run it causes has finished."""
+    started = []
+
+    def run_done(payload) -> bool:
+        kind = _message_kind(payload)
+        if kind == "start":
+            started.append(True)
+        return kind == "end" and bool(started)
+
+    with page.app_socket.expect_event("framereceived", predicate=run_done, timeout=timeout * 1000):
+        action()
+    wait_idle(page, timeout)  # and the page has taken in the run's end
+
+
+def wait_idle(page, timeout: float = 120) -> None:
+    """Wait until no script run is in progress (for a run already known to have started)."""
+    page.wait_for_function(_IDLE, timeout=timeout * 1000, polling=100)
 
 
 def open_app(page, url: str) -> None:
+    watch_app(page)
     page.goto(url)
     page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=120_000)
     wait_idle(page)
 
 
 def go(page, nav_label: str, heading: str) -> None:
-    """Click ``nav_label`` in the sidebar and wait for the page whose h1 holds ``heading``."""
-    page.locator('[data-testid="stSidebarNav"] a', has_text=nav_label).first.click()
+    """Click ``nav_label`` in the sidebar and wait for the page whose h1 holds ``heading``, fully drawn."""
+    act(page, lambda: page.locator('[data-testid="stSidebarNav"] a', has_text=nav_label).first.click())
     page.wait_for_function("t => { const h = document.querySelector('[data-testid=\"stMain\"] h1');"
                            " return h && h.innerText.includes(t); }", arg=heading, timeout=90_000, polling=200)
-    wait_idle(page)
 
 
 def main_text(page) -> str:
@@ -57,10 +104,23 @@ def shot(page, folder: Path, name: str) -> Path:
     size = page.viewport_size
     height = page.evaluate(f"() => document.querySelector('{MAIN}').scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height) + 40, 8000))})
-    time.sleep(0.5)
+    next_frames(page)  # laid out again at the new size
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def next_frames(page, frames: int = 2) -> None:
+    """Wait until the browser has drawn ``frames`` more frames (after a resize, the new layout)."""
+    page.evaluate("n => new Promise(done => { const step = k => k ? requestAnimationFrame(() => step(k - 1)) : done(); "
+                  "step(n); })", frames)
+
+
+def wait_camera(page) -> None:
+    """Wait until the camera widget's video shows frames of the (fake) webcam."""
+    page.wait_for_function("() => Array.from(document.querySelectorAll('video'))"
+                           ".some(v => v.readyState >= 2 && v.currentTime > 0 && v.videoWidth > 0)",
+                           timeout=60_000, polling=100)
 
 
 def wait_text(page, text: str, timeout: float = 60) -> None:
@@ -72,28 +132,47 @@ def wait_text(page, text: str, timeout: float = 60) -> None:
 def upload(page, label: str, paths) -> None:
     """Put ``paths`` (one or a list) into the file uploader whose label holds ``label``, as a user's drop would."""
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
-    uploader.locator('input[type="file"]').set_input_files(paths)
     names = [Path(p).name for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    for name in names:  # the file's chip appears once the browser has taken it; then the app reruns
-        try:
-            uploader.locator(f'[data-testid="stFileChip"][aria-label^="{name},"]').first.wait_for(timeout=20_000)
-        except Exception:  # a file the uploader refused itself shows no chip: the caller checks what it says
-            break
-    wait_idle(page)
+    chips = [uploader.locator(f'[data-testid="stFileChip"][aria-label^="{name},"]').first for name in names]
+
+    def refused() -> bool:
+        # A file over the upload limit gets a chip marked invalid and the app does not run; the caller
+        # checks what the uploader says.
+        return all(chip.get_attribute("aria-invalid") == "true" for chip in chips)
+
+    def put_files() -> None:
+        uploader.locator('input[type="file"]').set_input_files(paths)
+        for chip in chips:  # the file's chip appears once the browser has taken it; then the app reruns
+            chip.wait_for(timeout=20_000)
+        if refused():
+            raise _NoRun
+
+    try:
+        act(page, put_files)
+    except _NoRun:
+        pass
+
+
+class _NoRun(Exception):
+    """Raised inside ``act`` when the action turns out to start no run."""
 
 
 def clear_upload(page, label: str) -> None:
     """Remove the files shown in the uploader whose label holds ``label`` (its × buttons)."""
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
     for button in reversed(uploader.locator('[data-testid="stFileChipDeleteBtn"] button, button[data-testid="stFileChipDeleteBtn"]').all()):
-        button.click()
-        wait_idle(page, settle=0.5)
+        act(page, button.click)
 
 
 def choose(page, option: str) -> None:
     """Click the radio option (or any label) reading exactly ``option`` in the main area."""
-    page.locator(MAIN).get_by_text(option, exact=True).first.click()
-    wait_idle(page)
+    text = page.locator(MAIN).get_by_text(option, exact=True).first
+    text.wait_for()  # drawn (the run that showed it may have ended a moment before the page drew it)
+    radio = (page.locator(MAIN).locator("label").filter(has=page.get_by_text(option, exact=True))
+             .locator('input[type="radio"]'))
+    if radio.count() and radio.first.is_checked():
+        return  # chosen already: clicking it again runs nothing
+    act(page, text.click)
 
 
 def chart_points(page) -> list[int]:
@@ -104,9 +183,11 @@ def chart_points(page) -> list[int]:
 
 def select(page, label: str, option: str) -> None:
     """Pick ``option`` in the select box whose label holds ``label``."""
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
-    page.get_by_role("option").filter(has_text=option).first.click()
-    wait_idle(page)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    if option in box.inner_text():
+        return  # chosen already
+    box.click()
+    act(page, page.get_by_role("option").filter(has_text=option).first.click)
 
 
 def health(url: str) -> int:
@@ -143,9 +224,10 @@ def files_outside_data(server: dict) -> dict[str, tuple[int, int]]:
 def fill(page, label: str, value) -> None:
     """Type ``value`` into the main area's input labelled ``label`` and press Enter, as a user would."""
     box = page.locator(MAIN).get_by_label(label, exact=True).first
+    if box.input_value() == str(value):
+        return  # nothing to change: Enter would run nothing
     box.fill(str(value))
-    box.press("Enter")
-    wait_idle(page)
+    act(page, lambda: box.press("Enter"))
 
 
 def start_training(page, epochs: int, name: str | None = None) -> None:
@@ -155,7 +237,7 @@ def start_training(page, epochs: int, name: str | None = None) -> None:
         fill(page, "Model name", name)
     fill(page, "Epochs", epochs)
     page.locator(MAIN).get_by_role("button", name="Train", exact=True).click()
-    wait_text(page, f"Run: {name}" if name else "Run: ")
+    wait_text(page, f"Run: {name}" if name else "Run: ")  # (the panel then redraws every 2 s while it trains)
 
 
 def open_predict(page, url: str) -> list[str]:

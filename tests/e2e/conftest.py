@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.app_server import AppServer
-from browser import CHROMIUM_ARGS, chromium_path
+# The end-to-end helpers (browser.py, files.py) import by name from this folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench.app_server import AppServer  # noqa: E402
+from browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"

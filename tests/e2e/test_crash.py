@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
 from bench.app_server import AppServer
-from browser import exceptions, go, open_app, start_training, wait_idle, wait_text
+from browser import exceptions, go, open_app, start_training, wait_text
 
-pytestmark = [pytest.mark.app, pytest.mark.e2e]
 
 
 def in_flight(models) -> list[str]:
@@ -28,13 +26,13 @@ def in_flight(models) -> list[str]:
 
 def check_registry(server: AppServer) -> list[str]:
     """Every listed entry loads; returns the listed names."""
-    from core.registry import ModelRegistry
+    from core.storage.registry import ModelRegistry
 
     registry = ModelRegistry(server.models)
     names = []
     for entry in registry.list_entries():
-        model, metadata = registry.load(entry.id)
-        assert model.output_shape[-1] == len(metadata["class_names"]), entry.id
+        model, card = registry.load(entry.id)
+        assert model.output_shape[-1] == len(card.class_names), entry.id
         names.append(entry.name)
     return names
 
@@ -54,7 +52,7 @@ def reopen(server: AppServer, page) -> None:
 
 
 def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(tmp_path, browser_page, artifacts):
-    from core.registry import ModelRegistry
+    from core.storage.registry import ModelRegistry
 
     server = AppServer(tmp_path / "server").start()
     page = browser_page
@@ -88,7 +86,7 @@ def test_sigkill_during_training_and_during_a_save_leaves_a_consistent_registry(
                 time.sleep(0.001)
             if caught:
                 break
-            wait_idle(page)
+            wait_text(page, f"killed_while_saving_{attempt}: test accuracy", timeout=120)  # Train is free again
         assert caught, "no save was caught in flight in 3 tries"
         listed = check_registry(server)  # whatever is listed loads: the cut-short save is not, or it is whole
         assert "before_crash" in listed, listed

@@ -15,7 +15,6 @@ import pytest
 from bench.app_server import AppServer
 from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, go, main_text, open_app, start_training, wait_text
 
-pytestmark = [pytest.mark.app, pytest.mark.e2e]
 
 SECONDS = float(os.environ.get("CNNLAB_LOAD_SECONDS", 120))
 # what the two explorers visit in turn

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 
-from browser import exceptions, go, main_text, open_app, shot, wait_idle, wait_text
+from browser import act, exceptions, go, main_text, open_app, shot, wait_camera, wait_idle, wait_text
 
-pytestmark = [pytest.mark.app, pytest.mark.e2e]
 
 # sidebar label -> text of the page's h1
 PAGES = {"Overview": "CNN Lab", "Data": "Data", "My classes": "My classes", "Train": "Train", "Filters": "Filters",
@@ -32,13 +30,13 @@ def test_webcam_snapshot_of_a_face_is_enrolled(app_server, browser_page, camera_
     before = files()
     open_app(page, app_server["url"])
     go(page, "Who am I?", "Who am I?")
-    page.get_by_text("Webcam", exact=True).first.click()
-    wait_idle(page)
+    act(page, page.get_by_text("Webcam", exact=True).first.click)
     take = page.get_by_role("button", name="Take Photo").first
     take.wait_for(state="visible", timeout=30_000)
-    page.wait_for_timeout(1500)  # the fake camera's first frames
+    wait_camera(page)  # the fake camera's first frames
     take.click()
     wait_text(page, "face found")
+    wait_text(page, "Now: 1 face of 1 person.")
     wait_idle(page)
     text = main_text(page)
     assert "added to Me" in text and "Now: 1 face of 1 person." in text

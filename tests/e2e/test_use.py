@@ -7,10 +7,9 @@ import time
 import pytest
 
 from browser import (MAIN, chart_points, choose, exceptions, main_text, open_app, open_predict, shot, start_training, upload,
-                     wait_idle, wait_text)
+                     wait_camera, wait_idle, wait_text)
 from files import real_photos
 
-pytestmark = [pytest.mark.app, pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +48,7 @@ def test_webcam_snapshot_is_classified(app_server, browser_page, camera_video, a
     choose(page, "Webcam snapshot")
     take = page.get_by_role("button", name="Take Photo").first
     take.wait_for(state="visible", timeout=30_000)
-    page.wait_for_timeout(1500)  # the fake camera's first frames
+    wait_camera(page)  # the fake camera's first frames
     take.click()
     wait_text(page, "webcam snapshot (")  # its caption, with the size the browser captured
     wait_idle(page)

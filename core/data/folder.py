@@ -1,0 +1,168 @@
+"""Any local folder of images with one sub-folder per class.
+
+Two layouts are understood:
+
+* ``root/<class>/*.png``: the loader splits off a stratified test set.
+* ``root/train/<class>/...`` and ``root/test/<class>/...``: the given split is kept.
+
+Every file goes through ``core.data.images``, so a non-image in the folder is
+skipped and reported instead of stopping the load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.data.images import ImageDecodeError, decode_image, to_model_input
+from core.data.base import Dataset, DatasetError, ProgressFn
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: _natural_key(d.name))
+
+
+def _natural_key(name: str):
+    """Sort s2 before s10, as a person would."""
+    import re
+
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def _list_files(class_dir: Path) -> list[Path]:
+    # Hidden files and anything inside hidden folders (.thumbs/, .git/) are not images of the class.
+    return sorted((p for p in class_dir.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_dir).parts)),
+                  key=lambda p: _natural_key(p.name))
+
+
+def _detect_channels(files: list[Path]) -> int:
+    """1 when every sampled image is greyscale, else 3."""
+    from PIL import Image
+
+    for path in files[:: max(1, len(files) // 50)]:
+        try:
+            with Image.open(path) as img:
+                if img.mode not in ("L", "1", "I", "I;16", "F", "LA"):
+                    return 3
+        except Exception:
+            continue
+    return 1
+
+
+def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int | None = None,
+                test_fraction: float = 0.2, seed: int = 0, train_per_class: int | None = None,
+                progress: ProgressFn | None = None) -> Dataset:
+    """Load a class-per-folder image collection.
+
+    Args:
+        path: the root folder.
+        image_size: side of the square model input, or (height, width).
+        channels: 1 or 3; ``None`` picks 1 when every image is greyscale.
+        test_fraction: share of each class held out for testing when the folder has no train/test split.
+        train_per_class: instead of ``test_fraction``, exactly this many images of each class
+            (picked at random with ``seed``) for training and all the others for testing,
+            e.g. 5 of the 10 photos of each person of the ORL faces.
+        seed: seed of that split.
+        progress: called with (fraction, message) while loading.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"Folder not found: {root}")
+    height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if height < 1 or width < 1:
+        raise DatasetError(f"Expected an image size of at least 1x1. Received: {image_size}")
+    split_layout = (root / "train").is_dir() and (root / "test").is_dir()
+    split_roots = {"train": root / "train", "test": root / "test"} if split_layout else {"all": root}
+
+    class_names = [d.name for d in _class_dirs(next(iter(split_roots.values())))]
+    if len(class_names) < 2:
+        raise DatasetError(f"Expected at least 2 class sub-folders in {root}. Received: {len(class_names)}")
+    files = {split: [(p, c) for c, name in enumerate(class_names) for p in _list_files(r / name)]
+             for split, r in split_roots.items()}
+    all_files = [p for fl in files.values() for p, _ in fl]
+    if channels is None:
+        channels = _detect_channels(all_files)
+    shape = (height, width, channels)
+
+    skipped: list[str] = []
+    if split_layout:
+        # The classes are train/'s folders; a test/ folder of another class cannot be labelled.
+        skipped += [f"test/{d.name}: no train/{d.name} folder, so its images are left out"
+                    for d in _class_dirs(root / "test") if d.name not in class_names]
+    arrays = {}
+    done, total = 0, max(1, len(all_files))
+    for split, entries in files.items():
+        images, labels = [], []
+        for file, label in entries:
+            done += 1
+            if progress and done % 200 == 0:
+                progress(done / total, f"Reading image {done} of {total}")
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                skipped.append(f"{file.relative_to(root)}: not an image file type")
+                continue
+            try:
+                # centre crop, as the Predict page fits an upload by default and the model's metadata says
+                images.append(to_model_input(decode_image(file.read_bytes()), shape, fit="crop"))
+                labels.append(label)
+            except (ImageDecodeError, OSError) as exc:
+                skipped.append(f"{file.relative_to(root)}: {exc}")
+        arrays[split] = (np.stack(images) if images else np.zeros((0, *shape), np.float32), np.asarray(labels, np.int64))
+
+    if split_layout:
+        (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
+    else:
+        x, y = arrays["all"]
+        if train_per_class is not None:
+            train_idx, test_idx = per_class_split(y, int(train_per_class), seed)
+        else:
+            train_idx, test_idx = stratified_split(y, test_fraction, seed)
+        x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+    if len(x_train) == 0:
+        raise DatasetError(f"No readable images found in {root}.")
+
+    return Dataset(
+        name="folder", title=f"Folder: {root.name}",
+        description=f"{len(x_train) + len(x_test)} images in {len(class_names)} classes from {root}.",
+        class_names=class_names, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        source=str(root),
+        options={"path": str(root), "image_size": [height, width], "channels": channels,
+                 "test_fraction": test_fraction, "seed": seed,
+                 **({"train_per_class": int(train_per_class)} if train_per_class is not None else {})},
+        warnings=skipped,
+    )
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices for train and test holding ``test_fraction`` of every class (at least one each when possible)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise DatasetError(f"Expected test_fraction between 0 and 1. Received: {test_fraction}")
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_test = int(round(len(idx) * test_fraction))
+        if len(idx) >= 2:
+            n_test = min(max(n_test, 1), len(idx) - 1)
+        test.extend(idx[:n_test])
+        train.extend(idx[n_test:])
+    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(test, np.int64))
+
+
+def per_class_split(labels: np.ndarray, train_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices: ``train_per_class`` random images of every class for training, the rest for testing."""
+    counts = np.bincount(labels) if len(labels) else np.zeros(0, int)
+    if train_per_class < 1 or (len(counts) and train_per_class >= counts[counts > 0].min()):
+        smallest = int(counts[counts > 0].min()) if len(counts) else 0
+        raise DatasetError(f"Expected between 1 and {max(smallest - 1, 1)} training images per class "
+                           f"(the smallest class has {smallest}). Received: {train_per_class}")
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        train.extend(idx[:train_per_class])
+        test.extend(idx[train_per_class:])
+    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(test, np.int64))

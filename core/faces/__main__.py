@@ -1,0 +1,5 @@
+"""``python -m core.faces IMAGE`` (see ``core.faces.cli``)."""
+
+from core.faces.cli import main
+
+main()

@@ -1,0 +1,219 @@
+"""Enrolment for "who am I?": named identities filled with aligned face crops, kept in memory.
+
+Every snapshot goes through the face pipeline at once: a photo with no face, or
+with more than one, is refused with a message (which of several faces would be
+you?), and the one face is aligned and cropped. Only the crops are kept, in
+this object, which the app holds in the user's session: nothing is written to
+disk, and ``clear`` forgets them all.
+
+    >>> gallery = FaceGallery()
+    >>> gallery.add_identity("Me")
+    >>> gallery.enrol("Me", webcam_jpeg_bytes)        # FaceError if no face or several
+    >>> dataset = gallery.to_dataset()                # once training_problems() is empty
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.data.class_images import ClassImageError, check_class_name
+from core.data import Dataset
+from core.faces.detect import DEFAULT_MARGIN, AlignedFace, Face, FaceError, align_face, detect_faces, to_cnn_input
+from core.data.images import decode_image
+
+CROP_SIZE = (64, 64)  # (height, width) of the kept crops and of the CNN trained on them
+MIN_FACES = 5  # per identity: 4 to learn from, 1 to test
+MAX_FACES = 60  # per identity: bounds the memory one session takes (64x64x3 bytes each)
+MAX_IDENTITIES = 10
+TEST_FRACTION = 0.2  # of every identity, held out to measure recognition
+# When enrolling, a face less than this share of the biggest one's height is in the background
+# (or one of MTCNN's rare false finds on an ear or a pattern): it does not make the snapshot ambiguous.
+BACKGROUND_FACE = 0.4
+
+
+@dataclass(frozen=True)
+class EnrolledFace:
+    """One aligned face crop of an identity."""
+
+    id: str  # stable key for the page's delete buttons
+    crop: np.ndarray  # uint8 CROP_SIZE + (3,)
+    confidence: float  # the detector's, when it was enrolled
+
+
+@dataclass(frozen=True)
+class EnrolResult:
+    """What enrolling a snapshot found: the face, its aligned crop, and the photo it came from."""
+
+    face: Face
+    aligned: AlignedFace
+    photo: np.ndarray  # uint8 RGB
+
+
+def find_one_face(photo: np.ndarray, margin: float = DEFAULT_MARGIN, size: tuple[int, int] = CROP_SIZE) -> EnrolResult:
+    """The one face of ``photo``, aligned; ``FaceError`` with a message when there is none or several.
+
+    Faces under ``BACKGROUND_FACE`` of the biggest one's height are not counted.
+    """
+    faces = detect_faces(photo)
+    if faces:
+        biggest = max(f.box[3] for f in faces)
+        faces = [f for f in faces if f.box[3] >= BACKGROUND_FACE * biggest]
+    if not faces:
+        raise FaceError("No face found in this snapshot. Face the camera, come a little closer and make sure "
+                        "your face is well lit, then take another.")
+    if len(faces) > 1:
+        raise FaceError(f"{len(faces)} faces in this snapshot: only the person being enrolled may be in the picture, "
+                        "or it is not clear whose face it is. Take another with one face.")
+    return EnrolResult(face=faces[0], aligned=align_face(photo, faces[0], size, margin), photo=photo)
+
+
+class FaceGallery:
+    """Identities and their aligned face crops, in memory only."""
+
+    def __init__(self, margin: float = DEFAULT_MARGIN):
+        self.margin = margin  # how the crops were cut: a model trained on them wants faces cut the same way
+        self._identities: dict[str, list[EnrolledFace]] = {}
+        self._lock = threading.Lock()  # a page's rerun and a training job may read at once
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._identities)
+
+    def faces(self, name: str) -> list[EnrolledFace]:
+        with self._lock:
+            return list(self._identities.get(name, []))
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {name: len(faces) for name, faces in self._identities.items()}
+
+    def add_identity(self, name: str) -> str:
+        """Add an empty identity; the cleaned name, or ``ClassImageError`` saying what is wrong with it."""
+        with self._lock:
+            if len(self._identities) >= MAX_IDENTITIES:
+                raise ClassImageError(f"At most {MAX_IDENTITIES} people can be enrolled at once.")
+            clean = check_class_name(name, self._identities)
+            self._identities[clean] = []
+            return clean
+
+    def remove_identity(self, name: str) -> None:
+        with self._lock:
+            self._identities.pop(name, None)
+
+    def enrol(self, name: str, data: bytes | np.ndarray) -> EnrolResult:
+        """Detect, align and keep the one face of a snapshot (file bytes or a uint8 photo) under ``name``.
+
+        Raises:
+            ImageDecodeError: the bytes are not an image.
+            FaceError: no face, several faces, or the identity is full.
+            KeyError: no identity ``name``.
+        """
+        if name not in self.counts():
+            raise KeyError(f"No identity named {name!r}.")
+        if self.counts()[name] >= MAX_FACES:
+            raise FaceError(f"{name} already has {MAX_FACES} faces; delete some before adding more.")
+        photo = np.asarray(decode_image(data).convert("RGB")) if isinstance(data, (bytes, bytearray)) else data
+        result = find_one_face(photo, self.margin)
+        with self._lock:
+            if name in self._identities:  # not removed meanwhile
+                self._identities[name].append(EnrolledFace(id=uuid.uuid4().hex[:12], crop=result.aligned.image,
+                                                           confidence=result.face.confidence))
+        return result
+
+    def delete(self, name: str, face_id: str) -> None:
+        with self._lock:
+            if name in self._identities:
+                self._identities[name] = [f for f in self._identities[name] if f.id != face_id]
+
+    def clear(self) -> None:
+        """Forget every identity and face."""
+        with self._lock:
+            self._identities.clear()
+
+    def training_problems(self) -> list[str]:
+        """Why the gallery cannot be trained on yet; empty when it can."""
+        counts = self.counts()
+        problems = []
+        if len(counts) < 2:
+            problems.append("Enrol at least two people: a model learns who someone is by telling them apart from others.")
+        few = [f"{name} ({n})" for name, n in counts.items() if n < MIN_FACES]
+        if few:
+            problems.append(f"Each person needs at least {MIN_FACES} faces (4 to learn from, 1 to test); "
+                            f"too few so far: {', '.join(few)}.")
+        return problems
+
+    def to_dataset(self, input_shape: tuple[int, int, int] = CROP_SIZE + (3,), seed: int = 0) -> Dataset:
+        """The crops as a dataset: ``TEST_FRACTION`` of every identity (at least one face) held out for testing."""
+        problems = self.training_problems()
+        if problems:
+            raise FaceError(" ".join(problems))
+        rng = np.random.default_rng(seed)
+        x_train, y_train, x_test, y_test = [], [], [], []
+        with self._lock:
+            identities = {name: list(faces) for name, faces in self._identities.items()}
+        for label, faces in enumerate(identities.values()):
+            order = rng.permutation(len(faces))
+            n_test = max(1, math.floor(len(faces) * TEST_FRACTION + 0.5))
+            for rank, i in enumerate(order):
+                image = to_cnn_input(faces[i].crop, input_shape)
+                (x_test if rank < n_test else x_train).append(image)
+                (y_test if rank < n_test else y_train).append(label)
+        names = list(identities)
+        return Dataset(
+            name="enrolled_faces", title=f"Enrolled faces: {', '.join(names)}",
+            description="Aligned face crops captured in this session; they stay in memory and are never saved.",
+            class_names=names, x_train=np.stack(x_train), y_train=np.array(y_train, np.int64),
+            x_test=np.stack(x_test), y_test=np.array(y_test, np.int64), source="this session's webcam",
+            options={"margin": self.margin},
+        )
+
+
+@dataclass
+class Recognition:
+    """Who the model thinks one face is."""
+
+    face: Face
+    aligned: AlignedFace
+    cnn_input: np.ndarray  # float (H, W, C), what the model was given
+    probabilities: np.ndarray
+    identity: str  # a class name, or UNKNOWN below the threshold
+    best: str  # the most probable class, whatever the threshold
+    confidence: float  # its probability
+    known: bool = field(default=True)
+
+
+UNKNOWN = "unknown"
+
+
+def recognise_faces(model, class_names: list[str], photo: np.ndarray, threshold: float = 0.6,
+                    margin: float = DEFAULT_MARGIN) -> list[Recognition]:
+    """Detect, align and classify every face of ``photo``; a face whose best class is not over ``threshold`` is unknown.
+
+    Args:
+        model: a classifier of faces, its input any (height, width, 1 or 3).
+        class_names: its output's names.
+        photo: the photo, uint8 RGB or grey.
+        threshold: a face is given a name only when its best class's probability is over this (1: never).
+        margin: how faces are cut out, as the model's training faces were.
+    """
+    from core.inspection.predict import class_probabilities
+
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"Expected a threshold in [0, 1]. Received: {threshold}")
+    shape = tuple(int(v) for v in model.input_shape[1:])
+    out = []
+    for face in detect_faces(photo):
+        aligned = align_face(photo, face, shape[:2], margin)
+        x = to_cnn_input(aligned.image, shape)
+        probs = class_probabilities(model, x)
+        best = int(np.argmax(probs))
+        known = bool(probs[best] > threshold)
+        out.append(Recognition(face=face, aligned=aligned, cnn_input=x, probabilities=probs,
+                               identity=class_names[best] if known else UNKNOWN, best=class_names[best],
+                               confidence=float(probs[best]), known=known))
+    return out

@@ -1,0 +1,11 @@
+"""Looking inside a trained model, never changing it: every view builds sub-models that share its weights.
+
+- ``layers``: convolution layers, their filters, and every layer's activations for one image
+  (one cached ``tf.function`` per model).
+- ``predict``: class probabilities and the top classes.
+- ``arithmetic``: one output value of a convolution or pooling layer, computed by hand.
+- ``explain``: Grad-CAM, saliency, SmoothGrad and occlusion maps.
+- ``featurevis``: what one filter responds to (activation maximisation, top images).
+- ``embedding``: the penultimate layer's features in 2-D, and nearest neighbours.
+- ``evaluation``: confusion matrix, per-class accuracy and the most confident mistakes.
+"""

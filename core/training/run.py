@@ -1,0 +1,137 @@
+"""One whole training run: compile, train on the training split, score the test split.
+
+``train_model`` is what the Train page's jobs, the command line and the benchmarks call. It
+picks the loop: CNN Lab's own (``core.training.loop``) on one device, Keras's ``fit`` under a
+``tf.distribute`` strategy.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from core.data import Dataset
+from core.training.config import TrainConfig, epoch_images, epoch_steps, split_validation, steps_per_epoch
+
+
+def make_optimizer(config: TrainConfig):
+    import keras
+
+    cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+           "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
+    if config.optimizer == "sgd":
+        return cls(learning_rate=config.learning_rate, momentum=0.9)
+    return cls(learning_rate=config.learning_rate)
+
+
+def compile_model(model, config: TrainConfig) -> None:
+    from core.training.losses import make_loss
+
+    model.compile(optimizer=make_optimizer(config), loss=make_loss(config), metrics=["accuracy"])
+
+
+def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | None = None,
+                compile: bool = True, strategy=None) -> dict:
+    """Train ``model`` on the dataset's training split and score the test split.
+
+    Args:
+        model: a Keras model whose input fits ``dataset.input_shape``.
+        dataset: the data.
+        config: hyperparameters.
+        callbacks: Keras callbacks (progress, early stopping, a stop button...).
+        compile: compile with ``config``'s optimizer first; pass False to continue
+            with the model's current optimizer state.
+        strategy: a ``tf.distribute`` strategy. The model is then copied into the
+            strategy's scope, trained there, and its weights copied back, so the
+            caller's model ends up trained either way.
+
+    Returns:
+        ``{"history": {metric: [per epoch]}, "test_loss", "test_accuracy", "train_seconds", "epochs_done"}``.
+    """
+    import keras
+
+    from core.training.callbacks import CosineSchedule
+    from core.training.focus import FocusedBatches
+    from core.training.loop import batch_augmenter, fit_loop, shuffled_batches
+
+    config.validate()
+    if tuple(model.input_shape[1:]) != tuple(dataset.input_shape):
+        raise ValueError(f"Expected a model for input shape {dataset.input_shape}. Received: {tuple(model.input_shape[1:])}")
+    if model.output_shape[-1] != dataset.num_classes:
+        raise ValueError(f"Expected a model with {dataset.num_classes} outputs. Received: {model.output_shape[-1]}")
+    keras.utils.set_random_seed(config.seed)
+    fit_model = model
+    if strategy is not None:
+        with strategy.scope():
+            fit_model = keras.models.clone_model(model)
+            fit_model.set_weights(model.get_weights())
+            compile_model(fit_model, config)
+    elif compile:
+        compile_model(model, config)
+    x, y, validation = split_validation(dataset.x_train, dataset.y_train, config.validation_split, config.seed)
+    callbacks = list(callbacks or [])
+    if config.schedule == "cosine":
+        # first, so that a learning rate set by hand in a later callback wins (and ends the schedule)
+        callbacks.insert(0, CosineSchedule(config.learning_rate))
+    aug = config.augmenter_settings()
+    if config.focus and strategy is not None:
+        raise ValueError("Expected one device for hard-image focus: it trains through CNN Lab's own loop, not "
+                         "Keras's fit. Received: a tf.distribute strategy")
+    start = time.perf_counter()
+    try:
+        if aug.active and not config.focus:
+            from core.data.augment import augmented_dataset
+
+            data = augmented_dataset(x, y, aug, config.batch_size, config.seed)
+        if strategy is not None:  # Keras's own loop runs the replicas
+            if aug.active:
+                history = fit_model.fit(data, epochs=config.epochs, validation_data=validation,
+                                        callbacks=callbacks, verbose=0, shuffle=False)  # shuffled by the pipeline
+            else:
+                history = fit_model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs,
+                                        validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
+        else:
+            if config.focus:
+                batches = FocusedBatches(x, y, config, augment=batch_augmenter(aug, config.seed) if aug.active else None)
+                steps = epoch_steps(len(x), config)
+            else:
+                batches = (lambda epoch: data) if aug.active else shuffled_batches(x, y, config.batch_size, config.seed)
+                steps = steps_per_epoch(len(dataset.x_train), config.validation_split, config.batch_size)
+            history = fit_loop(fit_model, batches, steps=steps, epochs=config.epochs,
+                               callbacks=callbacks, sample=(x[:1], y[:1]), validation=validation,
+                               batch_size=config.batch_size)
+    finally:
+        if fit_model is not model:
+            model.set_weights(fit_model.get_weights())
+    seconds = time.perf_counter() - start
+    test_loss, test_acc = evaluate_model(model, dataset)
+    return {
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "test_loss": test_loss, "test_accuracy": test_acc,
+        "train_seconds": seconds, "epochs_done": len(history.history.get("loss", [])),
+        "epoch_images": epoch_images(len(x), config)[:len(history.history.get("loss", []))],
+        "devices": _device_names(strategy),
+    }
+
+
+def _device_names(strategy) -> list[str]:
+    if strategy is not None:
+        return list(strategy.extended.worker_devices)
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return [gpus[0].name] if gpus else ["CPU"]
+
+
+def evaluate_model(model, dataset: Dataset, batch_size: int = 256) -> tuple[float, float]:
+    """Loss and accuracy on the test split, computed in batches without ``compile``."""
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(dataset.x_test), batch_size):
+        xb = dataset.x_test[i:i + batch_size]
+        yb = dataset.y_test[i:i + batch_size]
+        probs = model(xb, training=False).numpy()
+        total_loss += float(np.sum(-np.log(np.clip(probs[np.arange(len(yb)), yb], 1e-7, 1.0))))
+        correct += int(np.sum(np.argmax(probs, axis=1) == yb))
+    n = max(1, len(dataset.x_test))
+    return total_loss / n, correct / n

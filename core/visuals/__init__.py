@@ -1,0 +1,6 @@
+"""Arrays to pictures: what the pages draw, built without Streamlit.
+
+- ``tiles``: weights, feature maps and images as tiled RGB pictures (colour maps, grids, enlargement).
+- ``figures``: every Plotly figure the pages show (probabilities, training curves, heatmaps,
+  confusion matrix, class counts, embeddings...), from plain arrays and lists.
+"""

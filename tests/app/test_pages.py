@@ -1,0 +1,380 @@
+"""Every page under Streamlit's AppTest: renders without an exception and shows what it promises."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from streamlit.testing.v1 import AppTest
+
+from apptest_helpers import APP, open_page
+
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py",
+         "pages/faces.py"]
+
+
+
+def plotly_array(value) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or a typed array ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(value, dict):
+        import base64
+
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(v) for v in str(shape).split(",")]) if shape else array
+    return np.asarray(value, dtype=float)
+
+
+def jpeg_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+def star_photo(kind: str = "star") -> bytes:
+    """A big photo-like picture of a star (or another shape) from the shapes generator."""
+    from core.data.shapes import draw_shape
+
+    image = draw_shape(kind, np.random.default_rng(3), size=32, noise=0.02)
+    big = Image.fromarray((image * 255).astype(np.uint8)).resize((480, 480), Image.Resampling.BICUBIC)
+    return jpeg_bytes(np.asarray(big))
+
+
+def test_overview_shows_the_shipped_model():
+    # The default page, reached through the router exactly as a browser first opens it.
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Current model"] == "shapes_small_cnn"
+    assert labels["Test accuracy"].endswith("%") and float(labels["Test accuracy"][:-1]) > 90
+    assert len(at.get("page_link")) == 10
+    # the shared sidebar: dataset, model picker, accuracy, training status
+    sidebar = [getattr(e, "value", None) for e in at.sidebar]
+    assert "**Dataset** · Shapes (synthetic)" in sidebar
+    assert "shipped:shapes_default" in sidebar and "98.1%" in sidebar and "Training: idle" in sidebar
+
+
+def sample_grids(at) -> list:
+    """The Data page's grids of samples, one per class (not the augmentation preview's)."""
+    return [img for img in at.get("image") if "random versions" not in str(img.proto)]
+
+
+def test_data_page_shows_samples_of_every_class_and_counts():
+    at = open_page("pages/data.py")
+    assert at.selectbox(key="data_name").value == "shapes"
+    assert len(sample_grids(at)) == 4  # one grid per class
+    assert len(at.get("image")) == 4 + 4  # and the augmentation preview of (up to) four classes
+    assert {m.label: m.value for m in at.metric}["Classes"] == "4"
+    pixels = at.dataframe[0].value
+    assert pixels["channel"].tolist() == ["red", "green", "blue"]
+    from core.data import load_dataset
+
+    shapes = load_dataset("shapes")
+    np.testing.assert_allclose(pixels["mean"], shapes.x_train.reshape(-1, 3).mean(axis=0), rtol=1e-4)
+    at.selectbox(key="data_name").set_value("digits").run()
+    assert not at.exception
+    assert at.session_state["dataset"]["name"] == "digits"
+    assert len(sample_grids(at)) == 10
+
+
+def test_data_page_reports_a_missing_folder():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("mnist").run()
+    at.radio(key="data_source").set_value("folder").run()
+    at.text_input(key="data_folder").input("/nonexistent/mnist").run()
+    at.button(key="data_load").click().run()
+    assert not at.exception
+    assert any("Folder not found" in e.value for e in at.error)
+    assert at.session_state["dataset"]["name"] == "shapes"  # the loaded dataset stays
+
+
+def test_filters_page_draws_every_conv_layer():
+    at = open_page("pages/filters.py")
+    layer_box = at.selectbox(key="filters_layer")
+    assert layer_box.options == ["conv1 (1 of 3)", "conv2 (2 of 3)", "conv3 (3 of 3)"]
+    # the filter grid, one filter's preferred picture, the 9 test images it likes most and their maps
+    assert len(at.get("image")) == 4
+    layer_box.set_value("conv3").run()
+    at.number_input(key="filters_pick").set_value(7).run()
+    assert not at.exception and len(at.get("image")) == 4
+    assert "32 filters of 3×3×32" in " ".join(m.value for m in at.markdown)
+    assert any("conv3, filter 7" in str(img.proto) for img in at.get("image"))
+
+
+def test_activations_page_shows_every_map_layer():
+    at = open_page("pages/activations.py")
+    # input image + conv1, conv2, conv3 + three pools drawn beside their inputs (2 images each)
+    assert len(at.get("image")) == 1 + 3 + 3 * 2
+    assert any(m.value.startswith("Prediction:") for m in at.markdown)
+    at.slider(key="act_index").set_value(7).run()
+    assert not at.exception
+    # one map enlarged as a heatmap whose hover values are the layer's real output
+    at.selectbox(key="act_inspect_layer").set_value("conv2").run()
+    at.number_input(key="act_inspect_channel").set_value(5).run()
+    assert not at.exception
+    import json
+
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "conv2, channel 5" in figure["layout"]["title"]["text"]
+    from core.data import load_dataset
+    from core.inspection.layers import activations
+    from core.storage.files import load_model
+
+    model, card = load_model(Path(APP).parent / "assets" / "models" / "shapes_default")
+    expected = activations(model, load_dataset("shapes", card.dataset.options).x_test[7])["conv2"][..., 5]
+    np.testing.assert_allclose(plotly_array(figure["data"][0]["z"]), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_predict_page_classifies_an_upload_and_a_snapshot():
+    at = open_page("pages/predict.py")
+    at.file_uploader(key="pred_upload").set_value(("star.jpg", star_photo(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    prediction = {m.label: m.value for m in at.metric}["Prediction"]
+    assert prediction == "star"
+    assert len(at.get("plotly_chart")) == 1
+    assert any(c.value.startswith("Top 3: star ") for c in at.caption)
+
+    at.radio(key="pred_source").set_value("camera").run()
+    at.camera_input(key="pred_camera").set_value(("snapshot.jpg", star_photo(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Prediction"] == "star"
+
+
+def _truncated_jpeg() -> bytes:
+    data = star_photo()
+    return data[: len(data) // 3]
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("notes.jpg", b"This is a text file, not a photo.\n" * 20, "not an image"),
+    ("broken.jpg", None, "damaged or truncated"),
+    ("empty.jpg", b"", "empty"),
+])
+def test_predict_page_explains_bad_uploads(name, data, expected):
+    data = _truncated_jpeg() if data is None else data
+    at = open_page("pages/predict.py")
+    at.file_uploader(key="pred_upload").set_value((name, data, "image/jpeg")).run()
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert len(messages) == 1 and expected in messages[0] and name in messages[0]
+    assert "Prediction" not in {m.label for m in at.metric}
+    # the app keeps working: a good picture right after is classified
+    at.file_uploader(key="pred_upload").set_value(("star.jpg", star_photo(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Prediction"] == "star"
+
+
+def test_train_then_every_page_uses_the_new_model():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("digits").run()
+    at = open_page("pages/train.py", at)
+    assert at.selectbox(key="train_preset").value == "small_cnn"
+    assert at.dataframe[0].value["layer"].tolist()[0] == "image"
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.text_input(key="train_name").input("digits_test_model").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    job = at.session_state["job"]
+    job.join(timeout=120)
+    at.run()
+    assert not at.exception
+    snap = job.snapshot()
+    assert snap.state == "done" and len(snap.epoch_log) == 2 and snap.batch_log
+    assert at.session_state["current_model"] == "session:digits_test_model"
+    entry = at.session_state["models"]["session:digits_test_model"]
+    # 2 epochs at the default rate: 35 to 60 % over seeds, against 10 % for chance
+    assert entry.card.test_accuracy > 0.3
+    assert len(at.get("plotly_chart")) == 2  # loss and accuracy curves
+    assert any("test accuracy" in s.value for s in at.success)
+
+    for page in PAGES:
+        at = open_page(page, at)
+    # the Activations page now runs digits through the new model
+    at = open_page("pages/activations.py", at)
+    predictions = [m.value for m in at.markdown if m.value.startswith("Prediction:")]
+    assert predictions and predictions[0].split("**")[1] in [str(d) for d in range(10)]
+
+
+def test_train_page_edits_the_architecture():
+    at = open_page("pages/train.py")
+    preset_rows = at.dataframe[-1].value["layer"].tolist()
+    at.toggle(key="train_custom").set_value(True).run()
+    assert not at.exception and not at.error
+    blocks = at.dataframe[0].value  # the editable block table, then the layer table
+    assert blocks["filters"].tolist() == [16, 32, 32]
+    # the editable table starts from the preset, so the layers are the same
+    assert at.dataframe[-1].value["layer"].tolist() == preset_rows
+    at.text_input(key="train_dense_small_cnn").input("128, 32").run()
+    layers = at.dataframe[-1].value
+    assert layers["layer"].tolist()[-3:] == ["dense1", "dense2", "predictions"]
+    assert layers.set_index("layer").loc["dense2", "parameters"] == 128 * 32 + 32
+    at.text_input(key="train_dense_small_cnn").input("lots").run()
+    assert not at.exception and any("invalid value" in e.value for e in at.error)
+
+
+def test_data_page_loads_mnist_from_the_official_files(shared_datasets):
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("mnist").run()
+    at.radio(key="data_source").set_value("folder").run()
+    at.text_input(key="data_folder").input(str(shared_datasets / "mnist")).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"] == {"name": "mnist", "options": {"folder": str(shared_datasets / "mnist")}}
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Training images"] == "60,000" and metrics["Image size"] == "28×28×1"
+    assert len(sample_grids(at)) == 10
+
+
+def _wait(predicate, timeout=90.0):
+    import time
+
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        assert time.perf_counter() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def test_train_page_pause_resume_learning_rate_stop_and_continue():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("digits").run()
+    at = open_page("pages/train.py", at)
+    at.number_input(key="train_epochs").set_value(40).run()
+    at.select_slider(key="train_batch").set_value(16).run()
+    at.text_input(key="train_name").input("ctl").run()
+    assert at.button(key="train_continue").disabled  # the shipped shapes model does not fit digits
+    at.button(key="train_start").click().run()
+    job = at.session_state["job"]
+    _wait(lambda: len(job.snapshot().batch_log) >= 3)
+    at.run()
+    assert at.button(key="train_start").disabled and not at.button(key="train_stop").disabled
+
+    at.button(key="train_pause").click().run()
+    _wait(lambda: job.state == "paused")
+    at.run()
+    assert not at.exception
+    at.select_slider(key="train_new_lr").set_value(1e-4).run()
+    at.button(key="train_apply_lr").click().run()
+    at.button(key="train_resume").click().run()
+    _wait(lambda: job.snapshot().learning_rate == 1e-4)
+    assert job.state in ("running", "done")
+
+    at.button(key="train_stop").click().run()
+    job.join(60)
+    at.run()
+    assert not at.exception and job.state == "stopped"
+    assert at.session_state["current_model"] == "session:ctl"
+    entry = at.session_state["models"]["session:ctl"]
+    assert entry.evolution and entry.evolution[0].epoch == 0
+    from core.storage.registry import ModelRegistry
+
+    saved = {e.name: e for e in ModelRegistry().list_entries()}
+    assert entry.saved_id == saved["ctl"].id  # kept in the models folder too
+    replay, probe = ModelRegistry().load_replay(saved["ctl"].id)  # with its training replay
+    assert [s.epoch for s in replay] == [s.epoch for s in entry.evolution] and probe.shape == (8, 8, 1)
+    assert float(entry.model.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
+
+    # continue the stopped model for two more epochs: a new model, the first left as it was
+    before = [w.copy() for w in entry.model.get_weights()]
+    at.number_input(key="train_epochs").set_value(2).run()
+    assert not at.button(key="train_continue").disabled
+    at.button(key="train_continue").click().run()
+    more = at.session_state["job"]
+    more.join(120)
+    at.run()
+    assert not at.exception and more.state == "done"
+    current = at.session_state["models"][at.session_state["current_model"]]
+    assert current.id != "session:ctl" and current.card.parent_id == "session:ctl"
+    assert all(np.array_equal(a, b) for a, b in zip(before, entry.model.get_weights()))
+
+    # the finished model's replay shows on the Filters page
+    at = open_page("pages/filters.py", at)
+    assert at.select_slider(key="filters_evo_epoch").options[0] == "0"
+
+
+def test_two_sessions_training_at_once_see_only_their_own_jobs_and_models():
+    sessions = []
+    for name in ("alice", "bob"):
+        at = open_page("pages/data.py")
+        at.selectbox(key="data_name").set_value("digits").run()
+        at = open_page("pages/train.py", at)
+        at.number_input(key="train_epochs").set_value(2).run()
+        at.text_input(key="train_name").input(name).run()
+        at.button(key="train_start").click().run()
+        sessions.append(at)
+    jobs = [at.session_state["job"] for at in sessions]
+    assert jobs[0] is not jobs[1]
+    for job in jobs:
+        job.join(120)
+    for at, name, other in zip(sessions, ("alice", "bob"), ("bob", "alice")):
+        at.run()
+        assert not at.exception
+        models = at.session_state["models"]
+        assert f"session:{name}" in models and f"session:{other}" not in models
+        assert at.session_state["current_model"] == f"session:{name}"
+        assert at.session_state["job"].name == name
+    assert sessions[0].session_state["models"]["session:alice"].model is not \
+        sessions[1].session_state["models"]["session:bob"].model
+
+
+def test_activations_page_shows_maps_before_and_after_the_activation():
+    at = open_page("pages/activations.py")
+    before = len(at.get("image"))
+    at.toggle(key="act_preact").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("image")) == before + 3  # conv1, conv2, conv3 each drawn twice
+    captions = " ".join(str(img.proto) for img in at.get("image"))
+    assert "before the activation" in captions and "every negative value becomes 0" in captions
+
+
+def test_step_by_step_page_checks_its_arithmetic_against_the_layers():
+    at = open_page("pages/arithmetic.py")
+    at.selectbox(key="arith_conv_layer").set_value("conv2").run()
+    at.number_input(key="arith_conv_channel").set_value(3).run()
+    at.number_input(key="arith_conv_row").set_value(7).run()
+    at.number_input(key="arith_conv_col").set_value(15).run()
+    at.selectbox(key="arith_pool_layer").set_value("maxpool2").run()
+    at.number_input(key="arith_pool_row").set_value(3).run()
+    assert not at.exception and not at.error
+    checks = [m.value for m in at.markdown if "layer's own output" in m.value]
+    assert len(checks) == 2 and all(c.endswith(":material/check_circle: the same]") for c in checks)
+    assert "row 7, column 15, channel 3" in checks[0]
+    assert len(at.get("plotly_chart")) == 4  # patch, weights, products, pooling window
+
+
+def test_predict_page_explains_the_prediction():
+    at = open_page("pages/predict.py")
+    at.file_uploader(key="pred_upload").set_value(("star.jpg", star_photo(), "image/jpeg")).run()
+    captions = [str(img.proto) for img in at.get("image")]
+    for name in ("Grad-CAM", "Saliency", "SmoothGrad", "Occlusion"):
+        assert any(name in c for c in captions), name
+    def explain_box():
+        (box,) = [b for b in at.selectbox if b.label == "Explain the class"]
+        return box
+
+    assert explain_box().value == 3  # star, the predicted class
+    explain_box().set_value(0).run()
+    assert not at.exception and not at.error and explain_box().value == 0
+    # a new photo starts on its own predicted class, with its own probabilities, not the last photo's choice
+    at.file_uploader(key="pred_upload").set_value(("square.jpg", star_photo("square"), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    prediction = next(m for m in at.metric if m.label == "Prediction").value
+    assert prediction == "square" and explain_box().value == 1
+    assert explain_box().options[1].startswith("square (") and explain_box().options[1].endswith("· predicted")
+    assert not explain_box().options[3].endswith("· predicted")
+
+
+def test_data_page_loads_the_orl_faces_with_five_photos_per_person_for_training(shared_datasets):
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.text_input(key="data_path").input(str(shared_datasets / "orl_faces")).run()
+    at.radio(key="data_split").set_value("per_class").run()
+    at.number_input(key="data_k").set_value(5).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Classes"] == "40" and metrics["Training images"] == "200" and metrics["Test images"] == "200"

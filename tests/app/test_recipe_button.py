@@ -1,0 +1,74 @@
+"""The Train page's fast-recipe button (core.training.recipes) under AppTest.
+
+It applies the recipe of the loaded dataset to every setting, and the run it starts trains with them.
+"""
+
+from __future__ import annotations
+
+from core.data.augment import Augmentation
+from core.training.recipes import RECIPES
+from tiny_faces import tiny_faces
+
+
+def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
+    from apptest_helpers import open_page
+
+    tiny_faces(tmp_path)
+    at = open_page("pages/train.py")
+    assert not [b for b in at.button if b.key == "train_recipe"]  # no recipe for the shapes dataset
+    at = open_page("pages/data.py", at)
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.radio(key="data_where").set_value("server").run()
+    at.text_input(key="data_path").input(str(tmp_path / "tiny")).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    at = open_page("pages/train.py", at)
+    recipe = RECIPES["orl_faces"]
+    assert any(m.value.startswith(f"**Fast recipe: {recipe.title}.**") and "For other photos it is a starting point"
+               in m.value for m in at.markdown)
+    # 12 images, 1 held out, batch 64: one batch an epoch
+    assert any("changes the weights only 5 times (1 batch an epoch × 5 epochs)" in i.value for i in at.info)
+    assert at.text_input(key="train_name").value == "folder_small_cnn"  # the default preset's name
+    at.select_slider(key="train_smoothing").set_value(0.3).run()  # the recipe sets it back to its own value
+    at.select_slider(key="train_focus").set_value(0.5).run()  # and this, off for the faces
+    at.button(key="train_recipe").click().run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="train_preset").value == "faces_fast"
+    assert at.number_input(key="train_epochs").value == recipe.epochs
+    assert at.select_slider(key="train_batch").value == recipe.batch_size
+    assert at.select_slider(key="train_lr").value == recipe.learning_rate
+    assert at.slider(key="train_val").value == 0.1  # photos the recipe was not tuned on: curves show overfitting
+    assert at.radio(key="train_schedule").value == "cosine"
+    assert at.select_slider(key="train_smoothing").value == recipe.label_smoothing
+    assert at.select_slider(key="train_focus").value == recipe.focus == 0.0
+    assert at.text_input(key="train_name").value == "folder_faces_fast"  # follows the recipe's preset
+    # a name typed by hand stays, through another page too
+    at.text_input(key="train_name").input("my faces").run()
+    at = open_page("pages/train.py", open_page("pages/home.py", at))
+    assert at.text_input(key="train_name").value == "my faces"
+    toggle = at.toggle(key="train_augment")
+    assert toggle.value and Augmentation.from_dict(recipe.augmentation).describe() in toggle.label
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.select_slider(key="train_focus").set_value(0.5).run()
+    at.button(key="train_start").click().run()
+    job = at.session_state["job"]
+    assert job.config.schedule == "cosine" and job.config.augmentation == recipe.augmentation | {
+        "flip": "none", "contrast": 0.0}
+    assert job.config.focus == 0.5
+    job.join(timeout=120)
+    assert job.snapshot().state == "done"
+    # 18 photos after the validation tenth: every one in the first 2 epochs, then the hardest 9 and 1 of the other 9
+    assert job.result["epoch_images"] == [18, 18, 10]
+    at.run()
+    bars = [e.proto.text for e in at.get("progress")]
+    assert any("epoch 3/3" in t and "hard-image focus: 10 of 18 images this epoch" in t for t in bars), bars
+    # the Data page shows the recipe's augmentation: its widgets hold the recipe's settings (the rotation in whole
+    # degrees). Read here, where the page draws them: a run that does not draw a widget leaves its key out of the state.
+    at = open_page("pages/data.py", at)
+    assert at.slider(key="aug_rotation").value == 5 and at.slider(key="aug_brightness").value == 0.1
+    ss = at.session_state
+    chosen = Augmentation(flip=ss["aug_flip"], rotation_degrees=float(ss["aug_rotation"]), zoom=ss["aug_zoom"],
+                          translation=ss["aug_translation"], brightness=ss["aug_brightness"],
+                          contrast=ss["aug_contrast"])
+    assert chosen == Augmentation.from_dict(recipe.augmentation)
+

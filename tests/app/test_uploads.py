@@ -1,0 +1,129 @@
+"""Uploading a zip of class folders on the Data page: extracted per session, listed, loadable, deletable."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from apptest_helpers import open_page
+
+
+
+def png(seed: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+GOOD = {**{f"pets/cats/{i}.png": png(i) for i in range(6)}, **{f"pets/dogs/{i}.png": png(100 + i) for i in range(6)},
+        "pets/readme.txt": b"not an image"}
+
+
+def upload_page():
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.radio(key="data_where").set_value("zip").run()
+    return at
+
+
+def test_a_zip_of_class_folders_becomes_a_dataset_of_this_session_only():
+    at = upload_page()
+    at.file_uploader(key="data_zip").set_value(("pets.zip", zip_of(GOOD), "application/zip")).run()
+    assert not at.exception
+    assert any("12 images in 2 classes (cats 6, dogs 6)" in s.value for s in at.success)
+    assert any("1 files skipped" in i.value and "readme.txt" in i.value for i in at.info)
+    at.select_slider(key="data_size").set_value(16).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Classes"] == "2" and metrics["Image size"] == "16×16×3"
+    folder = Path(at.session_state["dataset"]["options"]["path"])
+    assert folder.parent.parent == Path(os.environ["CNNLAB_DATA_DIR"]) / "uploads"
+
+    other = upload_page()  # another browser session
+    assert "data_zip_pick" not in [w.key for w in other.selectbox]
+
+    at.button(key="data_zip_delete").click().run()
+    assert not at.exception and not folder.exists()
+
+
+def test_a_zip_that_escapes_its_folder_is_refused_and_writes_nothing():
+    at = upload_page()
+    evil = zip_of({"cats/1.png": png(1), "../../evil.png": png(2), "dogs/1.png": png(3)})
+    at.file_uploader(key="data_zip").set_value(("evil.zip", evil, "application/zip")).run()
+    assert not at.exception
+    assert any("evil.zip was refused" in e.value for e in at.error)
+    root = Path(os.environ["CNNLAB_DATA_DIR"])
+    assert not any(p.name == "evil.png" for p in root.parent.rglob("evil.png"))
+    assert not [p for p in (root / "uploads").rglob("*") if p.is_file()]
+
+
+def test_official_mnist_files_can_be_uploaded_once_for_every_session(shared_datasets):
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("mnist").run()
+    at.radio(key="data_source").set_value("upload").run()
+    files = [(p.name, p.read_bytes(), "application/gzip") for p in sorted((shared_datasets / "mnist").glob("*.gz"))]
+    at.file_uploader(key="data_idx").set_value(files[:3]).run()  # one file missing
+    assert any("Missing: " in e.value for e in at.error)
+    at.file_uploader(key="data_idx").set_value([("notes.gz", b"hello", "application/gzip")]).run()
+    assert any("Expected only the official files" in e.value for e in at.error)
+    at.file_uploader(key="data_idx").set_value(files).run()
+    assert not at.error
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Training images"] == "60,000"
+    stored = Path(at.session_state["dataset"]["options"]["folder"])
+    assert stored == Path(os.environ["CNNLAB_DATA_DIR"]) / "datasets" / "mnist"
+    # another session finds the stored files without uploading them again
+    other = open_page("pages/data.py")
+    other.selectbox(key="data_name").set_value("mnist").run()
+    other.radio(key="data_source").set_value("upload").run()
+    assert any(str(stored) in c.value for c in other.caption)
+
+
+def test_a_zip_with_its_own_train_and_test_folders_keeps_that_split():
+    split = {f"{part}/{cls}/{i}.png": png(1000 * (part == "test") + 100 * c + i)
+             for part, n in (("train", 6), ("test", 2)) for c, cls in enumerate(["cats", "dogs"]) for i in range(n)}
+    at = upload_page()
+    at.file_uploader(key="data_zip").set_value(("split.zip", zip_of(split), "application/zip")).run()
+    assert not at.exception
+    assert any("12 images in 2 classes (cats 6, dogs 6), and its own test split: 4 images in test/" in s.value
+               for s in at.success), [s.value for s in at.success]
+    assert any("own train/ and test/ folders" in c.value for c in at.caption)
+    at.select_slider(key="data_size").set_value(16).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Classes"], metrics["Training images"], metrics["Test images"]) == ("2", "12", "4")
+
+
+def test_an_unsafe_cifar_archive_upload_is_refused_and_nothing_is_kept():
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(info)
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("cifar10").run()
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_cifar_tar").set_value(("cifar-10-python.tar.gz", buf.getvalue(), "application/gzip")).run()
+    assert not at.exception
+    assert any("cifar-10-python.tar.gz was refused" in e.value and "a link" in e.value for e in at.error)
+    stored = Path(os.environ["CNNLAB_DATA_DIR"]) / "datasets" / "cifar10"
+    assert not (stored / "cifar-10-batches-py").exists()
+    assert not any(c.value.startswith("Stored in") for c in at.caption)

@@ -1,0 +1,190 @@
+"""core.data.class_images: a user's own classes as a folder of class folders, checked at every step."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from class_photos import TEXT_AS_JPG, photo, png_bytes, truncated_png
+from core.data import class_images
+from core.data.class_images import (
+    MIN_IMAGES_PER_CLASS, ClassImageError, ClassImages, check_class_name, load_class_dataset, next_class_name)
+from core.data.images import ImageDecodeError
+
+
+def huge_png(width: int = 8_000, height: int = 8_000) -> bytes:
+    """A tiny PNG whose header declares ``width`` x ``height`` pixels (a decompression bomb)."""
+    data = bytearray(png_bytes(0, 4))
+    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return bytes(data)
+
+
+def grey_alpha_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("LA", (30, 20), (128, 0)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def classes(tmp_path):
+    return ClassImages(tmp_path / "my_classes").start()
+
+
+def files_of(store: ClassImages) -> dict[str, bytes]:
+    return {str(p.relative_to(store.root)): p.read_bytes() for p in store.root.rglob("*") if p.is_file()}
+
+
+def test_start_creates_two_empty_classes_once(classes):
+    assert classes.class_names() == ["Class 1", "Class 2"]
+    classes.add_class()
+    classes.start()
+    assert classes.class_names() == ["Class 1", "Class 2", "Class 3"]
+    assert classes.counts() == {"Class 1": 0, "Class 2": 0, "Class 3": 0}
+
+
+def test_classes_keep_the_order_they_were_added_in(classes):
+    for _ in range(9):
+        classes.add_class()
+    assert classes.class_names()[-3:] == ["Class 9", "Class 10", "Class 11"]
+    classes.rename_class("Class 1", "zebra")  # stays first, where the user put it
+    classes.remove_class("Class 2")
+    (classes.root / "b made elsewhere").mkdir()
+    (classes.root / "a made elsewhere").mkdir()
+    names = classes.class_names()
+    assert names[:2] == ["zebra", "Class 3"] and names[-2:] == ["a made elsewhere", "b made elsewhere"]
+    (classes.root / ".order.json").write_text("not json")  # a damaged order file costs the order, not the classes
+    assert sorted(classes.class_names()) == sorted(names)
+    assert next_class_name(["temple", "Class 2"]) == "Class 3"
+    assert next_class_name(["Class 1", "class 2", "Class 3"]) == "Class 4"
+    assert next_class_name(["Class 1", "Class 3"]) == "Class 4"  # a free number after the count
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", "empty name"), ("   ", "empty name"), ("cats/dogs", "without /"), ("a\\b", "without /"),
+    ("..", "starting with a dot"), (".hidden", "starting with a dot"), ("tab\there", "without /"),
+    ("x" * 41, "at most 40"), ("train", "reserved"), ("Test", "reserved"), ("class 1", "already a class"),
+])
+def test_bad_class_names_are_refused_with_the_reason(classes, name, reason):
+    with pytest.raises(ClassImageError, match=reason):
+        classes.add_class(name)
+    with pytest.raises(ClassImageError, match=reason):
+        classes.rename_class("Class 2", name)
+    assert classes.class_names() == ["Class 1", "Class 2"]
+
+
+@pytest.mark.parametrize("name", ["Cat", "thumbs up", "Café 2", "x" * 40, "  padded  "])
+def test_good_class_names_are_kept(name):
+    assert check_class_name(name) == name.strip()
+
+
+def test_rename_keeps_images_and_a_case_change_is_allowed(classes):
+    kept = classes.add_image("Class 1", photo("china", 0))
+    assert classes.rename_class("Class 1", "temple") == "temple"
+    assert classes.class_names() == ["temple", "Class 2"]
+    assert [p.name for p in classes.images("temple")] == [kept.name]
+    assert classes.rename_class("temple", "Temple") == "Temple"
+    assert "Temple" in classes.class_names()
+
+
+def test_remove_and_clear(classes):
+    for i in range(3):
+        classes.add_image("Class 2", photo("flower", i))
+    assert classes.clear_class("Class 2") == 3 and classes.counts()["Class 2"] == 0
+    classes.remove_class("Class 2")
+    assert classes.class_names() == ["Class 1"]
+    with pytest.raises(ClassImageError, match="Expected one of the classes"):
+        classes.remove_class("Class 2")
+
+
+def test_an_added_image_is_stored_small_rgb_and_readable(classes):
+    path = classes.add_image("Class 1", photo("china", 0, size=(640, 427)))
+    grey = classes.add_image("Class 1", grey_alpha_png())
+    with Image.open(path) as img:
+        assert img.format == "JPEG" and img.mode == "RGB" and img.size == (256, 171)
+    with Image.open(grey) as img:
+        assert img.mode == "RGB" and img.size == (30, 20)
+        assert np.asarray(img).min() > 240  # transparent pixels over white, as a viewer shows them
+    assert not [p for p in classes.root.rglob("*.part")]  # no temporary files left behind
+
+
+@pytest.mark.parametrize("filename, data, message", [
+    ("notes.jpg", TEXT_AS_JPG, "not an image we can read"),
+    ("cut.png", truncated_png(), "damaged or truncated"),
+    ("empty.png", b"", "empty"),
+    ("bomb.png", huge_png(), "at most 50 MP"),
+])
+def test_bad_files_are_refused_and_nothing_captured_is_lost(classes, filename, data, message):
+    for i in range(2):
+        classes.add_image("Class 1", photo("china", i))
+    before = files_of(classes)
+    report = classes.add_images("Class 1", [("good.jpg", photo("china", 5)), (filename, data),
+                                            ("good2.png", png_bytes(3))])
+    assert len(report.added) == 2
+    assert len(report.refused) == 1 and report.refused[0].startswith(f"{filename}: ") and message in report.refused[0]
+    after = files_of(classes)
+    assert all(after[k] == v for k, v in before.items())  # the images already there are untouched
+    assert len(after) == len(before) + 2
+    with pytest.raises(ImageDecodeError, match=message):
+        classes.add_image("Class 1", data)
+
+
+def test_a_full_class_refuses_more(classes, monkeypatch):
+    monkeypatch.setattr(class_images, "MAX_IMAGES_PER_CLASS", 2)
+    report = classes.add_images("Class 1", [(f"{i}.jpg", photo("china", i)) for i in range(3)])
+    assert len(report.added) == 2 and "already has 2 images" in report.refused[0]
+
+
+def test_remove_image_deletes_that_file_only(classes):
+    paths = [classes.add_image("Class 1", photo("china", i)) for i in range(3)]
+    classes.remove_image("Class 1", paths[1].name)
+    assert classes.images("Class 1") == [paths[0], paths[2]] and not paths[1].exists()
+    outside = classes.root / "keep.jpg"
+    outside.write_bytes(b"x")
+    for bad in ("../keep.jpg", paths[1].name, "missing.jpg"):
+        with pytest.raises(ClassImageError, match="Expected an image of 'Class 1'"):
+            classes.remove_image("Class 1", bad)
+    assert outside.exists()
+
+
+def test_training_problems_flag_small_classes_until_there_are_enough(classes):
+    problems = classes.training_problems()
+    assert problems == [f"'Class 1' has 0 images; it needs at least {MIN_IMAGES_PER_CLASS}.",
+                        f"'Class 2' has 0 images; it needs at least {MIN_IMAGES_PER_CLASS}."]
+    for kind, name in (("china", "Class 1"), ("flower", "Class 2")):
+        for i in range(MIN_IMAGES_PER_CLASS):
+            classes.add_image(name, photo(kind, i))
+    assert classes.training_problems() == []
+    classes.remove_image("Class 2", classes.images("Class 2")[0].name)
+    assert classes.training_problems() == [f"'Class 2' has 4 images; it needs at least {MIN_IMAGES_PER_CLASS}."]
+    classes.remove_class("Class 2")
+    assert classes.training_problems() == ["Add at least two classes (there is 1)."]
+
+
+def test_a_snapshot_is_a_frozen_class_folder_dataset(classes, tmp_path):
+    classes.rename_class("Class 1", "temple")
+    classes.rename_class("Class 2", "flower")
+    for i in range(6):
+        classes.add_image("temple", photo("china", i))
+        classes.add_image("flower", photo("flower", i))
+    frozen = classes.snapshot(tmp_path / ".runs" / "run1")
+    classes.clear_class("temple")  # later changes leave the snapshot as it was
+    with pytest.raises(ClassImageError, match="it exists"):
+        classes.snapshot(frozen)
+
+    ds = load_class_dataset(frozen, image_size=32)
+    assert classes.class_names() == ["temple", "flower"]  # the page's order
+    assert ds.class_names == ["flower", "temple"] and ds.input_shape == (32, 32, 3)  # the loader's
+    assert ds.class_counts("train") == {"flower": 5, "temple": 5}
+    assert ds.class_counts("test") == {"flower": 1, "temple": 1}  # 20 % of every class held out
+    assert not ds.warnings
+    assert ds.options["path"] == str(frozen)
+    # flower photos are mostly green and orange, the temple's mostly sky: the labels follow the folders
+    blue = ds.x_train[..., 2].mean(axis=(1, 2))
+    assert blue[ds.y_train == 1].mean() > blue[ds.y_train == 0].mean()

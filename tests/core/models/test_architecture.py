@@ -1,0 +1,133 @@
+"""core.models.architecture: ModelSpec checks and round trip, seeded builds, small-input adaptations, layer table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.models.architecture import ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table
+from core.models.presets import PRESETS
+
+
+def test_build_model_seed_is_deterministic():
+    spec = PRESETS["small_cnn"].spec()
+    a = build_model(spec, (32, 32, 3), 4, seed=7)
+    b = build_model(spec, (32, 32, 3), 4, seed=7)
+    c = build_model(spec, (32, 32, 3), 4, seed=8)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+
+
+def test_adaptation_notes_for_small_inputs():
+    spec = PRESETS["keras_mnist_convnet"].spec()
+    small = build_model(spec, (8, 8, 1), 10)
+    names = {layer.name for layer in small.layers}
+    # 8 -> conv 6 -> pool 3 -> conv 1: the second 2x2 pool cannot fit and is left out.
+    assert "maxpool1" in names and "maxpool2" not in names
+    notes = adaptation_notes(spec, small)
+    assert len(notes) == 1 and notes[0].startswith("Block 2") and "pooling left out" in notes[0]
+    # On its own dataset the preset is built as written.
+    assert adaptation_notes(spec, build_model(spec, (28, 28, 1), 10)) == []
+
+
+def test_adaptation_notes_for_valid_padding_on_tiny_input():
+    spec = PRESETS["tinyvgg"].spec()
+    model = build_model(spec, (8, 8, 1), 10)
+    # 8 -> 6 -> 4 -> pool 2: the second block's 3x3 'valid' convolutions fall back to 'same'.
+    assert model.get_layer("conv1_1").padding == "valid"
+    assert model.get_layer("conv2_1").padding == "same" and model.get_layer("conv2_2").padding == "same"
+    notes = adaptation_notes(spec, model)
+    assert any(n.startswith("conv2_1") and "'same'" in n for n in notes)
+    assert any(n.startswith("conv2_2") for n in notes)
+    assert not any(n.startswith("conv1_") for n in notes)
+
+
+def test_adaptation_notes_with_ten_or_more_blocks():
+    # Block 1's notes must be about conv1 / conv1_<n> only, not about conv10, conv11...
+    asked_same = ModelSpec(blocks=[ConvBlock(2, 3, padding="valid", pooling="none")]
+                           + [ConvBlock(2, 3, padding="same", pooling="none") for _ in range(9)], dense_units=[])
+    model = build_model(asked_same, (28, 28, 1), 2)
+    assert model.get_layer("conv10").padding == "same"  # as the spec asks: nothing was adapted
+    assert adaptation_notes(asked_same, model) == []
+
+    all_valid = ModelSpec(blocks=[ConvBlock(2, 3, padding="valid", pooling="none") for _ in range(10)], dense_units=[])
+    model = build_model(all_valid, (8, 8, 1), 2)  # 8 -> 6 -> 4 -> 2, then blocks 4..10 fall back to 'same'
+    notes = adaptation_notes(all_valid, model)
+    assert len(notes) == len(set(notes)), notes
+    assert sorted(n.split(":")[0] for n in notes) == sorted(f"conv{i}" for i in range(4, 11))
+
+
+def test_batch_norm_blocks_get_named_activation_layers():
+    model = build_model(PRESETS["small_cifar"].spec(), (32, 32, 3), 10)
+    names = [layer.name for layer in model.layers]
+    i = names.index("conv1_1")
+    assert names[i:i + 3] == ["conv1_1", "bn1_1", "relu1_1"]
+    assert model.get_layer("conv1_1").get_config()["activation"] == "linear"
+
+
+INVALID_SPECS = {
+    "bad_activation": (ModelSpec(blocks=[ConvBlock(8, activation="swishy")]), (28, 28, 1), 10, "activation"),
+    "bad_pooling": (ModelSpec(blocks=[ConvBlock(8, pooling="min")]), (28, 28, 1), 10, "pooling"),
+    "zero_filters": (ModelSpec(blocks=[ConvBlock(0)]), (28, 28, 1), 10, "filters"),
+    "block_dropout_1": (ModelSpec(blocks=[ConvBlock(8, dropout=1.0)]), (28, 28, 1), 10, "dropout"),
+    "one_class": (ModelSpec(), (28, 28, 1), 1, "2 classes"),
+    "four_channels": (ModelSpec(), (28, 28, 4), 10, "1 or 3"),
+    "two_d_input": (ModelSpec(), (28, 28), 10, "input shape"),
+}
+
+
+# Spec fields that core.models.architecture._validate does not check (yet). Two build a model silently
+# (a dropout of 1.0 zeroes every feature in training; a negative rate is ignored), the
+# others fail inside Keras with a plain ValueError instead of a ModelSpecError that says
+# which field of the spec to change.
+UNVALIDATED_SPECS = {
+    "bad_dense_activation": (ModelSpec(dense_activation="swishy"), (28, 28, 1), 10, "activation"),
+    "flatten_dropout_1": (ModelSpec(flatten_dropout=1.0), (28, 28, 1), 10, "dropout"),
+    "negative_dense_dropout": (ModelSpec(dense_dropout=-0.5), (28, 28, 1), 10, "dropout"),
+    "zero_dense_units": (ModelSpec(dense_units=[0]), (28, 28, 1), 10, "units"),
+    "bad_padding": (ModelSpec(blocks=[ConvBlock(8, padding="full")]), (28, 28, 1), 10, "padding"),
+    "zero_pool_size": (ModelSpec(blocks=[ConvBlock(8, pool_size=0)]), (28, 28, 1), 10, "pool"),
+}
+
+
+@pytest.mark.parametrize("case", list(INVALID_SPECS))
+def test_invalid_spec_raises_model_spec_error(case):
+    spec, shape, n_classes, words = INVALID_SPECS[case]
+    with pytest.raises(ModelSpecError, match=words):
+        build_model(spec, shape, n_classes)
+
+
+@pytest.mark.parametrize("case", list(UNVALIDATED_SPECS))
+def test_head_and_layer_fields_are_validated_too(case):
+    spec, shape, n_classes, words = UNVALIDATED_SPECS[case]
+    with pytest.raises(ModelSpecError, match=words):
+        build_model(spec, shape, n_classes)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_model_spec_dict_round_trip(preset):
+    spec = PRESETS[preset].spec()
+    data = spec.to_dict()
+    assert isinstance(data["blocks"][0], dict)
+    again = ModelSpec.from_dict(json.loads(json.dumps(data)))  # through JSON, as stored next to a model
+    assert again == spec
+    assert all(isinstance(b, ConvBlock) for b in again.blocks)
+    assert build_model(again, (32, 32, 3), 10).count_params() == build_model(spec, (32, 32, 3), 10).count_params()
+
+
+@pytest.mark.parametrize("preset", ["small_cnn", "small_cifar", "lenet5"])
+def test_layer_table_matches_model(preset):
+    model = build_model(PRESETS[preset].spec(), (32, 32, 3), 10)
+    rows = layer_table(model)
+    assert [r["layer"] for r in rows] == [layer.name for layer in model.layers]
+    assert [r["type"] for r in rows] == [type(layer).__name__ for layer in model.layers]
+    assert sum(r["parameters"] for r in rows) == model.count_params()
+    for row, layer in zip(rows, model.layers):
+        assert row["output shape"] == str(tuple(layer.output.shape[1:]))
+    conv = next(r for r in rows if r["layer"] == "conv1" or r["layer"] == "conv1_1")
+    assert "3x3" in conv["detail"] or "5x5" in conv["detail"]
+    assert rows[-1]["detail"] == "10 units, softmax"
+

@@ -1,0 +1,73 @@
+"""The bench/ command lines (time_to_accuracy, tune_recipe, face_latency) end to end on tiny data.
+
+time_to_accuracy runs a recipe against its baseline, tune_recipe tunes on a hold-out without reading
+the test split, face_latency times the face pipeline.
+
+They test the benchmark scripts, not a module of core, and each trains or detects for several seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from core.training.recipes import BASELINES, RECIPES
+from tiny_faces import tiny_faces
+
+
+def test_benchmark_prints_the_json_line_with_the_baseline_side_by_side(tmp_path, monkeypatch, capsys):
+    from bench import time_to_accuracy
+
+    tiny_faces(tmp_path)
+    tiny = replace(RECIPES["orl_faces"], key="tiny", folder="tiny", epochs=2, load_options={
+        "image_size": [28, 23], "channels": 1, "train_per_class": 3})
+    monkeypatch.setitem(RECIPES, "tiny", tiny)
+    monkeypatch.setitem(BASELINES, "course_face_cnn", replace(BASELINES["course_face_cnn"], epochs=1))
+    time_to_accuracy.main(["--dataset", "tiny", "--baseline", "--data-dir", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["dataset"] == "tiny" and out["epochs"] == 2 and out["train_images"] == out["test_images"] == 12
+    assert 0.0 <= out["test_accuracy"] <= 1.0 and out["train_seconds"] > 0 and out["params"] > 1000
+    assert out["baseline"]["recipe"] == "course_face_cnn" and out["baseline"]["epochs"] == 1
+    assert out["speedup"] == pytest.approx(out["baseline"]["train_seconds"] / out["train_seconds"], rel=0.02)
+    assert out["meets_target"] == (out["test_accuracy"] >= tiny.target_accuracy
+                                   and out["train_seconds"] <= tiny.target_seconds)
+
+
+def test_tuning_holds_out_training_images_and_never_reads_the_test_split(tmp_path, capsys):
+    from core.data import Dataset
+    from bench import tune_recipe
+
+    x = np.arange(40, dtype=np.float32).reshape(40, 1, 1, 1)
+    ds = Dataset("d", "d", "", ["a", "b"], x, np.arange(40) % 2, -x[:5], np.zeros(5, int))
+    split = tune_recipe.holdout_split(ds, 0.25, split_seed=1)
+    train, val = split.x_train.ravel(), split.x_test.ravel()
+    assert len(val) == 10 and len(train) == 30 and not set(train) & set(val)
+    assert sorted(np.concatenate([train, val])) == list(range(40))  # every training image, once; no test image
+    assert np.array_equal(split.y_test, val.astype(int) % 2)  # labels stay with their images
+    assert not np.array_equal(val, tune_recipe.holdout_split(ds, 0.25, split_seed=2).x_test.ravel())
+    with pytest.raises(ValueError, match="hold-out"):
+        tune_recipe.holdout_split(ds, 0.0, 1)
+
+    tiny_faces(tmp_path)
+    tiny = replace(RECIPES["orl_faces"], key="tiny", folder="tiny", load_options={
+        "image_size": [28, 23], "channels": 1, "train_per_class": 3})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(RECIPES, "tiny", tiny)
+        tune_recipe.main(["--dataset", "tiny", "--holdout", "0.25", "--data-dir", str(tmp_path),
+                          "--config", '{"epochs": 2, "batch_size": 8}'])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["train_images"] == 9 and out["val_images"] == 3 and 0.0 <= out["val_accuracy"] <= 1.0
+    assert out["config"] == {"epochs": 2, "batch_size": 8} and out["spec"]["name"] == "faces_fast"
+
+
+def test_face_latency_benchmark_prints_its_figures():
+    from bench import face_latency
+
+    out = face_latency.main(["--runs", "3"])
+    assert out["faces"] == 1 and out["photo"] == "640x480"
+    assert 0 < out["detection_ms_p50"] <= out["detection_ms_p90"]
+    assert out["pipeline_ms_p50"] >= out["align_ms_p50"] > 0
+

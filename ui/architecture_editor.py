@@ -1,0 +1,70 @@
+"""The Train page's architecture section: a preset, its block table to edit, and the layer table it builds."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core.models.architecture import (
+    ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table)
+from core.models.presets import PRESETS
+
+from .widget_memory import persist
+
+BLOCK_COLUMNS = {
+    "filters": st.column_config.NumberColumn("filters", min_value=1, max_value=256, step=1, required=True),
+    "kernel_size": st.column_config.NumberColumn("kernel", min_value=1, max_value=11, step=1, required=True),
+    "convs": st.column_config.NumberColumn("convs", min_value=1, max_value=4, step=1, required=True),
+    "activation": st.column_config.SelectboxColumn("activation", options=list(ACTIVATIONS), required=True),
+    "padding": st.column_config.SelectboxColumn("padding", options=["same", "valid"], required=True),
+    "batch_norm": st.column_config.CheckboxColumn("batch norm"),
+    "pooling": st.column_config.SelectboxColumn("pooling", options=list(POOLINGS), required=True),
+    "pool_size": st.column_config.NumberColumn("pool", min_value=2, max_value=4, step=1, required=True),
+    "dropout": st.column_config.NumberColumn("dropout", min_value=0.0, max_value=0.9, step=0.05, required=True),
+}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def describe(spec_json: str, input_shape: tuple, num_classes: int):
+    spec = ModelSpec.from_dict(json.loads(spec_json))
+    model = build_model(spec, input_shape, num_classes)
+    return layer_table(model), adaptation_notes(spec, model), int(model.count_params())
+
+
+def draw_architecture(dataset) -> ModelSpec:
+    """The chosen (or edited) architecture, with its layer table for ``dataset``; stops the page when it cannot be built."""
+    st.subheader("Architecture")
+    preset_key = st.selectbox("Preset", list(PRESETS), key=persist("train_preset", next(iter(PRESETS))),
+                              format_func=lambda k: PRESETS[k].title)
+    preset = PRESETS[preset_key]
+    st.caption(f"{preset.description} Source: {preset.source}.")
+    spec = preset.spec()
+    if st.toggle("Edit the architecture", key=persist("train_custom", False)):
+        blocks = st.data_editor(pd.DataFrame([vars(b) for b in spec.blocks]), num_rows="dynamic", hide_index=True,
+                                column_config=BLOCK_COLUMNS, key=f"train_blocks_{preset_key}")
+        dense_text = st.text_input("Hidden dense layers (units, comma separated)",
+                                   key=persist(f"train_dense_{preset_key}", ", ".join(map(str, spec.dense_units))))
+        try:
+            rows = blocks.dropna().to_dict("records")
+            spec = ModelSpec(
+                name=f"{preset_key}_custom",
+                blocks=[ConvBlock(int(r["filters"]), int(r["kernel_size"]), int(r["convs"]), r["activation"],
+                                  r["padding"], bool(r["batch_norm"]), r["pooling"], int(r["pool_size"]),
+                                  float(r["dropout"])) for r in rows],
+                dense_units=[int(u) for u in dense_text.replace(" ", "").split(",") if u],
+                dense_activation=spec.dense_activation, dense_dropout=spec.dense_dropout,
+                flatten_dropout=spec.flatten_dropout,
+            )
+        except (ValueError, TypeError) as exc:
+            st.error(f"The architecture table has an invalid value: {exc}")
+            st.stop()
+    try:
+        table, notes, params = describe(json.dumps(spec.to_dict()), dataset.input_shape, dataset.num_classes)
+    except (ModelSpecError, ValueError) as exc:
+        st.error(f"This architecture cannot be built for {dataset.title}: {exc}")
+        st.stop()
+    st.dataframe(pd.DataFrame(table), hide_index=True, key="train_layers")
+    st.caption(f"{params:,} trainable parameters. " + " ".join(notes))
+    return spec

@@ -1,0 +1,60 @@
+"""The shipped model: one object shared by every session, so it is only ever read.
+
+The first page (the Overview and the sidebar) needs only its card; the model, and TensorFlow
+with it (2 to 6 s to import), load in a thread of their own once that page is drawn, or at
+once where a page needs it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from core.storage.card import ModelCard
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODEL = ROOT / "assets" / "models" / "shapes_default"
+SHIPPED_ID = "shipped:shapes_default"
+
+_SHIPPED: dict = {}
+_LOCK = threading.Lock()
+_PRELOAD_STARTED = threading.Event()
+
+
+def shipped_card() -> ModelCard:
+    """The shipped model's card, read once per process (without TensorFlow)."""
+    if "card" not in _SHIPPED:
+        from core.storage.files import load_card
+
+        _SHIPPED["card"] = load_card(SHIPPED_MODEL) or ModelCard(name=SHIPPED_MODEL.name)
+    return _SHIPPED["card"]
+
+
+def shipped_model():
+    """The default model, loaded on the first call in this process (the others wait for it)."""
+    with _LOCK:
+        if "model" not in _SHIPPED:
+            from core.storage.files import load_model
+
+            _SHIPPED["model"], _ = load_model(SHIPPED_MODEL)
+        return _SHIPPED["model"]
+
+
+def loaded_shipped_model():
+    """The shipped model if it has been loaded already, else None (never waits)."""
+    return _SHIPPED.get("model")
+
+
+def preload_shipped_model() -> None:
+    """Start loading the shipped model in the background, once per process."""
+    if _PRELOAD_STARTED.is_set():
+        return
+    _PRELOAD_STARTED.set()
+
+    def load() -> None:
+        try:
+            shipped_model()
+        except Exception:  # noqa: BLE001  (the page that needs the model loads it again and shows the error)
+            pass
+
+    threading.Thread(target=load, name="cnnlab-shipped-model", daemon=True).start()
