@@ -1,5 +1,6 @@
 """Data: choose a dataset, see samples of every class and the class counts."""
 
+import json
 from pathlib import Path
 
 import streamlit as st
@@ -18,6 +19,12 @@ from ui.widget_memory import persist
 from ui.widgets import picture
 
 require_router(__file__)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_pixel_statistics(_images, dataset_key: str) -> dict:
+    # A dataset's pixels never change, and reading 5,000 of them took about 1 s of every run of this page.
+    return pixel_statistics(_images)
 
 
 def zip_picker() -> str | None:
@@ -189,7 +196,7 @@ st.plotly_chart(class_count_bars(ds.class_counts("train"), ds.class_counts("test
 st.subheader("Pixel values")
 st.caption("What the network's input numbers look like: every pixel is scaled to 0…1 before training. A dataset "
            "whose channels have very different brightness, or that uses only part of the range, is harder to learn.")
-stats = pixel_statistics(ds.x_train)
+stats = cached_pixel_statistics(ds.x_train, json.dumps([ds.name, ds.options, len(ds.x_train)], sort_keys=True))
 c1, c2 = st.columns([1, 2])
 c1.dataframe({"channel": stats["channels"], "mean": stats["mean"], "std": stats["std"],
               "min": stats["min"], "max": stats["max"]}, hide_index=True, key="data_pixel_table")

@@ -29,8 +29,14 @@ def cached_evaluation(_model, model_key: str, _dataset, dataset_key: str):
     return evaluate(_model, _dataset)
 
 
-ev = cached_evaluation(entry.model, model_key(entry), dataset,
-                       repr((dataset.name, dataset.options, len(dataset.x_test))))
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_cams(_model, model_key: str, _dataset, dataset_key: str, indices: tuple, class_index: int) -> list:
+    # Grad-CAM of up to 8 images: about 0.4 s, on every run of this page before it was kept.
+    return [overlay(_dataset.x_test[i], gradcam(_model, _dataset.x_test[i], class_index)[0]) for i in indices]
+
+
+dataset_key = repr((dataset.name, dataset.options, len(dataset.x_test)))
+ev = cached_evaluation(entry.model, model_key(entry), dataset, dataset_key)
 names = entry.class_names
 m = st.columns(3)
 m[0].metric("Test accuracy", f"{ev.accuracy:.1%}")
@@ -64,7 +70,7 @@ else:
             caption=f"{len(idx)} images of {names[true_c]} predicted as {names[pred_c]}"
                     + (f" (first {len(shown)})" if len(idx) > len(shown) else "") + "; confidence: "
                     + ", ".join(f"{ev.probs[i, pred_c]:.0%}" for i in shown))
-    cams = [overlay(dataset.x_test[i], gradcam(entry.model, dataset.x_test[i], pred_c)[0]) for i in shown]
+    cams = cached_cams(entry.model, model_key(entry), dataset, dataset_key, tuple(int(i) for i in shown), int(pred_c))
     picture(st, grid(np.stack([upscale(c, int(np.ceil(72 / c.shape[0]))) for c in cams]), cols=8, pad=2),
             caption=f"Grad-CAM for “{names[pred_c]}”: where the model saw that class")
 

@@ -43,3 +43,9 @@ def train_to_end(at: AppTest, button_key: str, timeout: float = 120):
     at.run()
     assert not at.exception and job.state == "done", job.snapshot().error
     return job
+
+
+def sample_grids(at) -> list:
+    """The Data page's grids of samples, one per class (not the augmentation preview's)."""
+    return [img for img in at.get("image") if "random versions" not in str(img.proto)]
+

@@ -42,13 +42,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from core.data import DatasetError, load_dataset
-    from core.models.architecture import build_model
-    from core.storage.card import card_for_run
-    from core.storage.files import save_model
-    from core.training.callbacks import ProgressCallback
-    from core.training.run import train_model
-
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                          optimizer=args.optimizer, validation_split=args.validation_split, seed=args.seed,
                          label_smoothing=args.label_smoothing, focus=args.focus)
@@ -57,6 +50,8 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from core.data import DatasetError, load_dataset
+
     options = {}
     if args.data_dir:
         options = {"path": args.data_dir, "image_size": args.image_size} if args.dataset == "folder" else {"folder": args.data_dir}
@@ -65,6 +60,13 @@ def main(argv=None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # Keras and TensorFlow (seconds to import) only once the settings and the data are known to be good.
+    from core.models.architecture import build_model
+    from core.storage.card import card_for_run
+    from core.storage.files import save_model
+    from core.training.callbacks import ProgressCallback
+    from core.training.run import train_model
+
     spec = PRESETS[args.preset].spec()
     model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=args.seed)
     print(f"Training {args.preset} ({model.count_params():,} parameters) on {dataset.title}: "

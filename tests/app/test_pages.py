@@ -11,11 +11,10 @@ from PIL import Image
 
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import APP, open_page
+from apptest_helpers import sample_grids, APP, open_page
 
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py",
          "pages/faces.py"]
-
 
 
 def plotly_array(value) -> np.ndarray:
@@ -57,11 +56,6 @@ def test_overview_shows_the_shipped_model():
     sidebar = [getattr(e, "value", None) for e in at.sidebar]
     assert "**Dataset** · Shapes (synthetic)" in sidebar
     assert "shipped:shapes_default" in sidebar and "98.1%" in sidebar and "Training: idle" in sidebar
-
-
-def sample_grids(at) -> list:
-    """The Data page's grids of samples, one per class (not the augmentation preview's)."""
-    return [img for img in at.get("image") if "random versions" not in str(img.proto)]
 
 
 def test_data_page_shows_samples_of_every_class_and_counts():
@@ -217,19 +211,6 @@ def test_train_page_edits_the_architecture():
     assert not at.exception and any("invalid value" in e.value for e in at.error)
 
 
-def test_data_page_loads_mnist_from_the_official_files(shared_datasets):
-    at = open_page("pages/data.py")
-    at.selectbox(key="data_name").set_value("mnist").run()
-    at.radio(key="data_source").set_value("folder").run()
-    at.text_input(key="data_folder").input(str(shared_datasets / "mnist")).run()
-    at.button(key="data_load").click().run()
-    assert not at.exception and not at.error
-    assert at.session_state["dataset"] == {"name": "mnist", "options": {"folder": str(shared_datasets / "mnist")}}
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Training images"] == "60,000" and metrics["Image size"] == "28×28×1"
-    assert len(sample_grids(at)) == 10
-
-
 def _wait(predicate, timeout=90.0):
     import time
 
@@ -368,13 +349,3 @@ def test_predict_page_explains_the_prediction():
     assert not explain_box().options[3].endswith("· predicted")
 
 
-def test_data_page_loads_the_orl_faces_with_five_photos_per_person_for_training(shared_datasets):
-    at = open_page("pages/data.py")
-    at.selectbox(key="data_name").set_value("folder").run()
-    at.text_input(key="data_path").input(str(shared_datasets / "orl_faces")).run()
-    at.radio(key="data_split").set_value("per_class").run()
-    at.number_input(key="data_k").set_value(5).run()
-    at.button(key="data_load").click().run()
-    assert not at.exception and not at.error
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Classes"] == "40" and metrics["Training images"] == "200" and metrics["Test images"] == "200"

@@ -13,7 +13,6 @@ from PIL import Image
 from apptest_helpers import open_page
 
 
-
 def png(seed: int) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(seed).integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(buf, "PNG")
@@ -69,29 +68,6 @@ def test_a_zip_that_escapes_its_folder_is_refused_and_writes_nothing():
     root = Path(os.environ["CNNLAB_DATA_DIR"])
     assert not any(p.name == "evil.png" for p in root.parent.rglob("evil.png"))
     assert not [p for p in (root / "uploads").rglob("*") if p.is_file()]
-
-
-def test_official_mnist_files_can_be_uploaded_once_for_every_session(shared_datasets):
-    at = open_page("pages/data.py")
-    at.selectbox(key="data_name").set_value("mnist").run()
-    at.radio(key="data_source").set_value("upload").run()
-    files = [(p.name, p.read_bytes(), "application/gzip") for p in sorted((shared_datasets / "mnist").glob("*.gz"))]
-    at.file_uploader(key="data_idx").set_value(files[:3]).run()  # one file missing
-    assert any("Missing: " in e.value for e in at.error)
-    at.file_uploader(key="data_idx").set_value([("notes.gz", b"hello", "application/gzip")]).run()
-    assert any("Expected only the official files" in e.value for e in at.error)
-    at.file_uploader(key="data_idx").set_value(files).run()
-    assert not at.error
-    at.button(key="data_load").click().run()
-    assert not at.exception and not at.error
-    assert {m.label: m.value for m in at.metric}["Training images"] == "60,000"
-    stored = Path(at.session_state["dataset"]["options"]["folder"])
-    assert stored == Path(os.environ["CNNLAB_DATA_DIR"]) / "datasets" / "mnist"
-    # another session finds the stored files without uploading them again
-    other = open_page("pages/data.py")
-    other.selectbox(key="data_name").set_value("mnist").run()
-    other.radio(key="data_source").set_value("upload").run()
-    assert any(str(stored) in c.value for c in other.caption)
 
 
 def test_a_zip_with_its_own_train_and_test_folders_keeps_that_split():

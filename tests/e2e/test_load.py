@@ -1,7 +1,11 @@
-"""Load: four browser sessions on one server for two minutes, two training and two exploring.
+"""Load: four browser sessions on one server, two training and two exploring.
 
 No session may see an exception or another session's state, the server's memory
 must stay bounded, and its peak is reported (``artifacts/e2e/load.json``).
+
+The load lasts ``$CNNLAB_LOAD_SECONDS`` (``make test-all LOAD_SECONDS=...``; 120 when unset) and
+at least one tour step for every 24 s of it (5 in two minutes, 3 at the least), however slow the
+machine: the explorers' progress is a condition to reach, not a count to hope for in a fixed time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, go, main_tex
 
 
 SECONDS = float(os.environ.get("CNNLAB_LOAD_SECONDS", 120))
+MIN_STEPS = max(3, int(SECONDS // 24))  # tour steps of both explorers at the least
 # what the two explorers visit in turn
 TOUR = [("Activations", "Activations"), ("Filters", "Filters"), ("Predict", "Predict"), ("Data", "Data"),
         ("Step by step", "step by step"), ("Evaluation", "Evaluation"), ("Overview", "CNN Lab")]
@@ -30,7 +35,7 @@ def load_server(tmp_path):
     server.stop()
 
 
-def test_four_sessions_for_two_minutes(load_server, playwright_instance, artifacts):
+def test_four_sessions_under_load(load_server, playwright_instance, artifacts):
     browser = playwright_instance.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(4)]
     pages = [c.new_page() for c in contexts]
@@ -46,7 +51,7 @@ def test_four_sessions_for_two_minutes(load_server, playwright_instance, artifac
 
     rss, visits, checks = [], 0, 0
     start = time.time()
-    while time.time() - start < SECONDS:
+    while time.time() - start < SECONDS or visits < MIN_STEPS:
         for i, page in enumerate(explorers):
             label, heading = TOUR[(visits + i) % len(TOUR)]
             go(page, label, heading)
@@ -82,5 +87,5 @@ def test_four_sessions_for_two_minutes(load_server, playwright_instance, artifac
         c.close()
     browser.close()
     assert errors == [] and "Traceback" not in log, (errors, log[-2000:])
-    assert visits >= 5, report
+    assert visits >= MIN_STEPS, report
     assert 0 < peak < PEAK_LIMIT, report
