@@ -19,6 +19,7 @@ from core.data.images import SUPPORTED, ImageDecodeError
 from .flash import drop_flashes, flash, show_flashes
 from .photo_inputs import draw_photo_inputs, item_slot
 from .runs import owned_job
+from .session import discard_job
 from .widget_memory import persist
 
 THUMB_COLUMNS = 8
@@ -96,7 +97,7 @@ def delete_everything() -> None:
     job = owned_job("faces")
     if job is not None:
         job.stop()
-        ss["job_consumed"] = job.id  # its model must not join the session's models when it ends
+        discard_job(job)  # its model must not join the session's models when it ends
     flash("success", "Every enrolled face, and every model trained on them in this session, is deleted.",
           slot="face_deleted")
 

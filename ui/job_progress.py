@@ -14,7 +14,7 @@ import streamlit as st
 from core.visuals.figures import training_curves
 
 from .runs import owned_job, session_job
-from .session import collect_finished_job, produced_model
+from .session import awaits_collection, collect_finished_job, produced_model
 
 
 def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Callable[[object], str]) -> None:
@@ -50,6 +50,6 @@ def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Cal
         entry = produced_model(job)
         if entry is not None and entry.save_error:
             st.warning(entry.save_error)
-        if st.session_state.get("job_consumed") != job.id:
+        if awaits_collection(job):
             collect_finished_job()
             st.rerun(scope="app")

@@ -64,6 +64,16 @@ def add_model(model, card: ModelCard, make_current: bool = True, evolution: list
     return entry
 
 
+def awaits_collection(job) -> bool:
+    """True once ``job`` has ended and its model has not yet joined the session's models (or been discarded)."""
+    return job is not None and job.finished and st.session_state.get("job_consumed") != job.id
+
+
+def discard_job(job) -> None:
+    """Make sure ``job``'s model never joins the session's models (its faces were deleted meanwhile)."""
+    st.session_state["job_consumed"] = job.id
+
+
 def collect_finished_job() -> None:
     """Once a training job ends (done or stopped), its model joins the session's models.
 
@@ -73,9 +83,9 @@ def collect_finished_job() -> None:
     """
     ss = st.session_state
     job = ss.get("job")
-    if job is None or not job.finished or ss.get("job_consumed") == job.id:
+    if not awaits_collection(job):
         return
-    ss["job_consumed"] = job.id
+    discard_job(job)  # handled now: whatever follows, not twice
     if job.card is not None:
         entry = add_model(job.model, job.card, evolution=list(job.snapshots), probe=job.probe)
         job.model_id = entry.id

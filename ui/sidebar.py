@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.data import DATASETS
 
-from .session import init_state
+from .runs import is_running, session_job
+from .session import awaits_collection, init_state
 from .widget_memory import ephemeral
 
 
@@ -37,12 +38,10 @@ def draw_sidebar() -> None:
 
 def training_status() -> None:
     """The job's status, refreshed every four seconds while it runs, on whatever page is open."""
-    job = st.session_state.get("job")
-    running = job is not None and not job.finished
 
-    @st.fragment(run_every=4.0 if running else None)
+    @st.fragment(run_every=4.0 if is_running() else None)
     def status():
-        job = st.session_state.get("job")
+        job = session_job()
         if job is None:
             st.caption("Training: idle")
             return
@@ -56,7 +55,7 @@ def training_status() -> None:
             st.caption(f"Training {job.name} failed: {snap.error}")
         else:
             st.caption(f"Training {job.name}: {snap.state}")
-            if st.session_state.get("job_consumed") != job.id:
+            if awaits_collection(job):
                 st.rerun(scope="app")  # the finished model joins the model list
 
     status()
