@@ -6,11 +6,13 @@ does the work; this draws it, one row per face, with the stages side by side.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
 from core.faces.enrol import Recognition, recognise_faces
-from core.faces.detect import DEFAULT_MARGIN, FaceError, align_face, draw_faces
+from core.faces.detect import DEFAULT_MARGIN, Face, FaceError, align_face, detect_faces, draw_faces
 from core.visuals.figures import probability_bar
 from core.inspection.layers import activations, conv_layers
 from core.visuals.tiles import feature_map_grid, image_tile
@@ -36,12 +38,21 @@ def face_controls(key: str, margin: float | None = None) -> tuple[float, float]:
     return threshold, chosen
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _detected(_photo: np.ndarray, digest: str) -> list[Face]:
+    # MTCNN takes about 0.4 s a photo: moving the threshold or the margin slider does not find the faces again.
+    return detect_faces(_photo)
+
+
 def show_face_pipeline(model, class_names: list[str], photo: np.ndarray, key: str, threshold: float,
                        margin: float = DEFAULT_MARGIN) -> list[Recognition]:
     """Find, align and identify every face of ``photo`` and draw each stage; returns the recognitions."""
     try:
         with st.spinner("Finding faces…"):
-            found = recognise_faces(model, class_names, photo, threshold=threshold, margin=margin)
+            photo = np.ascontiguousarray(photo)
+            digest = hashlib.blake2b(photo.tobytes() + repr(photo.shape).encode(), digest_size=16).hexdigest()
+            found = recognise_faces(model, class_names, photo, threshold=threshold, margin=margin,
+                                    faces=_detected(photo, digest))
     except FaceError as exc:
         st.error(str(exc))
         return []

@@ -191,7 +191,7 @@ UNKNOWN = "unknown"
 
 
 def recognise_faces(model, class_names: list[str], photo: np.ndarray, threshold: float = 0.6,
-                    margin: float = DEFAULT_MARGIN) -> list[Recognition]:
+                    margin: float = DEFAULT_MARGIN, faces: list[Face] | None = None) -> list[Recognition]:
     """Detect, align and classify every face of ``photo``; a face whose best class is not over ``threshold`` is unknown.
 
     Args:
@@ -200,6 +200,7 @@ def recognise_faces(model, class_names: list[str], photo: np.ndarray, threshold:
         photo: the photo, uint8 RGB or grey.
         threshold: a face is given a name only when its best class's probability is over this (1: never).
         margin: how faces are cut out, as the model's training faces were.
+        faces: the faces ``detect_faces`` found in ``photo`` already, if known (detection is the slow part).
     """
     from core.inspection.predict import class_probabilities
 
@@ -207,7 +208,7 @@ def recognise_faces(model, class_names: list[str], photo: np.ndarray, threshold:
         raise ValueError(f"Expected a threshold in [0, 1]. Received: {threshold}")
     shape = tuple(int(v) for v in model.input_shape[1:])
     out = []
-    for face in detect_faces(photo):
+    for face in detect_faces(photo) if faces is None else faces:
         aligned = align_face(photo, face, shape[:2], margin)
         x = to_cnn_input(aligned.image, shape)
         probs = class_probabilities(model, x)

@@ -82,11 +82,14 @@ def open_app(page, url: str) -> None:
     wait_idle(page)
 
 
-def go(page, nav_label: str, heading: str) -> None:
-    """Click ``nav_label`` in the sidebar and wait for the page whose h1 holds ``heading``, fully drawn."""
-    act(page, lambda: page.locator('[data-testid="stSidebarNav"] a', has_text=nav_label).first.click())
+def go(page, nav_label: str, heading: str, timeout: float = 120) -> None:
+    """Click ``nav_label`` in the sidebar and wait for the page whose h1 holds ``heading``, fully drawn.
+
+    ``timeout`` bounds the page's run (seconds): longer where the machine is known to be busy.
+    """
+    act(page, lambda: page.locator('[data-testid="stSidebarNav"] a', has_text=nav_label).first.click(), timeout)
     page.wait_for_function("t => { const h = document.querySelector('[data-testid=\"stMain\"] h1');"
-                           " return h && h.innerText.includes(t); }", arg=heading, timeout=90_000, polling=200)
+                           " return h && h.innerText.includes(t); }", arg=heading, timeout=timeout * 1000, polling=200)
 
 
 def main_text(page) -> str:

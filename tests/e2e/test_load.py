@@ -22,6 +22,7 @@ from browser import CHROMIUM_ARGS, MAIN, chromium_path, exceptions, go, main_tex
 
 SECONDS = float(os.environ.get("CNNLAB_LOAD_SECONDS", 120))
 MIN_STEPS = max(3, int(SECONDS // 24))  # tour steps of both explorers at the least
+PAGE_TIMEOUT = 600  # seconds one explorer's page may take while both cores train
 # what the two explorers visit in turn
 TOUR = [("Activations", "Activations"), ("Filters", "Filters"), ("Predict", "Predict"), ("Data", "Data"),
         ("Step by step", "step by step"), ("Evaluation", "Evaluation"), ("Overview", "CNN Lab")]
@@ -54,7 +55,8 @@ def test_four_sessions_under_load(load_server, playwright_instance, artifacts):
     while time.time() - start < SECONDS or visits < MIN_STEPS:
         for i, page in enumerate(explorers):
             label, heading = TOUR[(visits + i) % len(TOUR)]
-            go(page, label, heading)
+            # Two runs train on the same cores: a page's run may take minutes (the bound, not a wait).
+            go(page, label, heading, timeout=PAGE_TIMEOUT)
             assert not exceptions(page), (label, exceptions(page))
             text = main_text(page)
             # an explorer never sees the trainers' runs

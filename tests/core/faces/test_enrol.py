@@ -13,7 +13,7 @@ def astronaut() -> np.ndarray:
     return source("astronaut")
 
 
-def test_recognise_faces_names_a_face_only_over_the_threshold(astronaut):
+def test_recognise_faces_names_a_face_only_over_the_threshold(astronaut, monkeypatch):
     """Checked against the model's own softmax: the threshold decides between the name and "unknown"."""
     import keras
 
@@ -36,4 +36,14 @@ def test_recognise_faces_names_a_face_only_over_the_threshold(astronaut):
     assert at_it.identity == UNKNOWN and at_it.best == r.identity
     with pytest.raises(ValueError, match="threshold"):
         recognise_faces(model, ["a", "b", "c"], astronaut, threshold=1.5)
+    # faces found before (the page keeps them while the sliders move) give the same answer without detecting again
+    from core.faces import enrol
+    from core.faces.detect import detect_faces
+
+    faces = detect_faces(astronaut)
+    calls = []
+    monkeypatch.setattr(enrol, "detect_faces", lambda *a, **k: calls.append(a) or detect_faces(*a, **k))
+    again = recognise_faces(model, ["a", "b", "c"], astronaut, threshold=0.0, faces=faces)[0]
+    assert calls == [] and again.face.box == r.face.box
+    np.testing.assert_array_equal(again.probabilities, r.probabilities)
 
