@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from core.data import Dataset, load_dataset
-from core.visuals.figures import training_curves
-from core.training.jobs import TrainingJob
-from core.training.queue import JobQueue
 from core.models.architecture import build_model
 from core.models.presets import PRESETS
 from core.training.config import TrainConfig
+from core.training.jobs import TrainingJob
+from core.training.queue import JobQueue
 from core.training.run import compile_model
+from core.visuals.figures import training_curves
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 BATCH_SIZE = 128  # the keras-io example's batch size

@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
+from core.data.images import encode_png
+from core.inspection.arithmetic import preactivation_maps
 from core.inspection.layers import activations, visual_layers
 from core.inspection.predict import class_probabilities
-from core.inspection.arithmetic import preactivation_maps
 from core.visuals.figures import heatmap
-from core.data.images import encode_png
 from core.visuals.tiles import COLORMAPS, feature_map_grid, image_tile
 from ui.evolution import show_evolution
 from ui.router import require_router

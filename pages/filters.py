@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.inspection.layers import conv_filters, conv_layers
 from core.inspection.featurevis import cached_maximize, top_activating
+from core.inspection.layers import conv_filters, conv_layers
 from core.visuals.tiles import feature_map_grid, filter_grid, grid, image_tile
 from ui.dataset_fit import dataset_for
 from ui.evolution import show_evolution

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core.data import DATASETS, DatasetError
-from core.storage.registry import ModelRegistry, check_fit, datasets_that_fit
 from core.storage.files import ModelFileError
+from core.storage.registry import ModelRegistry, check_fit, datasets_that_fit
 from ui.flash import flash, show_flashes
 from ui.router import require_router
 from ui.session import add_model, current_dataset, init_state

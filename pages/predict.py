@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from core.visuals.figures import probability_bar
 from core.data.images import to_uint8
 from core.inspection.predict import class_probabilities, top_k
+from core.visuals.figures import probability_bar
 from core.visuals.tiles import image_tile
 from ui.explain_view import show_explanations
 from ui.face_view import face_controls, show_face_pipeline

@@ -6,8 +6,18 @@ from core.data import DatasetError
 from core.data.augment import Augmentation
 from core.models.presets import PRESETS
 from core.training.config import (
-    BATCH_SIZES, FEW_UPDATES, FOCUS, LABEL_SMOOTHING, LEARNING_RATES, OPTIMIZERS, SCHEDULES, TrainConfig, epoch_steps,
-    steps_per_epoch, validation_size)
+    BATCH_SIZES,
+    FEW_UPDATES,
+    FOCUS,
+    LABEL_SMOOTHING,
+    LEARNING_RATES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TrainConfig,
+    epoch_steps,
+    steps_per_epoch,
+    validation_size,
+)
 from core.training.recipes import recipe_for, recipe_promise, recipe_validation_split
 from ui.architecture_editor import draw_architecture
 from ui.augment_view import current_augmentation, set_augmentation

@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from core.models.architecture import (
-    ACTIVATIONS, POOLINGS, ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table)
+    ACTIVATIONS,
+    POOLINGS,
+    ConvBlock,
+    ModelSpec,
+    ModelSpecError,
+    adaptation_notes,
+    build_model,
+    layer_table,
+)
 from core.models.presets import PRESETS
 
 from .widget_memory import persist

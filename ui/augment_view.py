@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.data.augment import FLIPS, Augmentation, augment_images
 from core.data import Dataset
+from core.data.augment import FLIPS, Augmentation, augment_images
 from core.visuals.tiles import image_grid
 
 from .widget_memory import persist, set_widget_values

@@ -12,9 +12,9 @@ import uuid
 import streamlit as st
 
 from core.data.class_images import ClassImageError
-from core.faces.enrol import MIN_FACES, FaceGallery
-from core.faces.detect import FaceError
 from core.data.images import SUPPORTED, ImageDecodeError
+from core.faces.detect import FaceError
+from core.faces.enrol import MIN_FACES, FaceGallery
 
 from .flash import drop_flashes, flash, show_flashes
 from .photo_inputs import draw_photo_inputs, item_slot

@@ -11,10 +11,10 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from core.faces.enrol import Recognition, recognise_faces
 from core.faces.detect import DEFAULT_MARGIN, Face, FaceError, align_face, detect_faces, draw_faces
-from core.visuals.figures import probability_bar
+from core.faces.enrol import Recognition, recognise_faces
 from core.inspection.layers import activations, conv_layers
+from core.visuals.figures import probability_bar
 from core.visuals.tiles import feature_map_grid, image_tile
 
 from .widget_memory import persist

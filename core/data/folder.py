@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.images import ImageDecodeError, decode_image, to_model_input
 from core.data.base import Dataset, DatasetError, ProgressFn
+from core.data.images import ImageDecodeError, decode_image, to_model_input
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.data.class_images import ClassImageError, check_class_name
 from core.data import Dataset
-from core.faces.detect import DEFAULT_MARGIN, AlignedFace, Face, FaceError, align_face, detect_faces, to_cnn_input
+from core.data.class_images import ClassImageError, check_class_name
 from core.data.images import decode_image
+from core.faces.detect import DEFAULT_MARGIN, AlignedFace, Face, FaceError, align_face, detect_faces, to_cnn_input
 
 CROP_SIZE = (64, 64)  # (height, width) of the kept crops and of the CNN trained on them
 MIN_FACES = 5  # per identity: 4 to learn from, 1 to test

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.storage.card import CardError, ModelCard
 
+
 def _read_umask() -> int:
     # Read once at import: os.umask can only be read by setting it, which is not
     # safe to do later while other threads create files.

@@ -24,12 +24,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.storage.checks import (
-    KNOWN_DATASET_SHAPES, MAX_UNPACKED_BYTES, _check_classifier, _check_upload_bytes, _load_refusal, check_fit,
-    datasets_that_fit)
-from core.storage.replay import decode_replay, encode_replay, replay_path
 from core.storage.card import ModelCard, now_iso
+from core.storage.checks import (
+    KNOWN_DATASET_SHAPES,
+    MAX_UNPACKED_BYTES,
+    _check_classifier,
+    _check_upload_bytes,
+    _load_refusal,
+    check_fit,
+    datasets_that_fit,
+)
 from core.storage.files import ModelFileError, _atomic_write, model_paths, save_model
+from core.storage.replay import decode_replay, encode_replay, replay_path
 
 ENV_VAR = "CNNLAB_MODELS_DIR"
 DEFAULT_DIR = Path("~/.cnnlab/models")

@@ -2,14 +2,15 @@
 
 ``fit_loop`` runs a compiled step (``make_train_step``) that splits each batch into towers run
 side by side on a multi-core CPU; ``shuffled_batches`` and ``core.training.focus.FocusedBatches``
-feed it. It leans on three private Keras APIs (``Model._symbolic_build``, ``_compute_loss`` and
-``_loss_tracker``, and ``keras.src.losses.loss``); ``tests/core/training/test_loop.py`` checks its
+feed it. It leans on private Keras APIs (``Model._symbolic_build``, ``_compute_loss``,
+``_loss_tracker`` and ``keras.src.losses.loss``); ``tests/core/training/test_loop.py`` checks its
 weight updates against Keras's ``train_on_batch``, so a Keras upgrade that moves them fails there.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
 
 def train_towers(batch_size: int | None = None) -> int:
     """Parts a training step splits its batch into, to run side by side (see ``make_train_step``).
