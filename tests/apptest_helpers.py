@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -49,3 +51,13 @@ def sample_grids(at) -> list:
     """The Data page's grids of samples, one per class (not the augmentation preview's)."""
     return [img for img in at.get("image") if "random versions" not in str(img.proto)]
 
+
+def plotly_array(value) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or a typed array ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(value, dict):
+        import base64
+
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(v) for v in str(shape).split(",")]) if shape else array
+    return np.asarray(value, dtype=float)

@@ -90,6 +90,29 @@ def make_subprocess_env():
 
 
 # ---------------------------------------------------------------------------
+# AppTest: Streamlit's scan of the installed packages, once per process.
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def scan_for_components_once():
+    """Every new AppTest session scans every installed package for Streamlit components (about
+    0.2 s, 13 s over the page tests); the packages do not change during a run, so the first
+    scan's result is kept."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan, kept = manifest_scanner.scan_component_manifests, []
+
+    def scan_once():
+        if not kept:
+            kept.append(scan())
+        return list(kept[0])
+
+    manifest_scanner.scan_component_manifests = scan_once
+    yield
+    manifest_scanner.scan_component_manifests = scan
+
+
+# ---------------------------------------------------------------------------
 # Every test gets its own models folder, so nothing is written to ~/.cnnlab.
 # ---------------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ class TrainingJob:
         self.card: ModelCard | None = None
         self.model_id: str | None = None
         self.snapshots: list[Snapshot] = []
+        self._probe_model = None  # (the model trained, a model of its conv layers' outputs)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._resume = threading.Event()
@@ -220,11 +221,12 @@ class TrainingJob:
         convs = conv_layers(model)
         if not convs:
             return
-        import keras
+        if self._probe_model is None or self._probe_model[0] is not model:  # once a run: it shares the weights
+            import keras
 
-        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-        probe_model = keras.Model(inputs, [layer.output for layer in convs])
-        outputs = probe_model(self.probe[None], training=False)
+            inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+            self._probe_model = (model, keras.Model(inputs, [layer.output for layer in convs]))
+        outputs = self._probe_model[1](self.probe[None], training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         maps = {layer.name: np.asarray(out)[0][..., :32] for layer, out in zip(convs, outputs)}
         self.snapshots.append(Snapshot(epoch, np.array(convs[0].get_weights()[0]), maps))

@@ -7,6 +7,7 @@ picks the loop: CNN Lab's own (``core.training.loop``) on one device, Keras's ``
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -83,7 +84,8 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
         if aug.active and not config.focus:
             from core.data.augment import augmented_dataset
 
-            data = augmented_dataset(x, y, aug, config.batch_size, config.seed)
+            # Keras's fit starts the pipeline anew each epoch; CNN Lab's loop reads one endless stream
+            data = augmented_dataset(x, y, aug, config.batch_size, config.seed, repeat=strategy is None)
         if strategy is not None:  # Keras's own loop runs the replicas
             if aug.active:
                 history = fit_model.fit(data, epochs=config.epochs, validation_data=validation,
@@ -96,8 +98,14 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
                 batches = FocusedBatches(x, y, config, augment=batch_augmenter(aug, config.seed) if aug.active else None)
                 steps = epoch_steps(len(x), config)
             else:
-                batches = (lambda epoch: data) if aug.active else shuffled_batches(x, y, config.batch_size, config.seed)
                 steps = steps_per_epoch(len(dataset.x_train), config.validation_split, config.batch_size)
+                if aug.active:
+                    stream = iter(data)
+
+                    def batches(epoch: int):
+                        return itertools.islice(stream, steps)
+                else:
+                    batches = shuffled_batches(x, y, config.batch_size, config.seed)
             history = fit_loop(fit_model, batches, steps=steps, epochs=config.epochs,
                                callbacks=callbacks, sample=(x[:1], y[:1]), validation=validation,
                                batch_size=config.batch_size)

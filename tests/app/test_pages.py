@@ -11,21 +11,10 @@ from PIL import Image
 
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import sample_grids, APP, open_page
+from apptest_helpers import APP, open_page, plotly_array, sample_grids
 
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py",
          "pages/faces.py"]
-
-
-def plotly_array(value) -> np.ndarray:
-    """A Plotly JSON array: a plain list, or a typed array ``{"dtype", "bdata", "shape"}``."""
-    if isinstance(value, dict):
-        import base64
-
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = value.get("shape")
-        return array.reshape([int(v) for v in str(shape).split(",")]) if shape else array
-    return np.asarray(value, dtype=float)
 
 
 def jpeg_bytes(array: np.ndarray) -> bytes:

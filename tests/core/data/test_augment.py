@@ -127,3 +127,22 @@ def test_training_pipeline_keeps_labels_with_their_images_and_redraws_every_epoc
     assert len(epochs[0]) == n
     assert not np.array_equal(epochs[0], epochs[1])
 
+
+
+def test_a_repeated_pipeline_gives_every_image_once_an_epoch_in_a_new_order():
+    # one endless stream for a whole run: each run of ceil(n / batch) batches is one whole epoch
+    n, batch = 10, 4
+    y = np.arange(n)
+    x = np.repeat(y[:, None, None, None].astype(np.float32) / n, 6, 1).repeat(6, 2)
+    data = augmented_dataset(x, y, Augmentation(flip="horizontal"), batch_size=batch, seed=3, repeat=True)
+    stream = iter(data)
+    orders = []
+    for _ in range(3):
+        batches = [next(stream) for _ in range(-(-n // batch))]
+        assert [len(b[1]) for b in batches] == [4, 4, 2]
+        labels = np.concatenate([b[1].numpy() for b in batches])
+        images = np.concatenate([b[0].numpy() for b in batches])
+        assert sorted(labels) == list(range(n))
+        np.testing.assert_allclose(images[:, 0, 0, 0], labels / n, rtol=1e-6)  # each image with its label
+        orders.append(list(labels))
+    assert orders[0] != orders[1] or orders[1] != orders[2]

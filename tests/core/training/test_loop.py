@@ -13,7 +13,8 @@ from core.data import load_dataset
 from core.models.architecture import ConvBlock, ModelSpec, build_model
 from core.training.config import TrainConfig
 from core.training.run import compile_model
-from core.training.loop import fit_loop, make_train_step, shuffled_batches, train_towers
+from core.training.loop import (evaluate_batches, fit_loop, make_test_step, make_train_step, shuffled_batches,
+                                train_towers)
 
 SPEC = ModelSpec(name="t", blocks=[ConvBlock(4, 3), ConvBlock(8, 3)], dense_units=[16])  # no dropout: deterministic
 
@@ -57,6 +58,28 @@ def test_step_updates_weights_exactly_like_keras_train_on_batch(towers, batch):
         np.testing.assert_allclose(w, r, rtol=2e-5, atol=2e-6)
     assert float(logs["loss"]) == pytest.approx(ref_logs["loss"], rel=1e-5)
     assert float(logs["accuracy"]) == pytest.approx(ref_logs["accuracy"])
+
+
+def test_a_step_given_a_sample_batch_is_traced_once_for_every_batch_size():
+    x, y = _batch(7)
+    ours = _compiled()
+    ours._symbolic_build(data_batch=(x, y))
+    step = make_train_step(ours, 1, sample=(x[:1], y[:1]))
+    for _ in range(3):
+        ours.reset_metrics()
+        step(x, y)
+    ref_weights, _ = _keras_reference(7)
+    for w, r in zip(ours.get_weights(), ref_weights):
+        np.testing.assert_allclose(w, r, rtol=2e-5, atol=2e-6)
+    for n in (5, 2, 1):  # smaller last batches of an epoch
+        step(*_batch(n))
+    assert step.experimental_get_tracing_count() == 1
+    other = _compiled()
+    other._symbolic_build(data_batch=(x, y))
+    relaxed = make_train_step(other, 1)  # without a sample: traced again for a new batch size
+    for n in (7, 5):
+        relaxed(*_batch(n))
+    assert relaxed.experimental_get_tracing_count() == 2
 
 
 def test_the_step_returns_each_images_cross_entropy_before_the_update():
@@ -129,6 +152,20 @@ def test_fit_loop_history_and_callbacks_match_keras_fit():
     val_loss, val_acc = model.evaluate(*val, verbose=0)
     assert history.history["val_loss"][-1] == pytest.approx(val_loss, rel=1e-5)
     assert history.history["val_accuracy"][-1] == pytest.approx(val_acc)
+
+
+@pytest.mark.parametrize("n, batch", [(37, 8), (5, 32)])
+def test_evaluate_batches_gives_what_keras_evaluate_gives(n, batch):
+    rng = np.random.default_rng(n)
+    x, y = rng.random((n, 12, 12, 1), dtype=np.float32), rng.integers(0, 3, n)
+    model = build_model(SPEC, (12, 12, 1), 3, seed=1)
+    compile_model(model, TrainConfig(label_smoothing=0.2))  # the compiled loss, smoothing included
+    model._symbolic_build(data_batch=(x[:1], y[:1]))
+    ours = evaluate_batches(model, make_test_step(model, (x[:1], y[:1])), x, y, batch)
+    ref = model.evaluate(x, y, batch_size=batch, verbose=0, return_dict=True)
+    assert sorted(ours) == sorted(ref) == ["accuracy", "loss"]
+    assert ours["loss"] == pytest.approx(ref["loss"], rel=1e-5)
+    assert ours["accuracy"] == pytest.approx(ref["accuracy"])
 
 
 def test_fit_loop_stops_after_the_batch_that_asked():
