@@ -41,6 +41,25 @@ def test_exactly_one_face_in_the_astronaut_photo_and_its_box_is_on_the_face(astr
     assert max(lm["left_eye"][1], lm["right_eye"][1]) < lm["nose"][1] < min(lm["mouth_left"][1], lm["mouth_right"][1])
 
 
+def test_the_compiled_networks_find_what_mtcnn_finds_eagerly(astronaut):
+    import tensorflow as tf
+    from mtcnn import MTCNN
+
+    from face_photos import snapshot_array
+
+    detector = F.get_detector()
+    assert all(isinstance(stage.model, tf.types.experimental.GenericFunction) for stage in detector.stages)
+    eager = MTCNN(device="CPU:0")
+    both = np.hstack([snapshot_array("astronaut", 3), snapshot_array("cameraman", 3)])
+    for image in (astronaut, both, snapshot_array("cameraman", 4)):  # several pyramids: traced, then general
+        ours, theirs = detector.detect_faces(image), eager.detect_faces(image)
+        assert [f["box"] for f in ours] == [f["box"] for f in theirs] and len(ours) >= 1
+        np.testing.assert_allclose([f["confidence"] for f in ours], [f["confidence"] for f in theirs], atol=1e-5)
+    compiled = [stage.model for stage in detector.stages]
+    assert F._compile_networks(detector) is detector  # compiling twice leaves it as it is
+    assert [stage.model for stage in detector.stages] == compiled
+
+
 @pytest.mark.parametrize("shape", [(480, 640, 3), (480, 640), (100, 100, 1)])
 def test_no_face_in_a_plain_grey_image(shape):
     assert F.detect_faces(np.full(shape, 128, np.uint8)) == []
