@@ -132,32 +132,23 @@ def wait_text(page, text: str, timeout: float = 60) -> None:
                            arg=text, timeout=timeout * 1000, polling=200)  # not every frame: that costs a core
 
 
-def upload(page, label: str, paths) -> None:
-    """Put ``paths`` (one or a list) into the file uploader whose label holds ``label``, as a user's drop would."""
+def upload(page, label: str, paths, refused: bool = False) -> None:
+    """Put ``paths`` (one or a list) into the file uploader whose label holds ``label``, as a user's drop would.
+
+    The app then runs, and this waits for the whole run. With ``refused``, the uploader itself turns the
+    files down (over the upload limit): no run follows, and this waits until each file's chip is marked
+    invalid. The chips of accepted files are not waited for: pages that take the files in give their
+    uploader a new key, so the chips may be gone before anyone looks.
+    """
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
-    names = [Path(p).name for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    chips = [uploader.locator(f'[data-testid="stFileChip"][aria-label^="{name},"]').first for name in names]
-
-    def refused() -> bool:
-        # A file over the upload limit gets a chip marked invalid and the app does not run; the caller
-        # checks what the uploader says.
-        return all(chip.get_attribute("aria-invalid") == "true" for chip in chips)
-
-    def put_files() -> None:
-        uploader.locator('input[type="file"]').set_input_files(paths)
-        for chip in chips:  # the file's chip appears once the browser has taken it; then the app reruns
-            chip.wait_for(timeout=20_000)
-        if refused():
-            raise _NoRun
-
-    try:
-        act(page, put_files)
-    except _NoRun:
-        pass
-
-
-class _NoRun(Exception):
-    """Raised inside ``act`` when the action turns out to start no run."""
+    put = uploader.locator('input[type="file"]')
+    if not refused:
+        act(page, lambda: put.set_input_files(paths))
+        return
+    put.set_input_files(paths)
+    for name in [Path(p).name for p in ([paths] if isinstance(paths, (str, Path)) else paths)]:
+        uploader.locator(f'[data-testid="stFileChip"][aria-label^="{name},"][aria-invalid="true"]').first.wait_for(
+            timeout=60_000)
 
 
 def clear_upload(page, label: str) -> None:

@@ -84,7 +84,7 @@ def test_every_bad_input_gets_a_clear_message_and_nothing_is_lost(app_server, br
             label, target_now = open_target(page, bad.target), bad.target
         if bad.target == "idx":
             clear_upload(page, label)  # that uploader takes several files: one bad file at a time
-        upload(page, label, str(bad.path))
+        upload(page, label, str(bad.path), refused=bad.kind == "uploader")
         if bad.kind != "uploader":
             _wait_for(page, bad.expect)
         seen = uploader_text(page, label) if bad.kind == "uploader" else main_text(page)
