@@ -34,6 +34,13 @@ def train_towers(batch_size: int | None = None) -> int:
     return 4 if batch_size is not None and batch_size >= 256 else 2
 
 
+def batch_signature(sample: tuple) -> list:
+    """``tf.TensorSpec``s of batches of any size shaped and typed like ``sample``'s parts."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec((None, *np.shape(part)[1:]), tf.as_dtype(np.asarray(part).dtype)) for part in sample]
+
+
 def make_train_step(model, towers: int = 1, per_image: bool = False, sample: tuple | None = None):
     """A compiled training step ``step(x, y) -> logs``, the same as Keras's ``train_step``.
 
@@ -70,8 +77,7 @@ def make_train_step(model, towers: int = 1, per_image: bool = False, sample: tup
         return logs
 
     if sample is not None:
-        signature = [tf.TensorSpec((None, *np.shape(part)[1:]), tf.as_dtype(np.asarray(part).dtype)) for part in sample]
-        options = {"input_signature": signature}
+        options = {"input_signature": batch_signature(sample)}
     else:
         options = {"reduce_retracing": True}
     whole = tf.function(lambda x, y: step(x, y, 1), **options)
@@ -90,8 +96,7 @@ def make_test_step(model, sample: tuple):
     """
     import tensorflow as tf
 
-    signature = [tf.TensorSpec((None, *np.shape(part)[1:]), tf.as_dtype(np.asarray(part).dtype)) for part in sample]
-    return tf.function(lambda x, y: model.test_step((x, y)), input_signature=signature, autograph=False)
+    return tf.function(lambda x, y: model.test_step((x, y)), input_signature=batch_signature(sample), autograph=False)
 
 
 def evaluate_batches(model, test_step, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
