@@ -32,11 +32,11 @@ install-dev: $(VENV)/.requirements-dev
 run: $(VENV)/.requirements
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
-# The unit tests of core/ and ui/ and every page under AppTest: no browser, no subprocess (about 3 minutes on 2 cores).
+# The unit tests of core/ and ui/ and every page under AppTest: no browser, no subprocess (about 2.5 minutes on 2 cores).
 test: $(VENV)/.requirements-dev
 	$(BIN)/python -m pytest -m "unit or app" -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-# Everything (about 15 minutes on 2 cores): the fast suite and the real processes (command lines, a server,
+# Everything (about 13 minutes on 2 cores): the fast suite and the real processes (command lines, a server,
 # the full-size datasets) side by side, then Chromium end to end, one test at a time.
 test-all: $(VENV)/.requirements-dev
 	$(BIN)/python -m pytest -m "not e2e" -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
