@@ -1,6 +1,5 @@
 """Data: choose a dataset, see samples of every class and the class counts."""
 
-import json
 from pathlib import Path
 
 import streamlit as st
@@ -14,7 +13,7 @@ from ui.augment_view import draw_augmentation_section
 from ui.dataset_cache import get_dataset
 from ui.flash import flash, show_flashes
 from ui.router import require_router
-from ui.session import current_dataset, init_state
+from ui.session import current_dataset, dataset_key, init_state
 from ui.widget_memory import persist
 from ui.widgets import picture
 
@@ -196,7 +195,7 @@ st.plotly_chart(class_count_bars(ds.class_counts("train"), ds.class_counts("test
 st.subheader("Pixel values")
 st.caption("What the network's input numbers look like: every pixel is scaled to 0…1 before training. A dataset "
            "whose channels have very different brightness, or that uses only part of the range, is harder to learn.")
-stats = cached_pixel_statistics(ds.x_train, json.dumps([ds.name, ds.options, len(ds.x_train)], sort_keys=True))
+stats = cached_pixel_statistics(ds.x_train, dataset_key(ds))
 c1, c2 = st.columns([1, 2])
 c1.dataframe({"channel": stats["channels"], "mean": stats["mean"], "std": stats["std"],
               "min": stats["min"], "max": stats["max"]}, hide_index=True, key="data_pixel_table")

@@ -7,7 +7,7 @@ from core.visuals.figures import embedding_scatter
 from core.visuals.tiles import image_grid
 from ui.dataset_fit import require_dataset
 from ui.router import require_router
-from ui.session import current_model, model_key
+from ui.session import current_model, dataset_key, model_key
 from ui.widget_memory import persist
 from ui.widgets import image_input, picture
 
@@ -45,7 +45,7 @@ def cached_projection(_model, model_key: str, _dataset, dataset_key: str, layer_
 
 
 features, points, projection, train_features = cached_projection(entry.model, model_key(entry), dataset,
-                                                 repr((dataset.name, dataset.options)), layer, method)
+                                                 dataset_key(dataset), layer, method)
 labels = dataset.y_test[: len(points)]
 
 picked = image_input(entry, key="emb")

@@ -9,7 +9,7 @@ from core.visuals.figures import confusion_matrix, per_class_accuracy_bars
 from core.visuals.tiles import grid, image_grid, upscale
 from ui.dataset_fit import require_dataset
 from ui.router import require_router
-from ui.session import current_model, model_key
+from ui.session import current_model, dataset_key, model_key
 from ui.widget_memory import persist
 from ui.widgets import picture
 
@@ -35,8 +35,7 @@ def cached_cams(_model, model_key: str, _dataset, dataset_key: str, indices: tup
     return [overlay(_dataset.x_test[i], gradcam(_model, _dataset.x_test[i], class_index)[0]) for i in indices]
 
 
-dataset_key = repr((dataset.name, dataset.options, len(dataset.x_test)))
-ev = cached_evaluation(entry.model, model_key(entry), dataset, dataset_key)
+ev = cached_evaluation(entry.model, model_key(entry), dataset, dataset_key(dataset))
 names = entry.class_names
 m = st.columns(3)
 m[0].metric("Test accuracy", f"{ev.accuracy:.1%}")
@@ -70,7 +69,8 @@ else:
             caption=f"{len(idx)} images of {names[true_c]} predicted as {names[pred_c]}"
                     + (f" (first {len(shown)})" if len(idx) > len(shown) else "") + "; confidence: "
                     + ", ".join(f"{ev.probs[i, pred_c]:.0%}" for i in shown))
-    cams = cached_cams(entry.model, model_key(entry), dataset, dataset_key, tuple(int(i) for i in shown), int(pred_c))
+    cams = cached_cams(entry.model, model_key(entry), dataset, dataset_key(dataset), tuple(int(i) for i in shown),
+                       int(pred_c))
     picture(st, grid(np.stack([upscale(c, int(np.ceil(72 / c.shape[0]))) for c in cams]), cols=8, pad=2),
             caption=f"Grad-CAM for “{names[pred_c]}”: where the model saw that class")
 

@@ -7,6 +7,8 @@ after ``switch_page``).
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from core.data import DEFAULT_DATASET, Dataset
@@ -107,6 +109,11 @@ def save_to_registry(entry: ModelEntry, replay: tuple | None = None) -> None:
 def model_key(entry: ModelEntry) -> str:
     """A hashable key that changes whenever the entry's model object does (for st.cache_data)."""
     return f"{entry.id}:{id(entry.model)}"
+
+
+def dataset_key(dataset: Dataset) -> str:
+    """A key naming the dataset's arrays, for ``st.cache_data`` (whose ``_dataset`` arguments are not hashed)."""
+    return json.dumps([dataset.name, dataset.options, len(dataset.x_train), len(dataset.x_test)], sort_keys=True)
 
 
 def produced_model(job) -> ModelEntry | None:
