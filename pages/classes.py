@@ -17,7 +17,8 @@ from ui.dataset_cache import get_dataset
 from ui.job_progress import draw_job_progress
 from ui.router import require_router
 from ui.runs import is_running, owned_job, start_new_run
-from ui.session import init_state, produced_model
+from ui.session import init_state
+from ui.workspace import workspace
 from ui.widget_memory import persist
 from ui.widgets import image_input
 
@@ -95,10 +96,8 @@ def show_progress():
 
 show_progress()
 
-# The model trained here last: the one this page's finished run produced.
-if ours and produced_model(ours) is not None:
-    ss["classes_model"] = ours.model_id
-entry = ss["models"].get(ss.get("classes_model"))
+# The model trained here last: the one this page's last finished run produced (kept in the workspace).
+entry = workspace().page_model("classes")
 if entry is None:
     st.stop()
 

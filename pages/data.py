@@ -13,7 +13,7 @@ from ui.augment_view import draw_augmentation_section
 from ui.dataset_cache import get_dataset
 from ui.flash import flash, show_flashes
 from ui.router import require_router
-from ui.session import current_dataset, dataset_key, init_state
+from ui.session import current_dataset, dataset_key, init_state, set_dataset
 from ui.widget_memory import persist
 from ui.widgets import picture
 
@@ -26,16 +26,17 @@ def cached_pixel_statistics(_images, dataset_key: str) -> dict:
     return pixel_statistics(_images)
 
 
-def zip_picker() -> str | None:
-    """Upload a zip (one folder per class) or pick one of this session's uploads; returns its folder."""
+def zip_picker(chosen: str | None) -> str | None:
+    """Upload a zip (one folder per class) or pick one of the user's uploads; returns its folder."""
     st.file_uploader("A .zip with one folder of images per class", key="data_zip", on_change=_on_zip)
     show_flashes("data_zip")
     mine = uploads.list_uploads()
     if not mine:
-        st.caption("Your uploads stay in a folder of this browser session's own; no other session sees them.")
+        st.caption("Your uploads stay in your own folder on the server, until you delete them.")
         return None
+    first = next((p for p in mine if str(p) == chosen), mine[0])  # the dataset in use, after a refresh too
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    picked = c1.selectbox("Your uploads", mine, format_func=lambda p: p.name, key=persist("data_zip_pick", mine[0]))
+    picked = c1.selectbox("Your uploads", mine, format_func=lambda p: p.name, key=persist("data_zip_pick", first))
     c2.button("Delete", key="data_zip_delete", on_click=uploads.delete_upload, args=(picked,),
               help="Delete this upload's images from the server.")
     return str(picked)
@@ -91,6 +92,7 @@ st.caption("A CNN learns only from examples. Look at them first: what varies ins
            "what tells classes apart, and whether every class has enough images.")
 
 current = st.session_state["dataset"]
+given = current["options"] if current["name"] != "shapes" else {}  # a refreshed tab starts on the dataset in use
 names = list(DATASETS)
 name = st.selectbox("Dataset", names, key=persist("data_name", current["name"]),
                     format_func=lambda n: DATASETS[n].title)
@@ -99,39 +101,45 @@ st.caption(DATASETS[name].description)
 options: dict = {}
 how = None
 if name in FOLDER_HINTS:
-    how = st.radio("Source", ["download", "folder", "upload"], horizontal=True, key=persist("data_source", "download"),
+    how = st.radio("Source", ["download", "folder", "upload"], horizontal=True,
+                   key=persist("data_source", "folder" if given.get("folder") else "download"),
                    format_func={"download": "Download (once, then kept for every session)",
                                 "folder": "Local folder with the official files",
                                 "upload": "Upload the official files"}.get)
     if how == "upload":
         options["folder"] = uploads.official_files_upload(name)
     if how == "folder":
-        options["folder"] = st.text_input("Folder", key=persist("data_folder", ""), placeholder=FOLDER_HINTS[name])
+        options["folder"] = st.text_input("Folder", key=persist("data_folder", given.get("folder", "")),
+                                          placeholder=FOLDER_HINTS[name])
 elif name == "folder":
-    where = st.radio("Images", ["server", "zip"], horizontal=True, key=persist("data_where", "server"),
+    in_uploads = uploads.is_upload(given.get("path"))
+    where = st.radio("Images", ["server", "zip"], horizontal=True, key=persist("data_where", "zip" if in_uploads else "server"),
                      format_func={"server": "A folder on this machine", "zip": "Upload a .zip of class folders"}.get)
     if where == "server":
-        options["path"] = st.text_input("Folder with one sub-folder per class", key=persist("data_path", ""),
+        options["path"] = st.text_input("Folder with one sub-folder per class",
+                                        key=persist("data_path", "" if in_uploads else given.get("path", "")),
                                         placeholder="/path/to/images")
     else:
-        options["path"] = zip_picker()
+        options["path"] = zip_picker(given.get("path"))
     c1, c2 = st.columns(2)
     options["image_size"] = c1.select_slider("Input size (pixels)", [16, 24, 28, 32, 48, 64, 96, 128],
-                                             key=persist("data_size", 64))
-    channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True, key=persist("data_channels", "auto"))
+                                             key=persist("data_size", given.get("image_size", 64)))
+    channels = c2.radio("Colour", ["auto", "grey", "RGB"], horizontal=True,
+                        key=persist("data_channels", {1: "grey", 3: "RGB"}.get(given.get("channels"), "auto")))
     if channels != "auto":
         options["channels"] = 1 if channels == "grey" else 3
     given_root = Path(options["path"] or "").expanduser()
     if options["path"] and (given_root / "train").is_dir() and (given_root / "test").is_dir():
         st.caption("These images come with their own train/ and test/ folders: that split is kept.")
     c1, c2 = st.columns(2)
-    split = c1.radio("Test images", ["share", "per_class"], horizontal=True, key=persist("data_split", "share"),
+    split = c1.radio("Test images", ["share", "per_class"], horizontal=True,
+                     key=persist("data_split", "per_class" if given.get("train_per_class") else "share"),
                      format_func={"share": "20% of each class", "per_class": "all but k per class"}.get,
                      help="Without train/ and test/ sub-folders, the loader splits each class. For faces, the usual "
                           "split is a fixed number of photos per person for training (e.g. 5 of the 10 ORL photos).")
     if split == "per_class":
         options["train_per_class"] = int(c2.number_input("k training images per class", 1, 1000,
-                                                         key=persist("data_k", 5)))
+                                                         key=persist("data_k", given.get("train_per_class", 5))))
 
 pending = {"name": name, "options": {k: v for k, v in options.items() if v not in (None, "")}}
 needs_button = name not in ("shapes", "digits")
@@ -140,7 +148,7 @@ if pending != current:
     if not needs_button or st.button("Load dataset", type="primary", key="data_load"):
         try:
             get_dataset(pending["name"], pending["options"])
-            st.session_state["dataset"] = pending
+            set_dataset(pending["name"], pending["options"])
             st.session_state.pop("data_download_failed", None)
             current = pending
             st.rerun()

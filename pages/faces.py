@@ -17,7 +17,8 @@ from ui.flash import show_flashes
 from ui.job_progress import draw_job_progress
 from ui.router import require_router
 from ui.runs import is_running, owned_job, start_new_run
-from ui.session import init_state, produced_model, save_to_registry
+from ui.session import init_state, save_to_registry
+from ui.workspace import workspace
 from ui.widget_memory import persist
 
 require_router(__file__)
@@ -79,9 +80,7 @@ def show_progress():
 
 show_progress()
 
-if ours and produced_model(ours) is not None:
-    ss["faces_model"] = ours.model_id
-entry = ss["models"].get(ss.get("faces_model"))
+entry = workspace().page_model("faces")  # the model this page's last finished run produced
 if entry is not None:
     st.subheader("3 · Recognise")
     st.caption(f"{entry.name} knows: {', '.join(entry.class_names)}. Anyone else should "

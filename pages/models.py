@@ -8,14 +8,14 @@ from core.storage.files import ModelFileError
 from core.storage.registry import ModelRegistry, check_fit, datasets_that_fit
 from ui.flash import flash, show_flashes
 from ui.router import require_router
-from ui.session import add_model, current_dataset, init_state
+from ui.session import add_model, current_dataset, init_state, set_current_model, set_dataset
+from ui.workspace import workspace
 from ui.widget_memory import ephemeral, persist
 
 require_router(__file__)
 
 init_state()
 ss = st.session_state
-ss.setdefault("models_loaded", {})  # registry id -> session model id, so a second Load reuses the first
 # A registry is only a wrapper around a folder: one per run costs nothing and holds no user state.
 try:
     registry = ModelRegistry()
@@ -34,15 +34,13 @@ def say(kind: str, text: str) -> None:
 def load_entry(entry_id: str) -> None:
     try:
         name = registry.get(entry_id).name
-        known = ss["models_loaded"].get(entry_id)
-        if known in ss["models"] and ss["models"][known].card.name == name:
-            ss["current_model"] = known
+        known = workspace().find_saved(entry_id)  # a second Load reuses the first
+        if known is not None and known.card.name == name:
+            set_current_model(known.id)
         else:
             model, card = registry.load(entry_id)
             snapshots, probe = registry.load_replay(entry_id) or (None, None)
-            entry = add_model(model, card, evolution=snapshots, probe=probe)
-            entry.saved_id = entry_id
-            ss["models_loaded"][entry_id] = entry.id
+            add_model(model, card, evolution=snapshots, probe=probe, saved_id=entry_id)
     except (ModelFileError, ValueError) as exc:
         say("error", f"Could not load the model: {exc}")
         return
@@ -116,7 +114,7 @@ def show_fit(name: str, model) -> None:
 
 
 def use_dataset(name: str) -> None:
-    st.session_state["dataset"] = {"name": name, "options": {}}
+    set_dataset(name)
     st.session_state["data_name"] = name
     say("success", f"{DATASETS[name].title} is now the dataset.")
 

@@ -11,8 +11,10 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-def open_page(page: str, at: AppTest | None = None, timeout: float = 180) -> AppTest:
+def open_page(page: str, at: AppTest | None = None, timeout: float = 180, user: str | None = None) -> AppTest:
     """Run ``page`` (a path like "pages/data.py") in ``at``, or in a new session through app.py.
+
+    ``user`` opens the new session on that user's workspace instead of the machine user's.
 
     AppTest resets Streamlit's "uses a pages/ folder" flag before every run, so only
     the first run goes through app.py (router and sidebar); after switch_page it runs
@@ -22,6 +24,8 @@ def open_page(page: str, at: AppTest | None = None, timeout: float = 180) -> App
     """
     if at is None:
         at = AppTest.from_file(APP, default_timeout=timeout)
+        if user is not None:
+            at.session_state["workspace_user"] = user
         at.run()
     at.switch_page(page)
     at.run()

@@ -1,7 +1,7 @@
 """The Who am I? page's identity panels: a name, a webcam and uploads, and the aligned faces kept.
 
-The faces live in a ``core.faces.enrol.FaceGallery`` in this browser session's state,
-never on disk. Every change happens in a widget callback, before the page runs,
+The faces live in a ``core.faces.enrol.FaceGallery`` in the user's workspace (``ui.workspace``),
+in memory, never on disk: a refreshed tab finds them, a restarted server does not. Every change happens in a widget callback, before the page runs,
 so the page always draws the gallery as it is.
 """
 
@@ -19,19 +19,22 @@ from core.faces.enrol import MIN_FACES, FaceGallery
 from .flash import drop_flashes, flash, show_flashes
 from .photo_inputs import draw_photo_inputs, item_slot
 from .runs import owned_job
-from .session import discard_job
+from .session import remove_model
 from .widget_memory import persist
+from .workspace import workspace
 
 THUMB_COLUMNS = 8
 
 
 def gallery() -> FaceGallery:
-    """This session's enrolled faces (created empty, with "Me" as the first identity)."""
-    ss = st.session_state
-    if "face_gallery" not in ss:
-        ss["face_gallery"] = FaceGallery()
-        ss["face_gallery"].add_identity("Me")
-    return ss["face_gallery"]
+    """The user's enrolled faces (created empty, with "Me" as the first identity)."""
+    ws = workspace()
+    with ws.lock:
+        if ws.face_gallery is None:
+            ws.face_gallery = FaceGallery()
+            ws.face_gallery.add_identity("Me")
+    st.session_state["face_gallery"] = ws.face_gallery  # read by the tests
+    return ws.face_gallery
 
 
 def _ids() -> dict:
@@ -89,15 +92,14 @@ def delete_everything() -> None:
     gallery().clear()
     ss = st.session_state
     ss.pop("face_ids", None)
-    for model_id in [mid for mid, e in ss.get("models", {}).items() if e.card.private]:
-        ss["models"].pop(model_id, None)
-        if ss.get("current_model") == model_id:
-            ss.pop("current_model", None)
+    ws = workspace()
+    for model_id in [mid for mid, e in ws.models.items() if e.card.private]:
+        remove_model(model_id)
     ss.pop("faces_model", None)
     job = owned_job("faces")
     if job is not None:
         job.stop()
-        discard_job(job)  # its model must not join the session's models when it ends
+        ws.discard(job)  # its model must not join the models when it ends
     flash("success", "Every enrolled face, and every model trained on them in this session, is deleted.",
           slot="face_deleted")
 

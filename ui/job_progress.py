@@ -2,7 +2,7 @@
 
 The page keeps the ``st.fragment`` that polls it; this draws one poll: progress bar,
 training accuracy, elapsed time, Stop, the live curve, and once the run ends its
-result, after which the model joins the session's models.
+result (the run has saved its model itself by then).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import streamlit as st
 from core.visuals.figures import training_curves
 
 from .runs import owned_job, session_job
-from .session import awaits_collection, collect_finished_job, produced_model
+from .session import end_unseen, mark_end_seen, produced_model
 
 
 def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Callable[[object], str]) -> None:
@@ -50,6 +50,6 @@ def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Cal
         entry = produced_model(job)
         if entry is not None and entry.save_error:
             st.warning(entry.save_error)
-        if awaits_collection(job):
-            collect_finished_job()
+        if end_unseen(job):
+            mark_end_seen(job)
             st.rerun(scope="app")

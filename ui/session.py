@@ -1,4 +1,4 @@
-"""A browser session's own state: its models, the current model and dataset, its training run.
+"""A browser session's view of its user's workspace: the models, the current model and dataset, the run.
 
 Every page calls ``init_state`` first (directly or through ``current_model``), so the session's
 keys exist and kept widget values are back even when a page runs without the router (AppTest
@@ -8,34 +8,40 @@ after ``switch_page``).
 from __future__ import annotations
 
 import json
+import time
 
 import streamlit as st
 
-from core.data import DEFAULT_DATASET, Dataset
+from core.data import Dataset
 from core.storage.card import ModelCard
 
 from .dataset_cache import get_dataset
 from .model_entry import ModelEntry
-from .shipped import SHIPPED_ID, loaded_shipped_model, shipped_card, shipped_model
 from .widget_memory import restore_widgets
+from .workspace import save_to_registry, workspace  # noqa: F401  (save_to_registry: the pages' import)
+
+
+NOTICE_SECONDS = 300  # a tab opened later than this after a run ended is not told of it (the sidebar shows the model)
 
 
 def init_state() -> None:
-    """Create every session key this app uses, once per session, and restore kept widget values."""
+    """Bind this session to its user's workspace, once per run, and restore kept widget values.
+
+    The session's keys mirror the workspace (``ui.workspace``): ``models``, ``current_model``,
+    ``dataset``, ``job`` and ``job_owner`` are read from it at the start of every run, so a
+    refreshed tab, a second tab or another page sees the same work. Change them through
+    ``set_current_model``, ``set_dataset`` and ``add_model``, which write the workspace.
+    """
     restore_widgets()
     ss = st.session_state
-    ss.setdefault("models", {})
-    ss.setdefault("current_model", None)
-    ss.setdefault("dataset", {"name": DEFAULT_DATASET, "options": {}})
-    ss.setdefault("job", None)
-    ss.setdefault("job_owner", None)  # the page that started the job: "train", "classes" or "faces"
-    ss.setdefault("job_consumed", None)  # id of the last job whose end this session has handled
-    if SHIPPED_ID not in ss["models"]:
-        ss["models"][SHIPPED_ID] = ModelEntry(SHIPPED_ID, loaded_shipped_model(), shipped_card(), shipped=True,
-                                              loader=shipped_model)
-    if ss["current_model"] not in ss["models"]:
-        ss["current_model"] = SHIPPED_ID
-    collect_finished_job()
+    ws = workspace()
+    ws.restore()
+    ss["models"] = ws.models
+    ss["current_model"] = ws.current
+    ss["dataset"] = dict(ws.state.dataset)
+    ss["job"], ss["job_owner"] = ws.job, ws.job_owner
+    for page in ("classes", "faces"):
+        ss[f"{page}_model"] = ws.page_entries.get(page)
 
 
 def current_model() -> ModelEntry:
@@ -50,60 +56,54 @@ def current_dataset() -> Dataset:
     return get_dataset(choice["name"], choice["options"])
 
 
+def set_current_model(model_id: str) -> None:
+    """Make ``model_id`` the current model of every page (and every tab of this user)."""
+    ws = workspace()
+    ws.set_current(model_id)
+    st.session_state["current_model"] = ws.current
+
+
+def set_dataset(name: str, options: dict | None = None) -> None:
+    """Choose the dataset every page shows (and every tab of this user, after a refresh too)."""
+    ws = workspace()
+    ws.set_dataset({"name": name, "options": dict(options or {})})
+    st.session_state["dataset"] = dict(ws.state.dataset)
+
+
 def add_model(model, card: ModelCard, make_current: bool = True, evolution: list | None = None,
-              probe=None) -> ModelEntry:
-    """Register a model trained or loaded in this session (visible to this session only)."""
-    models = st.session_state["models"]
-    base = card.name or "model"
-    model_id, n = f"session:{base}", 1
-    while model_id in models:
-        n += 1
-        model_id = f"session:{base}-{n}"
-    entry = ModelEntry(model_id, model, card, evolution=evolution, probe=probe)
-    models[model_id] = entry
+              probe=None, saved_id: str | None = None) -> ModelEntry:
+    """Add a model trained or loaded by this user to their workspace's models."""
+    ws = workspace()
+    entry = ws.add_model(model, card, evolution=evolution, probe=probe, saved_id=saved_id)
+    st.session_state["models"] = ws.models
     if make_current:
-        st.session_state["current_model"] = model_id
+        set_current_model(entry.id)
     return entry
 
 
-def awaits_collection(job) -> bool:
-    """True once ``job`` has ended and its model has not yet joined the session's models (or been discarded)."""
-    return job is not None and job.finished and st.session_state.get("job_consumed") != job.id
+def remove_model(model_id: str) -> None:
+    """Drop a model of this user's workspace (the shipped model stays); the shipped one becomes current if it was."""
+    ws = workspace()
+    ws.remove_model(model_id)
+    st.session_state["models"], st.session_state["current_model"] = ws.models, ws.current
 
 
-def discard_job(job) -> None:
-    """Make sure ``job``'s model never joins the session's models (its faces were deleted meanwhile)."""
-    st.session_state["job_consumed"] = job.id
+def end_unseen(job) -> bool:
+    """True once ``job`` has ended and this session has not redrawn its pages since (the model list changed)."""
+    return job is not None and job.finished and st.session_state.get("job_end_seen") != job.id
 
 
-def collect_finished_job() -> None:
-    """Once a training job ends (done or stopped), its model joins the session's models.
-
-    The job then records the id of that entry (``job.model_id``). The model is also kept in the
-    models folder, unless its card says ``private`` (a model of faces enrolled in this session
-    is written to disk only when the user saves it).
-    """
-    ss = st.session_state
-    job = ss.get("job")
-    if not awaits_collection(job):
-        return
-    discard_job(job)  # handled now: whatever follows, not twice
-    if job.card is not None:
-        entry = add_model(job.model, job.card, evolution=list(job.snapshots), probe=job.probe)
-        job.model_id = entry.id
-        if not job.card.private:
-            save_to_registry(entry, replay=(list(job.snapshots), job.probe))
+def mark_end_seen(job) -> None:
+    st.session_state["job_end_seen"] = job.id
 
 
-def save_to_registry(entry: ModelEntry, replay: tuple | None = None) -> None:
-    """Keep a model in the models folder; the entry records its id there, or why it failed (never raised)."""
-    from core.storage.registry import ModelRegistry
-
-    try:
-        entry.saved_id = ModelRegistry().save(entry.model, entry.card, replay=replay).id
-        entry.save_error = None
-    except OSError as exc:
-        entry.save_error = f"Could not save it to the models folder: {exc}"
+def show_notices() -> None:
+    """Tell this session, once each, what happened in the workspace outside it (a run ended, a model vanished)."""
+    seen = st.session_state.setdefault("notices_seen", set())
+    for notice in list(workspace().notices):
+        if notice.id not in seen and time.time() - notice.time < NOTICE_SECONDS:
+            seen.add(notice.id)
+            st.toast(notice.text, icon=":material/info:" if notice.kind != "success" else ":material/check_circle:")
 
 
 def model_key(entry: ModelEntry) -> str:

@@ -7,7 +7,7 @@ import streamlit as st
 from core.data import DATASETS
 
 from .runs import is_running, session_job
-from .session import awaits_collection, init_state
+from .session import end_unseen, init_state, mark_end_seen, set_current_model, show_notices
 from .widget_memory import ephemeral
 
 
@@ -34,6 +34,7 @@ def draw_sidebar() -> None:
             st.metric("Test accuracy", f"{acc:.1%}")
 
         training_status()
+    show_notices()
 
 
 def training_status() -> None:
@@ -55,11 +56,12 @@ def training_status() -> None:
             st.caption(f"Training {job.name} failed: {snap.error}")
         else:
             st.caption(f"Training {job.name}: {snap.state}")
-            if awaits_collection(job):
-                st.rerun(scope="app")  # the finished model joins the model list
+            if end_unseen(job):
+                mark_end_seen(job)
+                st.rerun(scope="app")  # the finished model is in the model list: draw the pages again
 
     status()
 
 
 def _on_model_change() -> None:
-    st.session_state["current_model"] = st.session_state["sidebar_model"]
+    set_current_model(st.session_state["sidebar_model"])

@@ -10,7 +10,7 @@ from core.visuals.figures import training_curves
 
 from .evolution import show_evolution
 from .runs import session_job
-from .session import awaits_collection, collect_finished_job, produced_model
+from .session import end_unseen, mark_end_seen, produced_model
 from .widget_memory import ephemeral
 
 # How often the run's panel is redrawn while it trains. Each redraw costs the browser more than the
@@ -73,8 +73,8 @@ def _progress() -> None:
                                 key=ephemeral("train_new_lr"), disabled=not live)
     c[3].button("Apply", key="train_apply_lr", disabled=not live or new_lr == snap.learning_rate,
                 on_click=job.set_learning_rate, args=(new_lr,), help="Use this learning rate from the next batch on.")
-    if job.result and awaits_collection(job):
-        collect_finished_job()
+    if end_unseen(job):
+        mark_end_seen(job)
         st.rerun(scope="app")  # the curves, the result and the sidebar with the finished model
 
 

@@ -1,16 +1,14 @@
 """Uploads on the Data page.
 
-Image zips a session uploaded are extracted into a folder of that session's own, listed
-and deletable. The official files of MNIST, Fashion-MNIST and CIFAR-10, once checked,
+Image zips a user uploaded are extracted into their workspace's uploads folder
+(``core.workspace``: it outlives the browser tab), listed and deletable. The official files of MNIST, Fashion-MNIST and CIFAR-10, once checked,
 are kept in one folder for every session (``dataset_uploads_folder``).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -20,18 +18,29 @@ from core.data.classic import save_cifar_upload
 from core.data.download import CIFAR_DIR
 from core.data.idx import IDX_FILES, save_idx_uploads
 from core.data.zip_import import ZipImportError, ZipReport, extract_image_zip
+from core.workspace import data_root
+
+from .workspace import workspace
 
 
 def uploads_root() -> Path:
-    """``$CNNLAB_DATA_DIR/uploads`` or ``~/.cnnlab/uploads``: one sub-folder per browser session."""
-    base = Path(os.environ.get("CNNLAB_DATA_DIR", "~/.cnnlab")).expanduser()
-    return base / "uploads"
+    """``$CNNLAB_DATA_DIR/uploads`` or ``~/.cnnlab/uploads``: beside it, the official dataset files."""
+    return data_root() / "uploads"
 
 
 def session_folder() -> Path:
-    """This session's upload folder; another session never sees it (the id is random)."""
-    sid = st.session_state.setdefault("upload_session_id", uuid.uuid4().hex)
-    return uploads_root() / sid
+    """The user's upload folder, in their workspace: a refreshed or second tab finds the same uploads."""
+    return workspace().store.uploads
+
+
+def is_upload(path) -> bool:
+    """True if ``path`` is one of the user's uploads (a folder directly inside their upload folder)."""
+    if not path:
+        return False
+    try:
+        return Path(path).resolve().parent == session_folder().resolve()
+    except OSError:
+        return False
 
 
 def list_uploads() -> list[Path]:
@@ -111,4 +120,4 @@ def cifar_upload() -> str | None:
 
 
 __all__ = ["ZipImportError", "add_zip", "dataset_uploads_folder", "delete_upload", "list_uploads",
-           "official_files_upload", "session_folder", "uploads_root"]
+           "is_upload", "official_files_upload", "session_folder", "uploads_root"]

@@ -59,6 +59,10 @@ class TrainingJob:
         strategy: a ``tf.distribute`` strategy; by default picked by ``pick_strategy``.
         private: the finished model is written to disk only when its user saves it (enrolled faces).
         face_margin: the crop margin of the faces it trains on, kept in the card (a face model).
+        on_end: called in the training thread with the job once its model and card are ready, before
+            the job reports that it ended (so whoever sees it ended finds the model kept): the
+            workspace adds the model to its list and saves it, whatever the browser tabs do.
+            An exception it raises is printed and does not fail the run.
 
     Once finished, ``result`` holds what ``train_model`` returned and ``card`` the model's card;
     ``model_id`` is set by whoever adds the model to a list of models (the session's), so a page
@@ -68,12 +72,13 @@ class TrainingJob:
     def __init__(self, model, dataset, config: TrainConfig, name: str, spec: dict | None = None,
                  compile: bool = True, parent: ModelCard | None = None, parent_id: str | None = None,
                  probe: np.ndarray | None = None, queue: JobQueue | None = None, strategy="auto",
-                 private: bool = False, face_margin: float | None = None):
+                 private: bool = False, face_margin: float | None = None, on_end=None):
         config.validate()
         self.id = uuid.uuid4().hex[:8]
         self.model, self.dataset, self.config, self.name, self.spec = model, dataset, config, name, spec
         self.compile, self.parent, self.parent_id = compile, parent, parent_id
         self.private, self.face_margin = private, face_margin
+        self.on_end = on_end
         self.queue = queue or QUEUE
         self.strategy = strategy
         self.probe = np.asarray(probe if probe is not None else dataset.x_test[0], np.float32)
@@ -263,6 +268,12 @@ class TrainingJob:
                                 parent_id=self.parent_id, private=self.private, face_margin=self.face_margin)
             with self._lock:
                 self.result, self.card = result, card
+            if self.on_end is not None:
+                try:
+                    self.on_end(self)
+                except Exception:  # the run itself succeeded: report, and still end it
+                    traceback.print_exc()
+            with self._lock:
                 self._state = "stopped" if self._stop.is_set() else "done"
         except Exception as exc:  # reported in the UI; the thread must not die silently
             with self._lock:

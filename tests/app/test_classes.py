@@ -12,6 +12,7 @@ from pathlib import Path
 
 
 from apptest_helpers import open_page, train_to_end, widget_by_prefix
+from core.workspace import personal_user
 from class_photos import TEXT_AS_JPG, photo, truncated_png
 
 
@@ -21,7 +22,7 @@ def cid(at, name: str) -> str:
 
 
 def class_folder(at, name: str) -> Path:
-    root = Path(os.environ["CNNLAB_DATA_DIR"]) / "uploads" / at.session_state["upload_session_id"] / "my_classes"
+    root = Path(os.environ["CNNLAB_DATA_DIR"]) / "workspaces" / personal_user() / "uploads" / "my_classes"
     return root / name
 
 

@@ -266,10 +266,10 @@ def test_train_page_pause_resume_learning_rate_stop_and_continue():
     assert at.select_slider(key="filters_evo_epoch").options[0] == "0"
 
 
-def test_two_sessions_training_at_once_see_only_their_own_jobs_and_models():
+def test_two_workspaces_training_at_once_see_only_their_own_jobs_and_models():
     sessions = []
     for name in ("alice", "bob"):
-        at = open_page("pages/data.py")
+        at = open_page("pages/data.py", user=name)
         at.selectbox(key="data_name").set_value("digits").run()
         at = open_page("pages/train.py", at)
         at.number_input(key="train_epochs").set_value(2).run()

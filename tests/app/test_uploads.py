@@ -31,14 +31,22 @@ GOOD = {**{f"pets/cats/{i}.png": png(i) for i in range(6)}, **{f"pets/dogs/{i}.p
         "pets/readme.txt": b"not an image"}
 
 
-def upload_page():
-    at = open_page("pages/data.py")
+def workspace_folder(at) -> Path:
+    from ui.workspace import workspace_for
+    from core.workspace import personal_user
+
+    return workspace_for(at.session_state["workspace_user"] if "workspace_user" in at.session_state
+                         else personal_user()).store.folder
+
+
+def upload_page(user: str | None = None):
+    at = open_page("pages/data.py", user=user)
     at.selectbox(key="data_name").set_value("folder").run()
     at.radio(key="data_where").set_value("zip").run()
     return at
 
 
-def test_a_zip_of_class_folders_becomes_a_dataset_of_this_session_only():
+def test_a_zip_of_class_folders_becomes_a_dataset_of_its_users_workspace_only():
     at = upload_page()
     at.file_uploader(key="data_zip").set_value(("pets.zip", zip_of(GOOD), "application/zip")).run()
     assert not at.exception
@@ -50,9 +58,13 @@ def test_a_zip_of_class_folders_becomes_a_dataset_of_this_session_only():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Classes"] == "2" and metrics["Image size"] == "16×16×3"
     folder = Path(at.session_state["dataset"]["options"]["path"])
-    assert folder.parent.parent == Path(os.environ["CNNLAB_DATA_DIR"]) / "uploads"
+    assert folder.parent == workspace_folder(at) / "uploads"
 
-    other = upload_page()  # another browser session
+    again = open_page("pages/data.py")  # the same user's refreshed tab: the dataset and the upload are back
+    assert again.session_state["dataset"] == at.session_state["dataset"]
+    assert again.selectbox(key="data_name").value == "folder" and again.radio(key="data_where").value == "zip"
+    assert again.selectbox(key="data_zip_pick").value == folder
+    other = upload_page(user="someone_else")  # another user's workspace
     assert "data_zip_pick" not in [w.key for w in other.selectbox]
 
     at.button(key="data_zip_delete").click().run()
@@ -67,7 +79,7 @@ def test_a_zip_that_escapes_its_folder_is_refused_and_writes_nothing():
     assert any("evil.zip was refused" in e.value for e in at.error)
     root = Path(os.environ["CNNLAB_DATA_DIR"])
     assert not any(p.name == "evil.png" for p in root.parent.rglob("evil.png"))
-    assert not [p for p in (root / "uploads").rglob("*") if p.is_file()]
+    assert not [p for p in root.rglob("*") if p.is_file() and p.name != "state.json"]
 
 
 def test_a_zip_with_its_own_train_and_test_folders_keeps_that_split():

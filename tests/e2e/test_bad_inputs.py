@@ -122,7 +122,8 @@ def test_every_bad_input_gets_a_clear_message_and_nothing_is_lost(app_server, br
     assert after == before, {k: (before.get(k), after.get(k)) for k in set(before) ^ set(after) | {
         k for k in before.keys() & after.keys() if before[k] != after[k]}}
     # nothing of the refused zips was kept: only the zip with some bad members left a folder
-    kept = sorted(p.name for p in (app_server["data"] / "uploads").glob("*/*") if p.is_dir() and p.name != "my_classes")
+    kept = sorted(p.name for p in (app_server["data"] / "workspaces").glob("*/uploads/*")
+                  if p.is_dir() and p.name != "my_classes")
     assert kept == ["some_bad_members"], kept
     # the model saved before is still listed and loads
     registry = ModelRegistry(app_server["models"])

@@ -1,0 +1,238 @@
+"""The user's live workspace: their models, their run and their choices, shared by every tab they open.
+
+A browser session (a tab) lasts until the tab is refreshed or closed; the user's work must
+not. So the models a user trained or loaded, their training run, the dataset and the current
+model live here, once per user in the server process, and the choices are also written to
+disk (``core.workspace``) so a restarted server brings them back. A session reads them at
+the start of every run (``ui.session.init_state``).
+
+A run saves itself: its ``on_end`` hook (``run_hook``, calling ``finished``) runs in the training thread as the run
+ends, adds the model to the workspace's models, writes it to the models folder (a model of
+enrolled faces stays in memory until its user saves it) and makes it the current model, whatever
+the tabs do, refreshed or closed.
+
+In personal mode the user is the machine's user (``core.workspace.personal_user``); a session
+whose ``workspace_user`` key is set uses that workspace instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from core.storage.card import ModelCard
+from core.workspace import Workspace, WorkspaceState, personal_user
+
+from .model_entry import ModelEntry
+from .shipped import SHIPPED_ID, loaded_shipped_model, shipped_card, shipped_model
+
+USER_KEY = "workspace_user"
+
+_LIVE: dict[tuple[str, str], "LiveWorkspace"] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+@dataclass
+class Notice:
+    """Something that happened outside the tab (a run ended), told once in every session that sees it."""
+
+    id: str
+    kind: str  # "success", "info", "warning" or "error"
+    text: str
+    time: float = field(default_factory=time.time)  # when it happened: a tab opened much later is not told
+
+
+class LiveWorkspace:
+    """One user's workspace in this server process (see the module docstring)."""
+
+    def __init__(self, store: Workspace):
+        self.store = store
+        self.lock = threading.RLock()
+        self.state: WorkspaceState = store.load_state()
+        shipped = ModelEntry(SHIPPED_ID, loaded_shipped_model(), shipped_card(), shipped=True, loader=shipped_model)
+        # replaced, never changed in place: a page iterating over it meanwhile sees one whole version
+        self.models: dict[str, ModelEntry] = {SHIPPED_ID: shipped}
+        self.current: str = SHIPPED_ID
+        self.page_entries: dict[str, str] = {}  # page ("classes", "faces") -> id of the model its last run made
+        self.job = None
+        self.job_owner: str | None = None
+        self.notices: list[Notice] = []
+        self._discarded: set[str] = set()
+        self._restored = False
+        self.face_gallery = None  # the Who am I? faces, kept in memory only (ui.enrol_editor)
+
+    # --- models ---------------------------------------------------------------------------
+
+    def add_model(self, model, card: ModelCard, evolution: list | None = None, probe=None,
+                  saved_id: str | None = None) -> ModelEntry:
+        """A new entry named after the card (``session:<name>``, ``-2`` etc. when taken)."""
+        with self.lock:
+            base = card.name or "model"
+            model_id, n = f"session:{base}", 1
+            while model_id in self.models:
+                n += 1
+                model_id = f"session:{base}-{n}"
+            entry = ModelEntry(model_id, model, card, evolution=evolution, probe=probe, saved_id=saved_id)
+            self.models = {**self.models, model_id: entry}
+            return entry
+
+    def remove_model(self, model_id: str) -> None:
+        with self.lock:
+            if model_id == SHIPPED_ID or model_id not in self.models:
+                return
+            self.models = {k: v for k, v in self.models.items() if k != model_id}
+            if self.current == model_id:
+                self.set_current(SHIPPED_ID)
+            self.page_entries = {k: v for k, v in self.page_entries.items() if v != model_id}
+
+    def set_current(self, model_id: str) -> None:
+        """Make ``model_id`` (a key of ``models``) the current model of every tab, and remember it on disk."""
+        with self.lock:
+            if model_id not in self.models:
+                raise KeyError(model_id)
+            self.current = model_id
+            entry = self.models[model_id]
+            if entry.card.private and not entry.saved_id:
+                return  # a model of enrolled faces not saved: nothing of it goes to disk, its name neither
+            self.state.current_model = entry.id if entry.shipped else (entry.saved_id or entry.id)
+            self._save()
+
+    def set_dataset(self, choice: dict) -> None:
+        with self.lock:
+            self.state.dataset = {"name": choice["name"], "options": dict(choice.get("options") or {})}
+            self._save()
+
+    def set_page_model(self, page: str, model_id: str) -> None:
+        with self.lock:
+            self.page_entries = {**self.page_entries, page: model_id}
+            entry = self.models.get(model_id)
+            if entry is not None and entry.saved_id:
+                self.state.page_models = {**self.state.page_models, page: entry.saved_id}
+                self._save()
+
+    def page_model(self, page: str) -> ModelEntry | None:
+        return self.models.get(self.page_entries.get(page, ""))
+
+    def find_saved(self, saved_id: str) -> ModelEntry | None:
+        """The entry of a models-folder model already loaded in this workspace."""
+        return next((e for e in self.models.values() if e.saved_id == saved_id), None)
+
+    def restore(self) -> None:
+        """Once per process: load the current model and the pages' models of the saved state from the models folder.
+
+        A model deleted from the folder meanwhile is dropped with a notice; the shipped model takes its place.
+        """
+        with self.lock:
+            if self._restored:
+                return
+            self._restored = True
+            wanted = self.state.current_model
+            if wanted and wanted != SHIPPED_ID:
+                entry = self._load_saved(wanted)
+                if entry is not None:
+                    self.current = entry.id
+                else:
+                    self.notices.append(Notice("restore", "warning", f"The model you last used ({wanted}) is no "
+                                               "longer in the models folder: the shipped model is current."))
+                    self.state.current_model = SHIPPED_ID
+                    self._save()
+            for page, saved in self.state.page_models.items():
+                entry = self._load_saved(saved)
+                if entry is not None:
+                    self.page_entries = {**self.page_entries, page: entry.id}
+
+    def _load_saved(self, saved_id: str) -> ModelEntry | None:
+        from core.storage.files import ModelFileError
+        from core.storage.registry import ModelRegistry
+
+        known = self.find_saved(saved_id)
+        if known is not None:
+            return known
+        try:
+            registry = ModelRegistry()
+            model, card = registry.load(saved_id)
+            snapshots, probe = registry.load_replay(saved_id) or (None, None)
+        except (ModelFileError, ValueError, OSError):
+            return None
+        return self.add_model(model, card, evolution=snapshots, probe=probe, saved_id=saved_id)
+
+    # --- the training run -------------------------------------------------------------------
+
+    def run_hook(self, owner: str):
+        """The ``on_end`` hook of a run the page ``owner`` starts in this workspace (pass it to the job)."""
+        return lambda job: self.finished(job, owner)
+
+    def adopt(self, job, owner: str) -> None:
+        """Make ``job`` (started with ``run_hook(owner)``) this workspace's run."""
+        with self.lock:
+            self.job, self.job_owner = job, owner
+
+    def discard(self, job) -> None:
+        """``job``'s model must not stay among the models (its faces were deleted meanwhile)."""
+        with self.lock:
+            self._discarded.add(job.id)
+            if job.model_id:
+                self.remove_model(job.model_id)
+
+    def finished(self, job, owner: str | None = None) -> None:
+        """The run ended with a model (the training thread calls this): keep it, whatever the tabs do."""
+        with self.lock:
+            if job.id in self._discarded or job.card is None:
+                return
+            entry = self.add_model(job.model, job.card, evolution=list(job.snapshots), probe=job.probe)
+            job.model_id = entry.id
+        if not job.card.private:
+            save_to_registry(entry, replay=(list(job.snapshots), job.probe))
+        with self.lock:
+            if job.id in self._discarded:
+                self.remove_model(entry.id)
+                return
+            previous = self.models[self.current].name if self.current in self.models else None
+            self.set_current(entry.id)
+            if owner:
+                self.set_page_model(owner, entry.id)
+            where = (" and saved in the models folder" if entry.saved_id else
+                     " (kept in memory until you save it on Who am I?)" if job.card.private else "")
+            self.notices = self.notices[-9:]
+            self.notices.append(Notice(f"job:{job.id}", "success",
+                                       f"Training of **{entry.name}** ended: it is now the current model on every "
+                                       f"page{where}" + (f" (instead of {previous})." if previous else ".")))
+            if entry.save_error:
+                self.notices.append(Notice(f"job-save:{job.id}", "warning", entry.save_error))
+
+    def _save(self) -> None:
+        try:
+            self.store.save_state(self.state)
+        except OSError:  # a read-only or full disk: the choices still hold in this process
+            pass
+
+
+def save_to_registry(entry: ModelEntry, replay: tuple | None = None) -> None:
+    """Keep a model in the models folder; the entry records its id there, or why it failed (never raised)."""
+    from core.storage.registry import ModelRegistry
+
+    try:
+        entry.saved_id = ModelRegistry().save(entry.model, entry.card, replay=replay).id
+        entry.save_error = None
+    except OSError as exc:
+        entry.save_error = f"Could not save it to the models folder: {exc}"
+
+
+def workspace_for(user: str) -> LiveWorkspace:
+    """The live workspace of ``user`` under the current data root (created on first use)."""
+    store = Workspace(user)
+    key = (str(store.root.resolve()), store.user)
+    with _LIVE_LOCK:
+        live = _LIVE.get(key)
+        if live is None:
+            live = _LIVE[key] = LiveWorkspace(store)
+    return live
+
+
+def workspace() -> LiveWorkspace:
+    """This session's workspace: its user's (the machine's user in personal mode)."""
+    user = st.session_state.get(USER_KEY) or personal_user()
+    return workspace_for(user)
