@@ -17,10 +17,13 @@ from core.storage.card import ModelCard
 
 from .dataset_cache import get_dataset
 from .model_entry import ModelEntry
-from .widget_memory import restore_widgets
+from .widget_memory import reset_widgets, restore_widgets
 from .workspace import save_to_registry, workspace  # noqa: F401  (save_to_registry: the pages' import)
 
 
+# The Data page's choices, which start from the dataset in use (pages/data.py)
+DATA_WIDGETS = ("data_name", "data_source", "data_folder", "data_where", "data_path", "data_zip_pick", "data_size",
+                "data_channels", "data_split", "data_k")
 NOTICE_SECONDS = 300  # a tab opened later than this after a run ended is not told of it (the sidebar shows the model)
 
 
@@ -39,6 +42,11 @@ def init_state() -> None:
     ss["models"] = ws.models
     ss["current_model"] = ws.current
     ss["dataset"] = dict(ws.state.dataset)
+    if ss.get("_dataset_seen") not in (None, ss["dataset"]):
+        # chosen in another tab: the Data page's widgets start again from the dataset in use, so that
+        # this tab's old choice is not loaded back by its next visit there
+        reset_widgets(DATA_WIDGETS)
+    ss["_dataset_seen"] = ss["dataset"]
     ss["job"], ss["job_owner"] = ws.job, ws.job_owner
     for page in ("classes", "faces"):
         ss[f"{page}_model"] = ws.page_entries.get(page)
@@ -67,7 +75,7 @@ def set_dataset(name: str, options: dict | None = None) -> None:
     """Choose the dataset every page shows (and every tab of this user, after a refresh too)."""
     ws = workspace()
     ws.set_dataset({"name": name, "options": dict(options or {})})
-    st.session_state["dataset"] = dict(ws.state.dataset)
+    st.session_state["dataset"] = st.session_state["_dataset_seen"] = dict(ws.state.dataset)
 
 
 def add_model(model, card: ModelCard, make_current: bool = True, evolution: list | None = None,

@@ -9,7 +9,7 @@ from core.training.queue import QUEUE
 from core.visuals.figures import training_curves
 
 from .evolution import show_evolution
-from .runs import session_job
+from .runs import owned_job, session_job
 from .session import end_unseen, mark_end_seen, produced_model
 from .widget_memory import ephemeral
 
@@ -36,10 +36,23 @@ def _nearest(value: float) -> float:
     return min(LEARNING_RATES, key=lambda v: abs(v - value))
 
 
+PAGES = {"classes": "My classes", "faces": "Who am I?"}
+
+
+def train_job():
+    """The run this page started (the workspace's run when the Train page started it), else None."""
+    return owned_job("train")
+
+
 def _progress() -> None:
-    job = session_job()
+    job = train_job()
     if job is None:
-        st.info("Press **Train** to start. Progress and live curves appear here.")
+        other = session_job()
+        if other is not None and not other.finished:
+            st.info(f"**{other.name}** is training, started on the {PAGES.get(st.session_state.get('job_owner'), 'another')} "
+                    "page; one run at a time. Wait for it or stop it there.")
+        else:
+            st.info("Press **Train** to start. Progress and live curves appear here.")
         return
     snap = job.snapshot()
     st.subheader(f"Run: {job.name}")
@@ -79,7 +92,7 @@ def _progress() -> None:
 
 
 def _curves() -> None:
-    job = session_job()
+    job = train_job()
     if job is None:
         return
     snap = job.snapshot()
@@ -91,11 +104,11 @@ def _curves() -> None:
     if snap.state == "failed":
         st.error(f"Training failed: {snap.error}")
     elif job.finished and job.result:
+        entry = produced_model(job)
+        saved = " It is also saved on the Models page." if entry is not None and entry.saved_id else ""
         st.success(f"{job.name}: test accuracy {job.result['test_accuracy']:.1%} after "
                    f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.1f} s). "
-                   "It is now the current model: look at its Filters and Activations. "
-                   "It is also saved on the Models page.")
-        entry = produced_model(job)
+                   "It is now the current model: look at its Filters and Activations." + saved)
         if entry is not None and entry.save_error:
             st.warning(entry.save_error)
     if job.snapshots:

@@ -1,0 +1,56 @@
+"""core.workspace: a user's state on disk, read back whatever the file holds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.workspace import Workspace, WorkspaceState, data_root, personal_user, validate_user
+
+
+def test_the_state_round_trips_through_its_file(tmp_path):
+    ws = Workspace("ada", root=tmp_path)
+    assert ws.load_state() == WorkspaceState()  # a new workspace: the defaults, nothing written
+    assert not ws.folder.exists()
+    state = WorkspaceState(dataset={"name": "folder", "options": {"path": "/x/pets", "image_size": 32}},
+                           current_model="pets-20261202-101010", page_models={"classes": "cls-1"})
+    ws.save_state(state)
+    assert ws.state_path.parent == tmp_path / "workspaces" / "ada"
+    assert Workspace("ada", root=tmp_path).load_state() == state
+    assert [p.name for p in ws.folder.iterdir()] == ["state.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("text", ["{not json", json.dumps([1, 2]), json.dumps({"dataset": 3, "current_model": 4,
+                                                                                "page_models": "x"})])
+def test_a_state_file_that_cannot_be_read_gives_the_defaults(tmp_path, text):
+    ws = Workspace("ada", root=tmp_path)
+    ws.folder.mkdir(parents=True)
+    ws.state_path.write_text(text)
+    assert ws.load_state() == WorkspaceState()
+    if text.startswith("{not"):  # not JSON: kept aside for a person to look at
+        assert (ws.folder / "state.json.unreadable").read_text() == text
+
+
+def test_a_partial_state_keeps_what_it_has():
+    state = WorkspaceState.from_dict({"dataset": {"name": "digits"}, "page_models": {"classes": "a", "faces": 3}})
+    assert state.dataset == {"name": "digits", "options": {}}
+    assert state.page_models == {"classes": "a"} and state.current_model is None
+
+
+@pytest.mark.parametrize("user", ["", ".hidden", "a/b", "..", "a..b", "x" * 65, "a b", "é"])
+def test_a_workspace_name_is_one_plain_folder(user):
+    with pytest.raises(ValueError, match="workspace name"):
+        Workspace(user)
+
+
+def test_the_personal_user_and_the_data_root(monkeypatch, tmp_path):
+    assert validate_user(personal_user()) == personal_user()
+    monkeypatch.setattr("getpass.getuser", lambda: "Jane Doe/..")
+    assert personal_user() == "Jane_Doe"
+    monkeypatch.setattr("getpass.getuser", lambda: "///")
+    assert personal_user() == "local"
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))
+    assert data_root() == tmp_path
+    monkeypatch.delenv("CNNLAB_DATA_DIR")
+    assert str(data_root()).endswith(".cnnlab")
