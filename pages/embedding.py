@@ -21,7 +21,7 @@ st.caption("The layer before the output turns each image into a list of numbers,
            "network finds similar get similar lists. Squashed to two dimensions, each dot is one test image: "
            "well-separated colours mean the last layer has an easy job.")
 
-dataset = require_dataset(entry)
+dataset = require_dataset(entry, key="emb")
 try:
     layer = penultimate_layer(entry.model)
 except ValueError as exc:

@@ -21,7 +21,7 @@ st.caption("Accuracy is one number; the confusion matrix shows which classes the
            "the true class, each column what the model answered: the diagonal is right, everything else a "
            "mistake. Looking at the mistakes themselves often shows why they happen.")
 
-dataset = require_dataset(entry)
+dataset = require_dataset(entry, key="eval")
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring every test image…")

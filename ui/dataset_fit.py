@@ -1,46 +1,108 @@
-"""Which dataset a model can be shown on: its own, else the chosen one when it fits."""
+"""Which test images a model is shown on: the chosen dataset when the model was made for it, else its own.
+
+A model is never scored or explained on a dataset it was not made for: the same image shape and
+the same classes (``core.storage.checks.made_for``). Every page that shows a model with data
+draws ``context_bar`` at its top, so the user always sees which model and which dataset it shows,
+and why, with a button to put model and dataset back in step when they differ.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import streamlit as st
 
 from core.data import DATASETS, Dataset, DatasetError
+from core.storage.checks import made_for
 
 from .dataset_cache import get_dataset
 from .model_entry import ModelEntry
-from .session import current_dataset
+from .session import current_dataset, set_current_model, set_dataset
+
+
+@dataclass
+class Pairing:
+    """A model and the dataset a page shows it with."""
+
+    entry: ModelEntry
+    dataset: Dataset | None  # the test images shown with the model; None when none fits
+    chosen: Dataset | None  # the dataset chosen on the Data page (None when it cannot be loaded)
+    problems: list[str] = field(default_factory=list)  # why the chosen dataset is not the one shown
+
+    @property
+    def own(self) -> bool:
+        """True when the page shows the model's own dataset instead of the chosen one."""
+        return self.dataset is not None and self.dataset is not self.chosen
+
+
+def fits(entry: ModelEntry, dataset: Dataset) -> list[str]:
+    """Why ``entry`` was not made for ``dataset`` (empty when it was)."""
+    return made_for(entry.card.class_names, len(entry.class_names), entry.input_shape, dataset)
 
 
 def model_dataset(entry: ModelEntry) -> Dataset | None:
-    """The dataset a model was trained on, or None when it cannot be loaded here."""
+    """The dataset a model was trained on, or None when it cannot be loaded here or no longer matches it."""
     ref = entry.card.dataset
     if ref is None or ref.name not in DATASETS:
         return None
     try:
         ds = get_dataset(ref.name, ref.options)
-    except DatasetError:
+    except (DatasetError, OSError):
         return None
-    return ds if ds.input_shape == entry.input_shape else None
+    return ds if not fits(entry, ds) else None
 
 
-def dataset_for(entry: ModelEntry) -> Dataset | None:
-    """The model's own dataset, else the chosen dataset when the model fits it, else None."""
-    own = model_dataset(entry)
-    if own is not None:
-        return own
+def pairing(entry: ModelEntry) -> Pairing:
+    """The chosen dataset when ``entry`` was made for it, else the model's own dataset, else none (with why)."""
     try:
         chosen = current_dataset()
     except DatasetError:
-        return None
-    fits = chosen.input_shape == entry.input_shape and chosen.num_classes == len(entry.class_names)
-    return chosen if fits else None
+        chosen = None
+    problems = fits(entry, chosen) if chosen is not None else ["The dataset chosen on the Data page cannot be loaded."]
+    if not problems:
+        return Pairing(entry, chosen, chosen)
+    return Pairing(entry, model_dataset(entry), chosen, problems)
 
 
-def require_dataset(entry: ModelEntry) -> Dataset:
-    """``dataset_for(entry)``, or a message and the end of the page run when no dataset fits."""
-    dataset = dataset_for(entry)
-    if dataset is None:
-        st.info(f"No test images fit {entry.name} (input {entry.input_shape}, "
-                f"{len(entry.class_names)} classes). Choose a dataset it fits on the Data page.")
+def dataset_for(entry: ModelEntry) -> Dataset | None:
+    return pairing(entry).dataset
+
+
+def _label(entry: ModelEntry) -> str:
+    return f"{entry.name} (shipped)" if entry.shipped else entry.name
+
+
+def context_bar(p: Pairing, *, key: str) -> None:
+    """One line at the top of a page: which model, which test images, and what to do when they differ."""
+    chosen_title = p.chosen.title if p.chosen is not None else "the chosen dataset"
+    if p.dataset is not None and not p.own:
+        st.caption(f":material/neurology: Model **{_label(p.entry)}** · :material/photo_library: Test images "
+                   f"**{p.dataset.title}**")
+        return
+    if p.dataset is not None:
+        st.info(f":material/neurology: Model **{_label(p.entry)}** · :material/photo_library: Test images "
+                f"**{p.dataset.title}**, the dataset it was trained on, not {chosen_title} chosen on the Data "
+                f"page: {' '.join(p.problems)}")
+        st.button(f"Choose {p.dataset.title} on every page", key=f"{key}_use_own", on_click=set_dataset,
+                  args=(p.dataset.name, p.dataset.options), icon=":material/sync:")
+        return
+    ref = p.entry.card.dataset
+    why = (" It was trained on the faces enrolled on Who am I?: try it there, or on Predict with a photo."
+           if p.entry.card.is_face_model or (ref is not None and ref.name == "faces") else
+           f" The dataset it was trained on, {ref.title}, cannot be loaded here." if ref is not None else "")
+    st.warning(f":material/neurology: Model **{_label(p.entry)}** was not made for {chosen_title}: "
+               f"{' '.join(p.problems)}{why} Its test images are not shown, so nothing here is scored on "
+               "images it does not know.")
+    others = [e for e in st.session_state["models"].values() if p.chosen is not None and not fits(e, p.chosen)]
+    for e, col in zip(others[:3], st.columns(3)):
+        col.button(f"Use {_label(e)}", key=f"{key}_use_{e.id}", on_click=set_current_model, args=(e.id,),
+                   help=f"A model made for {chosen_title}.")
+
+
+def require_dataset(entry: ModelEntry, key: str) -> Dataset:
+    """The test images to show ``entry`` with, after the context bar; the page run ends when there are none."""
+    p = pairing(entry)
+    context_bar(p, key=key)
+    if p.dataset is None:
         st.stop()
-    return dataset
+    return p.dataset

@@ -57,6 +57,33 @@ def check_fit(model, dataset) -> list[str]:
     return problems
 
 
+def made_for(class_names: list[str], outputs: int, input_shape: tuple, dataset) -> list[str]:
+    """Sentences saying why a model with these class names, outputs and input shape was not made for ``dataset``.
+
+    Empty when it was: the same image shape and the same classes in the same order. A model of
+    unknown classes (no names in its card: ``class_names`` empty) is judged by its number of
+    outputs alone, since nothing says otherwise. Two models of two classes each fit one another's
+    shapes, but a model of "Me" and "Friend" scored on cats and dogs would be silently wrong:
+    the names count.
+    """
+    problems = []
+    title = dataset.title
+    if tuple(input_shape) != tuple(dataset.input_shape):
+        h, w, c = input_shape
+        problems.append(f"It takes {h}×{w} {_colour(c)} images; {title} has {dataset.input_shape[0]}×"
+                        f"{dataset.input_shape[1]} {_colour(dataset.input_shape[2])} images.")
+    if class_names and list(class_names) != list(dataset.class_names):
+        problems.append(f"It knows {_listing(list(class_names))}; {title} has {_listing(dataset.class_names)}.")
+    elif not class_names and outputs != dataset.num_classes:
+        problems.append(f"It has {outputs} outputs; {title} has {dataset.num_classes} classes.")
+    return problems
+
+
+def _listing(names: list[str], most: int = 6) -> str:
+    shown = ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+    return f"{len(names)} classes ({shown})"
+
+
 def datasets_that_fit(model) -> list[str]:
     """Names of the built-in datasets whose image shape and class count match the model.
 
