@@ -1,13 +1,51 @@
-"""Overview: what CNN Lab is and where to start."""
+"""Overview: what CNN Lab is, what is in view now, and a numbered path through the app."""
 
 import streamlit as st
 
+from core.data import DATASETS, DatasetError
+from ui import uploads
+from ui.dataset_cache import get_dataset
+from ui.flash import flash, show_flashes
 from ui.router import require_router
-from ui.session import current_model
+from ui.session import current_model, set_dataset
+from ui.workspace import workspace
 
 require_router(__file__)
 
+OWN_PHOTOS_SIZE = 64  # pixels a side: what the Data page's folder loader starts at, and the photo recipe's size
+
+
+def _on_own_zip() -> None:
+    """An uploaded zip of class folders becomes the dataset at once (the Data page can change its settings)."""
+    file = st.session_state.get("home_zip")
+    if file is None:
+        return
+    try:
+        folder, report = uploads.add_zip(file.getvalue(), file.name)
+    except uploads.ZipImportError as exc:
+        flash("error", f"{file.name} was refused: {exc}", slot="home_zip")
+        return
+    options = {"path": str(folder), "image_size": OWN_PHOTOS_SIZE}
+    try:
+        dataset = get_dataset("folder", options)
+    except DatasetError as exc:
+        flash("error", f"{file.name} was unpacked, but cannot be used as a dataset: {exc}", slot="home_zip")
+        return
+    set_dataset("folder", options)
+    st.session_state["data_name"], st.session_state["data_where"] = "folder", "zip"
+    counts = ", ".join(f"{name} {n}" for name, n in dataset.class_counts("train").items())
+    flash("success", f"**{dataset.title}** is now the dataset on every page: {len(dataset.x_train):,} training "
+                     f"and {len(dataset.x_test):,} test images in {dataset.num_classes} classes ({counts}). "
+                     "Next: train a network on them.", slot="home_zip")
+    if report.small_classes:
+        flash("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)
+                         + ". Add more on the Data page before training.", slot="home_zip")
+
+
 entry = current_model()
+ws = workspace()
+choice = ws.state.dataset
+info = DATASETS.get(choice["name"])
 
 st.title("CNN Lab")
 st.markdown(
@@ -16,35 +54,64 @@ st.markdown(
     "Layers of filters build edges into corners, corners into shapes, shapes into a class."
 )
 
+# What is in view on every page: full names, never cut (a metric truncates long model names).
 acc = entry.card.test_accuracy
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Current model", entry.name)
-c2.metric("Dataset", entry.card.dataset_title or "—")
-c3.metric("Test accuracy", f"{acc:.1%}" if acc is not None else "—")
-c4.metric("Parameters", f"{entry.params:,}")
+with st.container(border=True):
+    st.markdown(
+        f":material/neurology: **Current model** {entry.name}{' (shipped)' if entry.shipped else ''} · "
+        f"trained on {entry.card.dataset_title or 'an unknown dataset'} · "
+        f"test accuracy {f'{acc:.1%}' if acc is not None else 'not measured'} · {entry.params:,} parameters  \n"
+        f":material/photo_library: **Dataset** {info.title if info else choice['name']}"
+        + (f" ({choice['options'].get('path', '').rsplit('/', 1)[-1]})" if choice["name"] == "folder" else "")
+    )
 
 st.subheader("Start here")
-cols = st.columns(3)
-with cols[0]:
-    st.page_link("pages/data.py", label="Data: browse the images", icon=":material/photo_library:")
-    st.caption("Pick a dataset and look at samples of every class.")
-    st.page_link("pages/train.py", label="Train: build and train a CNN", icon=":material/model_training:")
-    st.caption("Choose a preset or design your own, then watch it learn.")
-with cols[1]:
-    st.page_link("pages/filters.py", label="Filters: what the model learned", icon=":material/filter:")
-    st.caption("The weights of every convolution layer, as pictures.")
-    st.page_link("pages/activations.py", label="Activations: what the model sees", icon=":material/layers:")
-    st.caption("Feature maps of every layer for one image.")
-    st.page_link("pages/arithmetic.py", label="Step by step: the arithmetic", icon=":material/calculate:")
-    st.caption("One output value of a convolution or a pooling layer, computed by hand.")
-    st.page_link("pages/evaluation.py", label="Evaluation: right and wrong", icon=":material/grid_on:")
-    st.caption("Confusion matrix, accuracy per class and the most confident mistakes.")
-with cols[2]:
-    st.page_link("pages/predict.py", label="Predict: try your own picture", icon=":material/image_search:")
-    st.caption("Upload a photo or take a webcam snapshot and see the class probabilities.")
-    st.page_link("pages/faces.py", label="Who am I?: face recognition", icon=":material/face:")
-    st.caption("Enrol faces from the webcam, train, and see detection, alignment and the CNN at work.")
-    st.page_link("pages/embedding.py", label="Embedding map: how it groups images", icon=":material/scatter_plot:")
-    st.caption("Every test image as a dot, placed by what the network makes of it.")
-    st.page_link("pages/models.py", label="Models: your saved models", icon=":material/inventory_2:")
-    st.caption("Every model you train is kept here: load, rename, download or upload one.")
+mine = [e for e in ws.models.values() if not e.shipped]
+steps = [
+    ("1", "pages/data.py", "Data: pick the images", ":material/photo_library:",
+     "Look at samples of every class of a built-in dataset, or bring your own photos (below)."),
+    ("2", "pages/train.py", "Train: build a CNN and watch it learn", ":material/model_training:",
+     "A preset or your own layers; loss and accuracy curves live, pause and change the learning rate."
+     + (f" You have trained or loaded {len(mine)} model{'s' if len(mine) != 1 else ''}." if mine else "")),
+    ("3", "pages/filters.py", "Look inside: filters", ":material/filter:",
+     "What the first layers learned: edge, colour and corner detectors."),
+    ("", "pages/activations.py", "Activations: the feature maps", ":material/layers:",
+     "What every layer outputs for one image, before and after ReLU and pooling."),
+    ("", "pages/arithmetic.py", "Step by step: the arithmetic", ":material/calculate:",
+     "One output of a convolution or a pooling, computed by hand, the window on the picture."),
+    ("", "pages/evaluation.py", "Evaluation: right and wrong", ":material/grid_on:",
+     "Confusion matrix, accuracy per class and the most confident mistakes, with Grad-CAM."),
+    ("", "pages/embedding.py", "Embedding map: how it groups images", ":material/scatter_plot:",
+     "Every test image as a dot, placed by what the network makes of it."),
+    ("4", "pages/predict.py", "Predict: try your own picture", ":material/image_search:",
+     "Upload a photo, take a webcam snapshot or draw, and see what the network answers, and how sure it may be."),
+]
+for number, page, label, icon, text in steps:
+    cols = st.columns([1, 14], vertical_alignment="center")
+    if number:
+        cols[0].markdown(f"### {number}")
+    with cols[1]:
+        st.page_link(page, label=label, icon=icon)
+        st.caption(text)
+
+st.subheader("Or start from your own pictures")
+left, mid, right = st.columns(3)
+with left, st.container(border=True):
+    st.markdown("**Your photos, from a zip**")
+    st.caption("A .zip with one folder per class (cats/, dogs/ …). It becomes the dataset at once; then train.")
+    st.file_uploader("A .zip of class folders", type=["zip"], key="home_zip", on_change=_on_own_zip,
+                     label_visibility="collapsed")
+    show_flashes("home_zip")
+    if choice["name"] == "folder" and uploads.is_upload(choice["options"].get("path")):
+        st.page_link("pages/train.py", label="Train on them", icon=":material/arrow_forward:")
+with mid, st.container(border=True):
+    st.markdown("**My classes, from the webcam**")
+    st.caption("Make two or more classes from webcam snapshots or photos, train in seconds, then try it live.")
+    st.page_link("pages/classes.py", label="Open My classes", icon=":material/photo_camera:")
+with right, st.container(border=True):
+    st.markdown("**Who am I? Face recognition**")
+    st.caption("Enrol faces from the webcam; see detection, alignment and the CNN, and strangers come out unknown.")
+    st.page_link("pages/faces.py", label="Open Who am I?", icon=":material/face:")
+
+st.page_link("pages/models.py", label="Models: every model you trained, to load, rename, download or upload",
+             icon=":material/inventory_2:")

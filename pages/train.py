@@ -15,6 +15,7 @@ from core.training.config import (
     SCHEDULES,
     TrainConfig,
     epoch_steps,
+    suggested_run,
     steps_per_epoch,
     validation_size,
 )
@@ -25,7 +26,7 @@ from ui.router import require_router
 from ui.runs import is_running, start_continue_run, start_new_run
 from ui.session import current_dataset, current_model, init_state
 from ui.train_panel import draw_run_panel
-from ui.widget_memory import persist, reset_widgets, set_widget_values
+from ui.widget_memory import follow_default, persist, reset_widgets, set_widget_values
 
 require_router(__file__)
 
@@ -77,6 +78,9 @@ spec = draw_architecture(dataset)
 st.subheader("Hyperparameters")
 c = st.columns(6)
 defaults = TrainConfig()
+# Epochs and batch follow the dataset's size until chosen by hand, so a run starts with enough weight updates.
+suggested = suggested_run(len(dataset.x_train), float(st.session_state.get("train_val", defaults.validation_split)))
+follow_default({"train_epochs": suggested[0], "train_batch": suggested[1]})
 epochs = c[0].number_input("Epochs", 1, 200, key=persist("train_epochs", defaults.epochs))
 batch_size = c[1].select_slider("Batch size", BATCH_SIZES, key=persist("train_batch", defaults.batch_size))
 lr = c[2].select_slider("Learning rate", LEARNING_RATES, key=persist("train_lr", defaults.learning_rate))
@@ -105,10 +109,8 @@ use_augmentation = c2.toggle(f"Augment training images: {augmentation.describe()
                              disabled=not augmentation.active,
                              help="Set on the Data page, where a preview shows what the network will see.")
 use_augmentation = use_augmentation and augmentation.active
-default_name, ss = f"{dataset.name}_{spec.name}", st.session_state
-if ss.get("train_name") in (None, ss.get("train_name_default")):  # not typed by hand: follow the preset and dataset
-    ss["train_name"] = default_name
-ss["train_name_default"] = default_name
+default_name = f"{dataset.name}_{spec.name}"
+follow_default({"train_name": default_name})  # not typed by hand: follow the preset and dataset
 name = st.text_input("Model name", key=persist("train_name", default_name))
 
 

@@ -75,6 +75,17 @@ def reset_widgets(keys: Iterable[str]) -> None:
         memory.pop(key, None)
 
 
+def follow_default(values: dict) -> None:
+    """Widgets whose defaults depend on other choices (the dataset): each takes its new default
+    while its value is still the default it was last given, i.e. not chosen by hand. Call before
+    the widgets are drawn."""
+    ss, memory = st.session_state, _memory()
+    for key, value in values.items():
+        if ss.get(key, memory.get(key)) in (None, ss.get(f"_default_{key}")):
+            ss[key] = memory[key] = value
+        ss[f"_default_{key}"] = value
+
+
 def is_persistent(key: str) -> bool:
     return key in _memory()
 

@@ -101,6 +101,19 @@ def steps_per_epoch(n: int, validation_split: float, batch_size: int) -> int:
     return -(-(n - validation_size(n, validation_split)) // batch_size)
 
 
+def suggested_run(n: int, validation_split: float) -> tuple[int, int]:
+    """Epochs and batch size the Train page starts from for ``n`` training images: at least ``FEW_UPDATES``
+    weight updates, in small batches for a few hundred photos and batches of 64 for thousands.
+
+    Returns:
+        (epochs, batch_size): the batch one of ``BATCH_SIZES``, the epochs between 5 and 60.
+    """
+    kept = max(1, n - validation_size(n, validation_split))
+    batch = int(np.clip(2 ** round(np.log2(max(kept, 1) / 6)), BATCH_SIZES[0], 64))
+    steps = -(-kept // batch)
+    return int(np.clip(-(-FEW_UPDATES // steps), 5, 60)), batch
+
+
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
     """Shuffle once with ``seed`` and hold out the last ``fraction`` for validation.
 

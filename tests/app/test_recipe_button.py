@@ -26,8 +26,12 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     recipe = RECIPES["orl_faces"]
     assert any(m.value.startswith(f"**Fast recipe: {recipe.title}.**") and "For other photos it is a starting point"
                in m.value for m in at.markdown)
-    # 12 images, 1 held out, batch 64: one batch an epoch
-    assert any("changes the weights only 5 times (1 batch an epoch × 5 epochs)" in i.value for i in at.info)
+    # a few dozen photos: the settings start on batches of 8 (3 an epoch) for 34 epochs, 102 weight
+    # updates, with no warning (the old fixed 5 epochs of 64 made 5)
+    assert (at.number_input(key="train_epochs").value, at.select_slider(key="train_batch").value) == (34, 8)
+    assert not [i for i in at.info if "changes the weights only" in i.value]
+    at.number_input(key="train_epochs").set_value(2).run()  # chosen by hand: too few, and the page says so
+    assert any("changes the weights only 6 times (3 batches an epoch × 2 epochs)" in i.value for i in at.info)
     assert at.text_input(key="train_name").value == "folder_small_cnn"  # the default preset's name
     at.select_slider(key="train_smoothing").set_value(0.3).run()  # the recipe sets it back to its own value
     at.select_slider(key="train_focus").set_value(0.5).run()  # and this, off for the faces

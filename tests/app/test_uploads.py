@@ -115,3 +115,26 @@ def test_an_unsafe_cifar_archive_upload_is_refused_and_nothing_is_kept():
     stored = Path(os.environ["CNNLAB_DATA_DIR"]) / "datasets" / "cifar10"
     assert not (stored / "cifar-10-batches-py").exists()
     assert not any(c.value.startswith("Stored in") for c in at.caption)
+
+
+def test_own_photos_from_the_overview_in_one_upload_then_the_train_page():
+    at = open_page("pages/home.py")
+    steps = [link.proto.label for link in at.get("page_link")]
+    assert steps[:3] == ["Data: pick the images", "Train: build a CNN and watch it learn", "Look inside: filters"]
+    assert "Open My classes" in steps and "Open Who am I?" in steps
+    at.file_uploader(key="home_zip").set_value(("pets.zip", zip_of(GOOD), "application/zip")).run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"]["name"] == "folder"
+    assert any("is now the dataset on every page" in s.value and "cats" in s.value for s in at.success)
+    assert "Train on them" in [link.proto.label for link in at.get("page_link")]
+    at = open_page("pages/train.py", at)
+    assert any("Training on **Folder: pets**" in m.value for m in at.markdown)
+    assert not [i for i in at.info if "too few" in i.value]  # safe defaults: enough weight updates
+
+
+def test_a_bad_zip_on_the_overview_is_refused_and_the_dataset_stays():
+    at = open_page("pages/home.py")
+    at.file_uploader(key="home_zip").set_value(("notes.zip", b"not a zip at all", "application/zip")).run()
+    assert not at.exception
+    assert any("notes.zip was refused" in e.value for e in at.error)
+    assert at.session_state["dataset"]["name"] == "shapes"

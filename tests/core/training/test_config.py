@@ -106,3 +106,15 @@ def test_epoch_steps_and_steps_per_epoch_are_ceiling_divisions():
     # 160 images, 16 held out, batches of 32: 144 / 32 rounded up
     assert steps_per_epoch(160, 0.1, 32) == math.ceil((160 - validation_size(160, 0.1)) / 32) == 5
     assert steps_per_epoch(160, 0.0, 32) == 5 and steps_per_epoch(161, 0.0, 32) == 6
+
+
+@pytest.mark.parametrize("n", [5, 12, 40, 200, 1_438, 4_000, 60_000])
+def test_suggested_runs_give_enough_weight_updates(n):
+    from core.training.config import BATCH_SIZES, FEW_UPDATES, suggested_run
+
+    epochs, batch = suggested_run(n, 0.1)
+    assert batch in BATCH_SIZES and 5 <= epochs <= 60
+    updates = epochs * steps_per_epoch(n, 0.1, batch)
+    assert updates >= FEW_UPDATES or epochs == 60
+    if n >= 4_000:
+        assert (epochs, batch) == (5, 64)  # thousands of images: the usual 5 epochs of 64
