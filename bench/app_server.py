@@ -56,7 +56,9 @@ class AppServer:
         for path in (self.data, self.models, self.home, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         return dict(os.environ, CNNLAB_DATA_DIR=str(self.data), CNNLAB_MODELS_DIR=str(self.models),
-                    HOME=str(self.home), TMPDIR=str(self.tmp), TF_CPP_MIN_LOG_LEVEL="2")
+                    HOME=str(self.home), TMPDIR=str(self.tmp), TF_CPP_MIN_LOG_LEVEL="2",
+                    # each browser names its workspace in the address (ui.workspace), as several users would
+                    CNNLAB_WORKSPACE_FROM_URL="1")
 
     def launch(self) -> "AppServer":
         """Start the process and return at once (see ``wait_healthy``)."""

@@ -1,5 +1,7 @@
 """Overview: what CNN Lab is, what is in view now, and a numbered path through the app."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.data import DATASETS, DatasetError
@@ -42,10 +44,17 @@ def _on_own_zip() -> None:
                          + ". Add more on the Data page before training.", slot="home_zip")
 
 
+def dataset_title(choice: dict) -> str:
+    """The chosen dataset's title without loading it (a folder is named as its loader names it)."""
+    if choice["name"] == "folder":
+        return f"Folder: {Path(choice['options'].get('path') or '?').name}"
+    info = DATASETS.get(choice["name"])
+    return info.title if info else choice["name"]
+
+
 entry = current_model()
 ws = workspace()
 choice = ws.state.dataset
-info = DATASETS.get(choice["name"])
 
 st.title("CNN Lab")
 st.markdown(
@@ -61,46 +70,38 @@ with st.container(border=True):
         f":material/neurology: **Current model** {entry.name}{' (shipped)' if entry.shipped else ''} · "
         f"trained on {entry.card.dataset_title or 'an unknown dataset'} · "
         f"test accuracy {f'{acc:.1%}' if acc is not None else 'not measured'} · {entry.params:,} parameters  \n"
-        f":material/photo_library: **Dataset** {info.title if info else choice['name']}"
-        + (f" ({choice['options'].get('path', '').rsplit('/', 1)[-1]})" if choice["name"] == "folder" else "")
+        f":material/photo_library: **Dataset** {dataset_title(choice)}"
     )
 
 st.subheader("Start here")
 mine = [e for e in ws.models.values() if not e.shipped]
+trained = f" You have {len(mine)} model{'s' if len(mine) != 1 else ''} of your own." if mine else ""
 steps = [
-    ("1", "pages/data.py", "Data: pick the images", ":material/photo_library:",
-     "Look at samples of every class of a built-in dataset, or bring your own photos (below)."),
-    ("2", "pages/train.py", "Train: build a CNN and watch it learn", ":material/model_training:",
-     "A preset or your own layers; loss and accuracy curves live, pause and change the learning rate."
-     + (f" You have trained or loaded {len(mine)} model{'s' if len(mine) != 1 else ''}." if mine else "")),
-    ("3", "pages/filters.py", "Look inside: filters", ":material/filter:",
-     "What the first layers learned: edge, colour and corner detectors."),
-    ("", "pages/activations.py", "Activations: the feature maps", ":material/layers:",
-     "What every layer outputs for one image, before and after ReLU and pooling."),
-    ("", "pages/arithmetic.py", "Step by step: the arithmetic", ":material/calculate:",
-     "One output of a convolution or a pooling, computed by hand, the window on the picture."),
-    ("", "pages/evaluation.py", "Evaluation: right and wrong", ":material/grid_on:",
-     "Confusion matrix, accuracy per class and the most confident mistakes, with Grad-CAM."),
-    ("", "pages/embedding.py", "Embedding map: how it groups images", ":material/scatter_plot:",
-     "Every test image as a dot, placed by what the network makes of it."),
-    ("4", "pages/predict.py", "Predict: try your own picture", ":material/image_search:",
-     "Upload a photo, take a webcam snapshot or draw, and see what the network answers, and how sure it may be."),
+    ("1 · Data", "Pick the images: a built-in dataset, or your own photos (below).",
+     [("pages/data.py", "Data: browse the images", ":material/photo_library:")]),
+    ("2 · Train", "Build a CNN and watch it learn, live." + trained,
+     [("pages/train.py", "Train: build and train", ":material/model_training:")]),
+    ("3 · Look inside", "What it learned, what it sees, and the arithmetic of one output.",
+     [("pages/filters.py", "Filters", ":material/filter:"), ("pages/activations.py", "Activations", ":material/layers:"),
+      ("pages/arithmetic.py", "Step by step", ":material/calculate:"),
+      ("pages/evaluation.py", "Evaluation", ":material/grid_on:"),
+      ("pages/embedding.py", "Embedding map", ":material/scatter_plot:")]),
+    ("4 · Predict", "Try your own picture: a photo, a webcam snapshot or a drawing, and how sure it may be.",
+     [("pages/predict.py", "Predict: try a picture", ":material/image_search:")]),
 ]
-for number, page, label, icon, text in steps:
-    cols = st.columns([1, 14], vertical_alignment="center")
-    if number:
-        cols[0].markdown(f"### {number}")
-    with cols[1]:
-        st.page_link(page, label=label, icon=icon)
+for col, (title, text, links) in zip(st.columns(len(steps)), steps):
+    with col, st.container(border=True, height="stretch"):
+        st.markdown(f"**{title}**")
         st.caption(text)
+        for page, label, icon in links:
+            st.page_link(page, label=label, icon=icon)
 
 st.subheader("Or start from your own pictures")
 left, mid, right = st.columns(3)
 with left, st.container(border=True):
     st.markdown("**Your photos, from a zip**")
-    st.caption("A .zip with one folder per class (cats/, dogs/ …). It becomes the dataset at once; then train.")
-    st.file_uploader("A .zip of class folders", type=["zip"], key="home_zip", on_change=_on_own_zip,
-                     label_visibility="collapsed")
+    st.caption("One folder per class inside (cats/, dogs/ …). It becomes the dataset at once; then train.")
+    st.file_uploader("A .zip of class folders", type=["zip"], key="home_zip", on_change=_on_own_zip)
     show_flashes("home_zip")
     if choice["name"] == "folder" and uploads.is_upload(choice["options"].get("path")):
         st.page_link("pages/train.py", label="Train on them", icon=":material/arrow_forward:")

@@ -12,11 +12,15 @@ enrolled faces stays in memory until its user saves it) and makes it the current
 the tabs do, refreshed or closed.
 
 In personal mode the user is the machine's user (``core.workspace.personal_user``); a session
-whose ``workspace_user`` key is set uses that workspace instead.
+whose ``workspace_user`` key is set uses that workspace instead. A server started with
+``CNNLAB_WORKSPACE_FROM_URL=1`` sets that key from the address's ``?workspace=NAME``, so several
+browsers on one machine can act as several users (the end-to-end tests and the load benchmark);
+anyone who knows a name opens its workspace, so it is not a way to share a server among people.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,12 +28,13 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from core.storage.card import ModelCard
-from core.workspace import Workspace, WorkspaceState, personal_user
+from core.workspace import Workspace, WorkspaceState, personal_user, validate_user
 
 from .model_entry import ModelEntry
 from .shipped import SHIPPED_ID, loaded_shipped_model, shipped_card, shipped_model
 
 USER_KEY = "workspace_user"
+URL_ENV = "CNNLAB_WORKSPACE_FROM_URL"
 
 _LIVE: dict[tuple[str, str], "LiveWorkspace"] = {}
 _LIVE_LOCK = threading.Lock()
@@ -234,5 +239,13 @@ def workspace_for(user: str) -> LiveWorkspace:
 
 def workspace() -> LiveWorkspace:
     """This session's workspace: its user's (the machine's user in personal mode)."""
-    user = st.session_state.get(USER_KEY) or personal_user()
-    return workspace_for(user)
+    ss = st.session_state
+    if os.environ.get(URL_ENV) == "1":
+        if USER_KEY not in ss:
+            try:
+                ss[USER_KEY] = validate_user(st.query_params.get("workspace", ""))
+            except ValueError:
+                ss[USER_KEY] = None
+        if ss[USER_KEY] and st.query_params.get("workspace") != ss[USER_KEY]:
+            st.query_params["workspace"] = ss[USER_KEY]  # kept in the address on every page: a refresh finds it
+    return workspace_for(ss.get(USER_KEY) or personal_user())

@@ -120,7 +120,7 @@ def test_an_unsafe_cifar_archive_upload_is_refused_and_nothing_is_kept():
 def test_own_photos_from_the_overview_in_one_upload_then_the_train_page():
     at = open_page("pages/home.py")
     steps = [link.proto.label for link in at.get("page_link")]
-    assert steps[:3] == ["Data: pick the images", "Train: build a CNN and watch it learn", "Look inside: filters"]
+    assert steps[:3] == ["Data: browse the images", "Train: build and train", "Filters"]
     assert "Open My classes" in steps and "Open Who am I?" in steps
     at.file_uploader(key="home_zip").set_value(("pets.zip", zip_of(GOOD), "application/zip")).run()
     assert not at.exception and not at.error

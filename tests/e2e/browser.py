@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -75,9 +76,21 @@ def wait_idle(page, timeout: float = 120) -> None:
     page.wait_for_function(_IDLE, timeout=timeout * 1000, polling=100)
 
 
+def workspace_url(page, url: str) -> str:
+    """``url`` with the page's workspace (``?workspace=``): every test, every load-test session, a user of its own."""
+    name = getattr(page, "workspace", None)
+    if not name:
+        name = page.workspace = f"e2e-{next(_WORKSPACES)}"
+    return f"{url}{'&' if '?' in url else '?'}workspace={name}"
+
+
+_WORKSPACES = itertools.count(1)
+
+
 def open_app(page, url: str) -> None:
+    """Open the app at ``url`` in the page's own workspace (``page.workspace``, set by the fixtures) and wait."""
     watch_app(page)
-    page.goto(url)
+    page.goto(workspace_url(page, url))
     page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=120_000)
     wait_idle(page)
 
