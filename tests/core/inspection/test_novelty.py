@@ -204,5 +204,5 @@ def test_an_mnist_model_flags_fashion_mnist(shared_datasets):
         distances = mahalanobis(layer_statistics(model, x, cal.layer), cal.mean, cal.precision)
         return (probs.max(axis=1) < cal.min_top_probability) | (distances > cal.max_distance)
 
-    assert flagged(mnist.x_test[1500:]).mean() <= 0.08  # held-out digits pass
-    assert flagged(fashion).mean() >= 0.95  # clothes do not (99.9 % measured)
+    assert flagged(mnist.x_test[1500:]).mean() <= 0.08  # held-out digits pass (95.7 % measured)
+    assert flagged(fashion).mean() >= 0.95  # clothes do not (100 % measured; the top probability alone: 21 %)
