@@ -3,6 +3,8 @@
 - ``layers``: convolution layers, their filters, and every layer's activations for one image
   (one cached ``tf.function`` per model).
 - ``predict``: class probabilities and the top classes.
+- ``novelty``: whether a picture looks unlike the images a model was made for (confidence and
+  feature checks, calibrated on its own data and kept in its card).
 - ``arithmetic``: one output value of a convolution or pooling layer, computed by hand.
 - ``explain``: Grad-CAM, saliency, SmoothGrad and occlusion maps.
 - ``featurevis``: what one filter responds to (activation maximisation, top images).
