@@ -327,7 +327,8 @@ def test_step_by_step_page_checks_its_arithmetic_against_the_layers():
     checks = [m.value for m in at.markdown if "layer's own output" in m.value]
     assert len(checks) == 2 and all(c.endswith(":material/check_circle: the same]") for c in checks)
     assert "row 7, column 15, channel 3" in checks[0]
-    assert len(at.get("plotly_chart")) == 4  # patch, weights, products, pooling window
+    # the sliding windows over the input and the outputs they make, patch, weights, products, pooling window
+    assert len(at.get("plotly_chart")) == 8
 
 
 def test_predict_page_explains_the_prediction():
