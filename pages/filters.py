@@ -87,7 +87,7 @@ st.dataframe(pd.DataFrame({
                 for s in ranked],
     "weighs most": [", ".join(f"{channel_names[c]} {share:.0%}" for c, share in s.top_inputs) for s in ranked],
     "bias": [s.bias for s in ranked],
-}), hide_index=True, key="filters_summary", height=min(38 + 35 * n_out, 400),
+}).drop(columns=[] if n_in > 1 else ["weighs most"]), hide_index=True, key="filters_summary", height=min(38 + 35 * n_out, 400),
     column_config={"strength (L2 norm)": st.column_config.ProgressColumn(
         format="%.3f", min_value=0.0, max_value=max(s.norm for s in summaries) or 1.0)})
 st.caption("Weighs most: the input channels holding the largest share of the filter's squared weights. "
