@@ -5,8 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from core.inspection.featurevis import cached_maximize, top_activating
+from core.inspection.filter_summary import strongest_first, summarise_filters
 from core.inspection.layers import conv_filters, conv_layers
-from core.visuals.tiles import feature_map_grid, filter_grid, grid, image_tile
+from core.visuals.filter_sheet import filter_sheet
+from core.visuals.tiles import feature_map_grid, grid, image_tile
 from ui.dataset_fit import dataset_for
 from ui.evolution import show_evolution
 from ui.router import require_router
@@ -46,17 +48,51 @@ normalise = c2.radio("Scale", ["filter", "layer"], horizontal=True, key=persist(
 kernel, bias = conv_filters(entry.model, layer_name)
 kh, kw, n_in, n_out = kernel.shape
 rgb = n_in == 3
+reads_image = names.index(layer_name) == 0 and n_in == entry.input_shape[-1]
+summaries = summarise_filters(kernel, bias)
 
 st.markdown(f"**{layer_name}**: {n_out} filters of {kh}×{kw}×{n_in} weights"
             + (" plus one bias each" if bias is not None else "") + f", {kernel.size + (0 if bias is None else bias.size):,} parameters.")
+c1, c2 = st.columns([2, 1])
+order_by = c1.radio("Order", ["strength", "number"], horizontal=True, key=persist("filters_order", "strength"),
+                    format_func={"strength": "strongest first", "number": "by number"}.get,
+                    help="Strength is a filter's L2 norm, the size of all its weights together: the filters with "
+                         "the largest weights shape the next layer most.")
+counts = [n for n in (8, 16, 32) if n < n_out] + [n_out]
+shown_key = persist("filters_shown", 16)
+if st.session_state[shown_key] not in counts:  # a count kept from a layer with more or fewer filters
+    st.session_state[shown_key] = min(counts, key=lambda n: abs(n - int(st.session_state[shown_key] or 0)))
+n_shown = c2.select_slider("Filters shown", counts, key=shown_key) if len(counts) > 1 else n_out
+order = strongest_first(summaries) if order_by == "strength" else list(range(n_out))
+sheet = filter_sheet(kernel, order[:n_shown], normalise=normalise)
 if rgb:
-    st.caption("This layer sees the colour image, so each filter is drawn as a small colour picture: "
-               "bright where it wants that colour, dark where it wants its absence.")
+    st.caption("This layer sees the colour image, so each filter is drawn as a small colour picture, its number "
+               "above it: bright where it wants that colour, dark where it wants its absence.")
 else:
-    shown = min(n_in, 16)
-    st.caption(f"Each row is one filter; each column is its weights for one input channel "
-               f"({shown} of {n_in} shown). Red weights excite, blue weights inhibit, white is zero.")
-picture(st, filter_grid(kernel, normalise=normalise))
+    what = "the grey image" if reads_image else f"the {n_in} maps of the layer before"
+    st.caption(f"Each labelled block is one filter: its {kh}×{kw} weights for each input channel it reads ({what}"
+               + (f"; the first {len(sheet.inputs)} of {n_in} drawn" if len(sheet.inputs) < n_in else "")
+               + "). Red weights excite, blue weights inhibit, white is zero.")
+picture(st, sheet.image, caption=f"{n_shown} of {n_out} filters, " + (
+    "strongest first" if order_by == "strength" else "by number"))
+
+channel_names = ((["red", "green", "blue"] if rgb else ["grey"]) if reads_image
+                 else [f"map {i}" for i in range(n_in)])
+st.markdown("**What each filter weighs**")
+ranked = [summaries[i] for i in order]
+st.dataframe(pd.DataFrame({
+    "filter": order,
+    "strength (L2 norm)": [s.norm for s in ranked],
+    "weights": [("mixed" if s.sign == "mixed" else f"mostly {s.sign}") + f" ({s.positive_share:.0%} positive)"
+                for s in ranked],
+    "weighs most": [", ".join(f"{channel_names[c]} {share:.0%}" for c, share in s.top_inputs) for s in ranked],
+    "bias": [s.bias for s in ranked],
+}).drop(columns=[] if n_in > 1 else ["weighs most"]), hide_index=True, key="filters_summary", height=min(38 + 35 * n_out, 400),
+    column_config={"strength (L2 norm)": st.column_config.ProgressColumn(
+        format="%.3f", min_value=0.0, max_value=max(s.norm for s in summaries) or 1.0)})
+st.caption("Weighs most: the input channels holding the largest share of the filter's squared weights. "
+           + ("In a deeper layer each input channel is a map of the layer before: a filter that weighs a few maps "
+              "combines those features." if not reads_image else ""))
 
 with st.expander("Per-filter statistics"):
     flat = kernel.reshape(-1, n_out)
@@ -83,11 +119,14 @@ dataset = dataset_for(entry)
 if dataset is None:
     f2.info("Choose a dataset this model fits on the Data page to see the test images that excite this filter.")
 else:
-    top = top_activating(entry.model, layer_name, filter_index, dataset.x_test[:1000], k=9)
+    searched = dataset.x_test[:1000]
+    top = top_activating(entry.model, layer_name, filter_index, searched, k=9)
     tiles = [image_tile(dataset.x_test[t["index"]], max(1, 72 // dataset.input_shape[0])) for t in top]
     maps = _same_size([feature_map_grid(t["map"][..., None], "inferno", cols=1, tile_px=72) for t in top],
                       tiles[0].shape)
-    picture(f2, grid(np.stack(tiles), cols=9, pad=3), caption="the 9 test images (of the first 1,000) it responds to most")
+    picture(f2, grid(np.stack(tiles), cols=9, pad=3), caption=f"the {len(top)} test images it responds to most, of "
+            + (f"all {len(searched):,} in the test split" if len(searched) == len(dataset.x_test)
+               else f"the first {len(searched):,} of {len(dataset.x_test):,}"))
     picture(f2, grid(np.stack(maps), cols=9, pad=3),
             caption="its map on each: " + ", ".join(f"{entry.class_names[int(dataset.y_test[t['index']])]} {t['score']:.2f}"
                                                     for t in top))

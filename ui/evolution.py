@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.visuals.tiles import feature_map_grid, filter_grid, image_tile
+from core.visuals.filter_sheet import filter_sheet
+from core.visuals.tiles import feature_map_grid, image_tile
 
 from .widget_memory import persist
 from .widgets import picture
+
+COLUMN_PX = 340  # width of one of the two wide columns the replay draws in, on a 1280 px wide window
 
 
 def show_evolution(snapshots: list, key: str, probe=None) -> None:
@@ -19,12 +22,17 @@ def show_evolution(snapshots: list, key: str, probe=None) -> None:
         epoch = epochs[0]
         st.caption("Filters and maps before the first update; more appear after each epoch.")
     else:
-        widget, latest = f"{key}_epoch", f"{key}_epoch_latest"
+        ss, widget, latest = st.session_state, persist(f"{key}_epoch", epochs[-1]), f"{key}_epoch_latest"
         # Follow the newest epoch as training adds them, unless the user has moved the slider back.
-        if st.session_state.get(widget) not in epochs or st.session_state[widget] == st.session_state.get(latest):
-            st.session_state[widget] = epochs[-1]
-        st.session_state[latest] = epochs[-1]
-        epoch = st.select_slider("Epoch", epochs, key=persist(widget, epochs[-1]),
+        chosen = ss.get(widget)
+        if chosen not in epochs or chosen == ss.get(latest):
+            chosen = epochs[-1]
+        ss[latest] = epochs[-1]
+        # Written on every run, so the server always sends the slider the epoch drawn below. Left alone,
+        # a slider keeps the browser's own value: a run that started from a value the browser had before
+        # it received the newest epoch drew that older epoch under a slider showing the newest.
+        ss[widget] = chosen
+        epoch = st.select_slider("Epoch", epochs, key=widget,
                                  help="0 is the random start; each step is one more pass over the training images.")
     snap = snapshots[epochs.index(epoch)]
     names = list(snap.maps)
@@ -32,8 +40,11 @@ def show_evolution(snapshots: list, key: str, probe=None) -> None:
     if probe is not None:
         picture(cols[0], image_tile(probe, max(1, 96 // probe.shape[0])), caption="probe image")
         cols = cols[1:]
-    picture(cols[0], filter_grid(snap.kernel), caption=f"first-layer filters after {epoch} epoch(s)")
+    rgb_tiles = snap.kernel.shape[2] == 3  # half the Filters page's colour tiles: 8 a row in the column
+    picture(cols[0], filter_sheet(snap.kernel, tile_px=36 if rgb_tiles else None, max_width=COLUMN_PX).image,
+            caption=f"first-layer filters after {snap.epoch} epoch(s)")
     layer = names[0]
     if len(names) > 1:
         layer = cols[1].selectbox("Layer", names, key=persist(f"{key}_layer", names[0]))
-    picture(cols[1], feature_map_grid(snap.maps[layer]), caption=f"{layer} maps of the probe after {epoch} epoch(s)")
+    picture(cols[1], feature_map_grid(snap.maps[layer], max_width=COLUMN_PX),
+            caption=f"{layer} maps of the probe after {snap.epoch} epoch(s)")

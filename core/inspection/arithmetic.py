@@ -12,6 +12,7 @@ with ``pad_total // 2`` before and the rest after.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 import weakref
 
 import numpy as np
@@ -198,3 +199,79 @@ def pool_maps(model, layer_name: str, image: np.ndarray) -> tuple[np.ndarray, np
     kinds = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
     layer = _get_layer(model, layer_name, kinds, "MaxPooling2D or AveragePooling2D")
     return _layer_io(model, layer, image)
+
+
+def window_maps(model, layer_name: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Input and output maps (height, width, channels) of a Conv2D or pooling layer for one image."""
+    import keras
+
+    kinds = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    return _layer_io(model, _get_layer(model, layer_name, kinds, "Conv2D or pooling"), image)
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """How a Conv2D or pooling layer's window slides over its input."""
+
+    size: tuple[int, int]  # window (kernel or pool) height and width
+    stride: tuple[int, int]
+    pad_before: tuple[int, int]  # rows above and columns left of the input that padding adds
+    in_shape: tuple[int, int, int]  # the layer's input (height, width, channels)
+    out_shape: tuple[int, int, int]  # its output (height, width, channels)
+
+    def origin(self, row: int, col: int) -> tuple[int, int]:
+        """Input (top, left) of the window behind output (row, col); negative in the padding."""
+        return row * self.stride[0] - self.pad_before[0], col * self.stride[1] - self.pad_before[1]
+
+    def position_at(self, in_row: float, in_col: float) -> tuple[int, int]:
+        """The output position whose window is centred nearest input pixel (in_row, in_col)."""
+        out = []
+        for value, size, stride, pad, limit in zip((in_row, in_col), self.size, self.stride, self.pad_before,
+                                                   self.out_shape[:2]):
+            out.append(int(np.clip(np.floor((value + pad - (size - 1) / 2) / stride + 0.5), 0, limit - 1)))
+        return out[0], out[1]
+
+
+def window_spec(model, layer_name: str) -> WindowSpec:
+    """The ``WindowSpec`` of a channels-last Conv2D, MaxPooling2D or AveragePooling2D layer."""
+    import keras
+
+    kinds = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    layer = _get_layer(model, layer_name, kinds, "Conv2D or pooling")
+    size = tuple(layer.kernel_size) if isinstance(layer, keras.layers.Conv2D) else tuple(layer.pool_size)
+    in_shape = tuple(int(d) for d in layer.input.shape[1:])
+    out_shape = tuple(int(d) for d in layer.output.shape[1:])
+    stride = tuple(int(s) for s in layer.strides)
+    pad = tuple(_padding_before(in_shape[i], size[i], stride[i], layer.padding) for i in (0, 1))
+    return WindowSpec(size, stride, pad, in_shape, out_shape)
+
+
+def busiest_position(x: np.ndarray, spec: WindowSpec) -> tuple[int, int]:
+    """The output position whose window covers the most content of the input ``x`` (H, W, C).
+
+    Content is how far each input value is from the background, the map's median (per
+    channel): a black digit on white and a white digit on black both count, and a ReLU map's
+    zeros are background. (Not the median of the border: a 'same' convolution often responds
+    to the padding all along its border.) Padding holds none. Of equal windows the one nearest
+    the input's centre wins, so a blank input starts in the middle rather than in a corner.
+    ``x`` may hold all the layer's input channels or only some (a pooling window reads one).
+    """
+    x = np.asarray(x, np.float64)
+    if x.ndim != 3 or x.shape[:2] != spec.in_shape[:2]:
+        raise ValueError(f"Expected an input of height and width {spec.in_shape[:2]}. Received: shape={x.shape}")
+    content = np.abs(x - np.median(x, axis=(0, 1))).sum(axis=-1)
+    (kh, kw), (sh, sw), (pt, pl) = spec.size, spec.stride, spec.pad_before
+    out_h, out_w = spec.out_shape[:2]
+    # a summed-area table over the input, padded by a window on every side, gives each window's sum in O(1)
+    padded = np.zeros((x.shape[0] + 2 * kh, x.shape[1] + 2 * kw))
+    padded[kh:kh + x.shape[0], kw:kw + x.shape[1]] = content
+    table = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    tops = np.arange(out_h) * sh - pt + kh
+    lefts = np.arange(out_w) * sw - pl + kw
+    t, l = tops[:, None], lefts[None, :]
+    sums = table[t + kh, l + kw] - table[t, l + kw] - table[t + kh, l] + table[t, l]
+    centre_r, centre_c = (x.shape[0] - 1) / 2, (x.shape[1] - 1) / 2
+    rows, cols = np.meshgrid(tops - kh + (kh - 1) / 2, lefts - kw + (kw - 1) / 2, indexing="ij")
+    distance = np.hypot(rows - centre_r, cols - centre_c)
+    best = np.lexsort((distance.ravel(), -np.round(sums.ravel(), 9)))[0]
+    return int(best // out_w), int(best % out_w)

@@ -74,12 +74,26 @@ def grid(tiles: np.ndarray, cols: int | None = None, pad: int = 1, pad_value: in
     return out
 
 
+def fitting_columns(n: int, item_width: int, gap: int, max_width: int) -> int:
+    """How many items of ``item_width`` px (``gap`` px apart) go in a row at most ``max_width`` px wide.
+
+    The rows are then balanced: 9 items that fit 8 to a row become two rows of 5 and 4, not 8 and 1.
+    Always at least one column, even for an item wider than ``max_width``.
+    """
+    if n <= 0:
+        return 1
+    fit = max(1, min(n, (max_width + gap) // (item_width + gap)))
+    rows = -(-n // fit)
+    return -(-n // rows)
+
+
 def _scale_for(side: int, target: int = 64) -> int:
     return max(1, int(np.ceil(target / max(1, side))))
 
 
 def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "channel",
-                     max_channels: int = 64, cols: int | None = None, tile_px: int = 64) -> np.ndarray:
+                     max_channels: int = 64, cols: int | None = None, tile_px: int = 64,
+                     max_width: int | None = None) -> np.ndarray:
     """All channels of one layer's output (H, W, C) as one tiled RGB image.
 
     Args:
@@ -88,17 +102,20 @@ def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "
         normalise: ``"channel"`` stretches each map to its own range (shows every
             pattern), ``"layer"`` uses one range for the layer (shows which maps are strongest).
         max_channels: draw at most this many channels.
-        cols: tiles per row; square-ish by default.
+        cols: tiles per row; by default 8 or 16 a row, or as many as fit ``max_width``.
         tile_px: each map is enlarged to about this many pixels a side.
+        max_width: with ``cols`` unset, wrap the tiles into rows at most this many pixels wide.
     """
     maps = np.asarray(maps, np.float32)
     if maps.ndim != 3:
         raise ValueError(f"Expected maps of shape (height, width, channels). Received: shape={maps.shape}")
     maps = maps[..., :max_channels]
+    factor = _scale_for(max(maps.shape[:2]), tile_px)
     if cols is None:
         n = maps.shape[-1]
         cols = n if n <= 8 else (8 if n <= 32 else 16)
-    factor = _scale_for(max(maps.shape[:2]), tile_px)
+        if max_width is not None:
+            cols = min(cols, fitting_columns(n, maps.shape[1] * factor, 1, max_width))
     # all channels in one call: a page draws a dozen of these grids on every new image
     stack = np.moveaxis(maps, -1, 0)  # (C, H, W)
     axes = (1, 2) if normalise == "channel" else None
@@ -106,44 +123,6 @@ def feature_map_grid(maps: np.ndarray, cmap: str = "viridis", normalise: str = "
     if factor > 1:
         rgb = np.repeat(np.repeat(rgb, factor, axis=1), factor, axis=2)
     return grid(rgb, cols)
-
-
-def filter_grid(kernel: np.ndarray, rgb: bool | None = None, max_filters: int = 64, max_inputs: int = 16,
-                tile_px: int | None = None, normalise: str = "filter") -> np.ndarray:
-    """A conv kernel (kh, kw, in, out) as one tiled image.
-
-    With 3 input channels (``rgb`` default) each filter is one colour tile, the
-    way the first layer of an image model is usually shown. Otherwise each
-    filter is a row of its per-input-channel slices, blue for negative weights
-    and red for positive.
-
-    Args:
-        normalise: ``"filter"`` scales each filter to its own range, ``"layer"`` uses one range.
-    """
-    kernel = np.asarray(kernel, np.float32)
-    if kernel.ndim != 4:
-        raise ValueError(f"Expected a kernel of shape (kh, kw, in, out). Received: shape={kernel.shape}")
-    kh, kw, n_in, n_out = kernel.shape
-    n_out = min(n_out, max_filters)
-    if rgb is None:
-        rgb = n_in == 3
-    factor = _scale_for(max(kh, kw), tile_px or (72 if rgb else 32))
-    layer_lim = float(np.abs(kernel).max())
-    if rgb:
-        tiles = []
-        for f in range(n_out):
-            k = kernel[..., f]
-            lo, hi = (float(k.min()), float(k.max())) if normalise == "filter" else (-layer_lim, layer_lim)
-            img = np.zeros_like(k) if hi <= lo else (k - lo) / (hi - lo)
-            tiles.append(upscale((img * 255 + 0.5).astype(np.uint8), factor))
-        return grid(np.stack(tiles), cols=min(n_out, 8), pad=6)
-    n_in_shown = min(n_in, max_inputs)
-    tiles = []
-    for f in range(n_out):
-        lim = float(np.abs(kernel[..., f]).max()) if normalise == "filter" else layer_lim
-        for i in range(n_in_shown):
-            tiles.append(upscale(diverging(kernel[:, :, i, f], lim), factor))
-    return grid(np.stack(tiles), cols=n_in_shown, pad=3)
 
 
 def image_tile(image: np.ndarray, factor: int = 1) -> np.ndarray:

@@ -87,6 +87,20 @@ def test_filters_page_draws_every_conv_layer():
     assert not at.exception and len(at.get("image")) == 4
     assert "32 filters of 3×3×32" in " ".join(m.value for m in at.markdown)
     assert any("conv3, filter 7" in str(img.proto) for img in at.get("image"))
+    # the summary ranks the filters by the L2 norm of their weights, as the picture does
+    from core.data import load_dataset
+    from core.storage.files import load_model
+
+    model, card = load_model(Path(APP).parent / "assets" / "models" / "shapes_default")
+    kernel = model.get_layer("conv3").get_weights()[0]
+    norms = np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), axis=0)
+    table = next(d.value for d in at.dataframe if "strength (L2 norm)" in d.value.columns)
+    assert table["filter"].tolist() == np.argsort(-norms, kind="stable").tolist()
+    np.testing.assert_allclose(table["strength (L2 norm)"], np.sort(norms)[::-1], rtol=1e-5)
+    assert any("16 of 32 filters, strongest first" in str(img.proto) for img in at.get("image"))
+    n_test = len(load_dataset("shapes", card.dataset.options).x_test)
+    searched = f"all {n_test:,} in the test split" if n_test <= 1000 else f"the first 1,000 of {n_test:,}"
+    assert any(f"the 9 test images it responds to most, of {searched}" in str(img.proto) for img in at.get("image"))
 
 
 def test_activations_page_shows_every_map_layer():
@@ -313,7 +327,8 @@ def test_step_by_step_page_checks_its_arithmetic_against_the_layers():
     checks = [m.value for m in at.markdown if "layer's own output" in m.value]
     assert len(checks) == 2 and all(c.endswith(":material/check_circle: the same]") for c in checks)
     assert "row 7, column 15, channel 3" in checks[0]
-    assert len(at.get("plotly_chart")) == 4  # patch, weights, products, pooling window
+    # the sliding windows over the input and the outputs they make, patch, weights, products, pooling window
+    assert len(at.get("plotly_chart")) == 8
 
 
 def test_predict_page_explains_the_prediction():

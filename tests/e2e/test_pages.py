@@ -44,3 +44,30 @@ def test_webcam_snapshot_of_a_face_is_enrolled(app_server, browser_page, camera_
     assert not exceptions(page) and page.errors == []
     # enrolling writes nothing to disk: not the snapshot, not the crop
     assert files() == before
+
+
+def test_a_click_on_the_input_moves_the_step_by_step_window(app_server, browser_page, artifacts):
+    page = browser_page
+    open_app(page, app_server["url"])
+    go(page, "Step by step", "step by step")
+    position = page.locator('[data-testid="stNumberInput"] input')  # conv channel, row, column; pool's three
+
+    def conv_row_col():
+        return int(position.nth(1).input_value()), int(position.nth(2).input_value())
+
+    start = conv_row_col()
+    # the first conv layer of the shipped 32x32 model reads 'same' padding: one grey cell around the image
+    plot = page.locator('[data-testid="stPlotlyChart"]').first.locator(".nsewdrag").first
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    cell = box["width"] / 34
+    for row, col in ((27, 4), (3, 30), (16, 16)):
+        target = (row, col) if (row, col) != start else (row - 1, col)
+        act(page, lambda: page.mouse.click(box["x"] + (target[1] + 1.5) * cell, box["y"] + (target[0] + 1.5) * cell))
+        assert conv_row_col() == target
+        assert f"output at row {target[0]}, column {target[1]}" in main_text(page)
+    # the number inputs still move the window after a click
+    act(page, lambda: (position.nth(1).fill("5"), position.nth(1).press("Enter")))
+    assert conv_row_col() == (5, 16) and "output at row 5, column 16" in main_text(page)
+    shot(page, artifacts, "step_by_step_clicked")
+    assert not exceptions(page) and page.errors == []

@@ -252,3 +252,56 @@ def test_the_model_is_unchanged_and_its_cache_dropped(shipped):
     for _ in range(3):  # the model goes in one collection, its cache entry (a cycle itself) in the next
         gc.collect()
     assert probe() is None, "the cached sub-models must not outlive their model"
+
+
+@pytest.mark.parametrize("channels, kernel, strides, padding, activation", CONV_CASES)
+def test_window_spec_places_the_conv_window_as_tensorflow_does(channels, kernel, strides, padding, activation):
+    conv = keras.layers.Conv2D(3, kernel, strides=strides, padding=padding, activation=activation, name="conv")
+    model = model_around(conv, channels)
+    image = image_for(model)
+    spec = arithmetic.window_spec(model, "conv")
+    layer_in, layer_out = real(model, conv.input, image), real(model, conv.output, image)
+    assert spec.in_shape == layer_in.shape and spec.out_shape == layer_out.shape
+    assert spec.size == tuple(conv.kernel_size) and spec.stride == tuple(conv.strides)
+    for r, c in positions(*layer_out.shape[:2]):
+        step = conv_step(model, "conv", image, 0, r, c)
+        assert spec.origin(r, c) == (step["top"], step["left"])
+        # a click on the centre of a window picks that window's output
+        top, left = spec.origin(r, c)
+        centre = top + (spec.size[0] - 1) / 2, left + (spec.size[1] - 1) / 2
+        assert spec.position_at(*centre) == (r, c)
+    # clicks outside the output's reach are clamped to the nearest output position
+    assert spec.position_at(-50, -50) == (0, 0)
+    assert spec.position_at(500, 500) == (layer_out.shape[0] - 1, layer_out.shape[1] - 1)
+
+
+@pytest.mark.parametrize("pool_class, size, strides, padding", POOL_CASES)
+def test_window_spec_places_the_pool_window_as_keras_does(pool_class, size, strides, padding):
+    pool = pool_class(size, strides=strides, padding=padding, name="pool")
+    model = model_around(pool)
+    image = image_for(model)
+    spec = arithmetic.window_spec(model, "pool")
+    assert spec.out_shape == real(model, pool.output, image).shape
+    for r, c in positions(*spec.out_shape[:2]):
+        assert spec.origin(r, c) == (lambda s: (s["top"], s["left"]))(pool_step(model, "pool", image, 1, r, c))
+
+
+@pytest.mark.parametrize("background", [0.0, 1.0])
+def test_busiest_position_starts_on_the_content(background):
+    conv = keras.layers.Conv2D(2, 3, padding="same", name="conv")
+    model = model_around(conv, channels=1, pre=False)
+    spec = arithmetic.window_spec(model, "conv")
+    image = np.full((SIDE, SIDE, 1), background, np.float32)
+    image[6:9, 0:3] = 1.0 - background  # a blob in the bottom-left corner, dark or light on its background
+    r, c = arithmetic.busiest_position(image, spec)
+    top, left = spec.origin(r, c)
+    assert (top, left) == (6, 0)  # the window covers the whole blob, none of it padding
+    # brute force over every output position: no window holds more of the blob
+    content = np.abs(image[..., 0] - background)
+    sums = [content[max(t, 0):t + 3, max(lf, 0):lf + 3].sum()
+            for t, lf in (spec.origin(i, j) for i in range(SIDE) for j in range(SIDE))]
+    assert content[top:top + 3, left:left + 3].sum() == max(sums)
+    # a blank input starts in the middle, not on the padding in a corner
+    assert arithmetic.busiest_position(np.zeros((SIDE, SIDE, 1), np.float32), spec) == (4, 4)
+    with pytest.raises(ValueError, match=r"height and width \(9, 9\)"):
+        arithmetic.busiest_position(np.zeros((8, 8, 1)), spec)

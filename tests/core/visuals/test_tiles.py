@@ -87,37 +87,25 @@ def test_feature_map_grid_layer_normalisation_shows_strength():
     np.testing.assert_array_equal(a, b)  # each flat map stretched to its own (empty) range
 
 
-def test_filter_grid_rgb_tiles():
-    kernel = np.random.default_rng(0).normal(size=(3, 3, 3, 8)).astype(np.float32)
-    out = tiles.filter_grid(kernel, tile_px=48)
-    assert out.dtype == np.uint8 and out.shape[-1] == 3
-    # One colour tile per filter, its weights min..max onto 0..255.
-    factor, _, _, cells = find_grid(out, 3, 8, 48)
-    for f, cell in enumerate(cells):
-        k = kernel[..., f]
-        expected = ((k - k.min()) / (k.max() - k.min()) * 255 + 0.5).astype(np.uint8)
-        np.testing.assert_array_equal(cell, enlarge(expected, factor), err_msg=f"filter {f}")
-    assert len(find_grid(tiles.filter_grid(kernel, tile_px=48, max_filters=3), 3, 3, 48)[3]) == 3
+def test_feature_map_grid_wraps_to_a_width():
+    maps = np.random.default_rng(2).random((8, 8, 16), dtype=np.float32)
+    out = tiles.feature_map_grid(maps, tile_px=64, max_width=340)  # 64 px tiles: 5 fit in 340 px
+    factor, cols, pad, cells = find_grid(out, 8, 16, 64)
+    assert out.shape[1] <= 340 and cols == 4  # 16 = 4 rows of 4 (balanced), not 5 + 5 + 5 + 1
+    assert len(cells) == 16
 
 
-def test_filter_grid_per_channel_rows():
-    kernel = np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype(np.float32)
-    out = tiles.filter_grid(kernel, tile_px=48)
-    # One row per filter, one column per input channel.
-    factor, cols, _, cells = find_grid(out, 3, 20, 48, cols=4)
-    for i, cell in enumerate(cells):
-        f, c = divmod(i, 4)
-        expected = tiles.diverging(kernel[:, :, c, f], np.abs(kernel[..., f]).max())
-        np.testing.assert_array_equal(cell, enlarge(expected, factor), err_msg=f"filter {f}, input {c}")
-    assert find_grid(tiles.filter_grid(kernel, tile_px=48, max_inputs=2), 3, 10, 48, cols=2)[1] == 2
-
-    signed = np.zeros((3, 3, 1, 1), np.float32)
-    signed[0, 0, 0, 0], signed[2, 2, 0, 0] = 1.0, -1.0
-    tile = tiles.filter_grid(signed, tile_px=3)
-    assert tile.shape == (3, 3, 3)
-    red, blue = tile[0, 0].astype(int), tile[2, 2].astype(int)
-    assert red[0] > red[2] and blue[2] > blue[0]  # positive red, negative blue
-    assert (tile[1, 1] > 240).all()  # zero weight is white
+@pytest.mark.parametrize(("n", "item", "gap", "width", "expected"), [
+    (16, 33, 12, 860, 16),  # every one-channel filter of a first layer in one row
+    (9, 64, 1, 520, 5),  # 8 would fit: balanced into rows of 5 and 4
+    (3, 500, 12, 340, 1),  # wider than the page: still one a row
+    (0, 10, 1, 100, 1),
+    (64, 72, 6, 860, 11),  # 11 fit: 6 rows of at most 11
+])
+def test_fitting_columns(n, item, gap, width, expected):
+    cols = tiles.fitting_columns(n, item, gap, width)
+    assert cols == expected
+    assert cols == 1 or cols * item + (cols - 1) * gap <= width
 
 
 def test_colorize_gray_ramp_is_monotonic():
@@ -135,8 +123,6 @@ def test_colorize_gray_ramp_is_monotonic():
 def test_tiles_reject_bad_input():
     with pytest.raises(ValueError, match="height, width, channels"):
         tiles.feature_map_grid(np.zeros((4, 4)))
-    with pytest.raises(ValueError, match="kh, kw, in, out"):
-        tiles.filter_grid(np.zeros((3, 3, 3)))
     with pytest.raises(ValueError, match="colour map"):
         tiles.colorize(np.zeros((2, 2)), "jet")
 
