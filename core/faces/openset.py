@@ -94,6 +94,13 @@ class OpenSetReference:
     same_person: float  # mean distance from an enrolled face to the nearest other face of that person
     other_person: float  # mean distance from an enrolled face to the nearest face of another person
 
+    def __eq__(self, other) -> bool:  # the arrays compared whole: the dataclass's own __eq__ cannot
+        if not isinstance(other, OpenSetReference):
+            return NotImplemented
+        return (self.class_names == other.class_names and np.array_equal(self.embeddings, other.embeddings)
+                and np.array_equal(self.labels, other.labels) and self.threshold == other.threshold
+                and self.same_person == other.same_person and self.other_person == other.other_person)
+
     def to_dict(self) -> dict:
         data = np.ascontiguousarray(self.embeddings, dtype="<f2")
         return {"feature": feature_name(), "class_names": list(self.class_names), "threshold": self.threshold,
