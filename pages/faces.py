@@ -112,9 +112,11 @@ if entry is not None:
             show_face_pipeline(entry.model, entry.class_names, photo, key="face_try", threshold=threshold, margin=margin,
                                reference=reference)
     if entry.saved_id:
-        st.caption(f"Saved to the models folder as {entry.saved_id}: it holds the learned weights, not the photos.")
+        st.caption(f"Saved to the models folder as {entry.saved_id}: it holds the learned weights and each enrolled "
+                   "face's gradient pattern (HOG, to measure distances with), not the photos.")
     elif st.button("Save this model", icon=":material/save:", key="face_save",
-                   help="Write the model (its weights, not the photos) to the models folder, to load it later."):
+                   help="Write the model (its weights and the enrolled faces' gradient patterns, not the photos) "
+                        "to the models folder, to load it later."):
         save_to_registry(entry)
         if entry.save_error:
             st.error(entry.save_error)

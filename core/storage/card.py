@@ -198,6 +198,7 @@ class ModelCard:
             raise CardError(f"Expected a schema version of 1 or more. Received: {version!r}")
         faces = data.get("faces")
         source = data.get("source")
+        class_names = _names(data.get("class_names")) or []
         known = {"schema_version", "format_version", "faces", "source", "dataset", "metrics"} | {
             f.name for f in fields(cls)}
         return cls(
@@ -205,7 +206,7 @@ class ModelCard:
             created=str(data.get("created") or ""),
             source=source if source in SOURCES else "trained",
             dataset=DatasetRef.from_json_value(data.get("dataset")),
-            class_names=_names(data.get("class_names")) or [],
+            class_names=class_names,
             input_shape=_shape(data.get("input_shape")),
             preprocessing=dict(data["preprocessing"]) if isinstance(data.get("preprocessing"), dict)
             else dict(DEFAULT_PREPROCESSING),
@@ -222,7 +223,7 @@ class ModelCard:
             epochs_before=_count(data.get("epochs_before")),
             private=data.get("private") is True,
             face_margin=_number(faces.get("margin")) if isinstance(faces, dict) else None,
-            face_reference=_face_reference(faces),
+            face_reference=_face_reference(faces, class_names),
             owner=data["owner"] if isinstance(data.get("owner"), str) else None,
             versions=dict(data["versions"]) if isinstance(data.get("versions"), dict) else {},
             extra={k: v for k, v in data.items() if k not in known},
@@ -281,12 +282,14 @@ def reference_for(dataset) -> OpenSetReference | None:
         return None
 
 
-def _face_reference(faces) -> OpenSetReference | None:
+def _face_reference(faces, class_names: list[str]) -> OpenSetReference | None:
+    # a reference for other classes than the model's would compare a face with the wrong person's faces
     if not isinstance(faces, dict) or not isinstance(faces.get("reference"), dict):
         return None
     from core.faces.openset import OpenSetReference
 
-    return OpenSetReference.from_dict(faces["reference"])
+    reference = OpenSetReference.from_dict(faces["reference"])
+    return reference if reference is not None and reference.class_names == class_names else None
 
 
 def now_iso() -> str:

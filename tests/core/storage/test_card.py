@@ -168,6 +168,8 @@ def test_a_face_models_card_keeps_what_tells_its_people_from_strangers():
     again = ModelCard.from_json(card.to_json())
     assert again == card and again.face_reference.threshold == expected.threshold
     assert json.loads(card.to_json())["faces"]["margin"] == 0.2
+    renamed = json.loads(card.to_json()) | {"class_names": ["x", "y", "z"][:len(dataset.class_names)]}
+    assert ModelCard.from_dict(renamed).face_reference is None  # its faces are of other classes
     # a model that is not a face model gets none; nor does a dataset with a class of one image
     assert card_for_run(model, dataset, name="shapes").face_reference is None
     one = dataclasses.replace(dataset, x_train=dataset.x_train[:3], y_train=np.array([0, 0, 1]),
