@@ -218,7 +218,8 @@ def _grey(image: np.ndarray) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[-1] in (1, 3):
         arr = arr[..., 0] if arr.shape[-1] == 1 else arr @ np.array([0.299, 0.587, 0.114])
     if arr.ndim != 2:
-        raise ValueError(f"Expected an image of shape (H, W), (H, W, 1) or (H, W, 3). Received: shape={np.shape(image)}")
+        raise ValueError("Expected an image of shape (H, W), (H, W, 1) or (H, W, 3). "
+                         f"Received: shape={np.shape(image)}")
     arr = arr.astype(np.float64) / (255.0 if np.asarray(image).dtype == np.uint8 else 1.0)
     if arr.shape != EMBED_SIZE:
         arr = cv2.resize(arr, EMBED_SIZE[::-1], interpolation=cv2.INTER_AREA)

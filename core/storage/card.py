@@ -3,7 +3,8 @@
 A ``ModelCard`` is what ``NAME.json`` holds next to ``NAME.keras``: the dataset the model was
 trained on, its class names and input shape, how pixels are prepared, its architecture, the
 training configuration, the history and test metrics, the model it continued from, who owns
-it, and for a face model how its faces were cut and what tells its people from strangers. Every reader uses its attributes; ``to_json`` and ``from_json`` are the only places that
+it, and for a face model how its faces were cut and what tells its people from strangers.
+Every reader uses its attributes; ``to_json`` and ``from_json`` are the only places that
 know the file's layout.
 
 ``from_json`` reads every layout an earlier version wrote: schema 1 (the first, with

@@ -65,7 +65,8 @@ def comparison_rows(result: dict) -> list[dict]:
             continue
         recipe = RECIPES.get(run["recipe"]) or BASELINES.get(run["recipe"])
         title = PRESETS[recipe.preset].title if recipe and recipe.preset in PRESETS else run["recipe"]
-        rows.append({"model": title, "test accuracy": format_accuracy(run["test_accuracy"]), "parameters": f"{run['params']:,}",
+        rows.append({"model": title, "test accuracy": format_accuracy(run["test_accuracy"]),
+                     "parameters": f"{run['params']:,}",
                      "training": f"{run['train_seconds']:.1f} s", "epochs": run["epochs"],
                      "batch": run.get("batch_size"), "learning rate": run.get("learning_rate")})
     return rows

@@ -88,7 +88,8 @@ def test_recognise_faces_calls_a_face_far_from_the_named_persons_faces_unknown(a
     assert far.sure and far.near is False and far.identity == UNKNOWN and far.best == near.best
     np.testing.assert_array_equal(far.probabilities, near.probabilities)  # the softmax is the same either way
     # the probability threshold still applies on top of the distance
-    unsure = recognise_faces(model, ["a", "b"], astronaut, threshold=1.0, reference=dataclasses.replace(reference, threshold=r.distance + 1e-6))[0]
+    loose = dataclasses.replace(reference, threshold=r.distance + 1e-6)
+    unsure = recognise_faces(model, ["a", "b"], astronaut, threshold=1.0, reference=loose)[0]
     assert unsure.identity == UNKNOWN and not unsure.sure and unsure.near
     with pytest.raises(ValueError, match=r"Expected a reference for the classes \['a', 'c'\]"):
         recognise_faces(model, ["a", "c"], astronaut, reference=reference)

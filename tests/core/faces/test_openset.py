@@ -77,7 +77,8 @@ def reference_by_loops(images, labels) -> tuple[np.ndarray, np.ndarray, float]:
     row_labels, row_source = np.concatenate([labels, labels]), np.concatenate([np.arange(n)] * 2)
     same, other = [], []
     for i in range(n):
-        own = [np.linalg.norm(rows[i] - rows[j]) for j in range(2 * n) if row_source[j] != i and row_labels[j] == labels[i]]
+        own = [np.linalg.norm(rows[i] - rows[j]) for j in range(2 * n)
+               if row_source[j] != i and row_labels[j] == labels[i]]
         others = [np.linalg.norm(rows[i] - rows[j]) for j in range(2 * n) if row_labels[j] != labels[i]]
         same.append(min(own))
         other.append(min(others))
@@ -100,12 +101,13 @@ def test_decide_keeps_the_name_only_within_the_threshold_of_that_persons_faces()
     images, labels = people()
     reference = O.build_reference(images, labels, ["a", "b", "c"])
     rows, _, _ = reference_by_loops(images, labels)
+    row_labels = np.concatenate([labels, labels])
     # a new photo of "b", and a stranger: another base image
     new_b = np.clip(images[4].astype(np.int16) + 10, 0, 255).astype(np.uint8)
     for face in (new_b, face_like(999)):
         e = O.face_embedding(face)
         for label, name in enumerate("abc"):
-            expected = min(np.linalg.norm(e - rows[j]) for j in range(len(rows)) if np.concatenate([labels, labels])[j] == label)
+            expected = min(np.linalg.norm(e - rows[j]) for j in range(len(rows)) if row_labels[j] == label)
             decision = O.decide(reference, e, label)
             assert decision.distance == pytest.approx(expected, rel=1e-5)
             assert decision.threshold == reference.threshold and decision.candidate == name
