@@ -107,7 +107,7 @@ def answer_reasons(r: Recognition, threshold: float) -> list[str]:
     if r.distance is not None:
         verdict = r.best if r.near else "unknown"
         lines.append(f"Distance {r.distance:.2f}, threshold {r.distance_threshold:.2f}: {verdict}. "
-                     + (f"As close to {r.best}'s enrolled faces as their own photos are to each other."
+                     + (f"Within the threshold of an enrolled photo of {r.best}."
                         if r.near else f"The CNN's best guess is {r.best}, but this face is further from every "
                                        f"enrolled photo of {r.best} than the threshold."))
     if not r.sure:
