@@ -83,8 +83,20 @@ show_progress()
 entry = workspace().page_model("faces")  # the model this page's last finished run produced
 if entry is not None:
     st.subheader("3 · Recognise")
-    st.caption(f"{entry.name} knows: {', '.join(entry.class_names)}. Anyone else should "
-               "come out as unknown: the threshold sets how sure it must be to give a name.")
+    reference = entry.card.face_reference
+    st.caption(f"{entry.name} knows: {', '.join(entry.class_names)}. Anyone else should come out as unknown. "
+               "The CNN alone cannot say \"nobody I know\": it has one output per person, and its probabilities "
+               "always add up to 100 % over them, so a stranger's face still goes to whoever it resembles most, "
+               "often at 99 %. So the face is also compared with the enrolled photos.")
+    if reference is not None:
+        st.caption(f"Distance threshold {reference.threshold:.2f}: halfway between how far each enrolled photo is from "
+                   f"the nearest other photo of the same person ({reference.same_person:.2f} on average) and from the "
+                   f"nearest photo of someone else ({reference.other_person:.2f}). Further than that from the named "
+                   "person's photos, the face is unknown. Distances are between the faces' gradient patterns (HOG), "
+                   "which describe strangers as well as the enrolled people.")
+    else:
+        st.warning("This model has no enrolled faces to compare with: only its probabilities decide, and a stranger "
+                   "may get a name. Train again to add them.", icon=":material/warning:")
     source = st.radio("Picture", ["camera", "upload"], horizontal=True, key=persist("face_try_source", "camera"),
                       format_func={"camera": "Webcam snapshot", "upload": "Upload a photo"}.get)
     shot = (st.camera_input("Snapshot to recognise", key="face_try_camera") if source == "camera" else
@@ -96,11 +108,14 @@ if entry is not None:
         except ImageDecodeError as exc:
             st.error(str(exc))
         else:
-            show_face_pipeline(entry.model, entry.class_names, photo, key="face_try", threshold=threshold, margin=margin)
+            show_face_pipeline(entry.model, entry.class_names, photo, key="face_try", threshold=threshold, margin=margin,
+                               reference=reference)
     if entry.saved_id:
-        st.caption(f"Saved to the models folder as {entry.saved_id}: it holds the learned weights, not the photos.")
+        st.caption(f"Saved to the models folder as {entry.saved_id}: it holds the learned weights and each enrolled "
+                   "face's gradient pattern (HOG, to measure distances with), not the photos.")
     elif st.button("Save this model", icon=":material/save:", key="face_save",
-                   help="Write the model (its weights, not the photos) to the models folder, to load it later."):
+                   help="Write the model (its weights and the enrolled faces' gradient patterns, not the photos) "
+                        "to the models folder, to load it later."):
         save_to_registry(entry)
         if entry.save_error:
             st.error(entry.save_error)

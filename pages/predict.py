@@ -39,7 +39,8 @@ if face_mode:
                "answer, for each face in the picture.")
     threshold, margin = face_controls("pred_face", margin=entry.card.face_margin)
     photo = original if original is not None else to_uint8(image)
-    show_face_pipeline(entry.model, entry.class_names, photo, key="pred_face", threshold=threshold, margin=margin)
+    show_face_pipeline(entry.model, entry.class_names, photo, key="pred_face", threshold=threshold, margin=margin,
+                       reference=entry.card.face_reference)
     st.stop()
 
 gallery_id = model_key(entry)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.faces.detect import DEFAULT_MARGIN, Face, FaceError, align_face, detect_faces, draw_faces
 from core.faces.enrol import Recognition, recognise_faces
+from core.faces.openset import OpenSetReference
 from core.inspection.layers import activations, conv_layers
 from core.visuals.figures import probability_bar
 from core.visuals.tiles import feature_map_grid, image_tile
@@ -28,8 +29,9 @@ def face_controls(key: str, margin: float | None = None) -> tuple[float, float]:
     cols = st.columns(2)
     threshold = cols[0].slider("Name a face only when the model is more than (%) sure", 0, 100, step=5,
                                key=persist(f"{key}_threshold", 60),
-                               help="Below this, the face is called \"unknown\": someone the model was not trained on "
-                                    "gets a spread of low probabilities, or one it is not sure of.") / 100
+                               help="Below this, the face is called \"unknown\". Its probabilities always add up to "
+                                    "100 % over the people the model knows, so a stranger can get a high one too: "
+                                    "for a face model, the distance to the enrolled faces decides that.") / 100
     default_margin = int(round(100 * (DEFAULT_MARGIN if margin is None else margin)))
     chosen = cols[1].slider("Margin around the face (%)", 0, 60, step=5, key=persist(f"{key}_margin", default_margin),
                             help="How much of the hair, chin and background the crop keeps, as a share of the "
@@ -46,14 +48,18 @@ def _detected(_photo: np.ndarray, digest: str) -> list[Face]:
 
 
 def show_face_pipeline(model, class_names: list[str], photo: np.ndarray, key: str, threshold: float,
-                       margin: float = DEFAULT_MARGIN) -> list[Recognition]:
-    """Find, align and identify every face of ``photo`` and draw each stage; returns the recognitions."""
+                       margin: float = DEFAULT_MARGIN, reference: OpenSetReference | None = None) -> list[Recognition]:
+    """Find, align and identify every face of ``photo`` and draw each stage; returns the recognitions.
+
+    With ``reference`` (a face model's card keeps one), a face far from every enrolled face of
+    the person the CNN names is unknown, and the answer shows that distance and the threshold.
+    """
     try:
         with st.spinner("Finding faces…"):
             photo = np.ascontiguousarray(photo)
             digest = hashlib.blake2b(photo.tobytes() + repr(photo.shape).encode(), digest_size=16).hexdigest()
             found = recognise_faces(model, class_names, photo, threshold=threshold, margin=margin,
-                                    faces=_detected(photo, digest))
+                                    faces=_detected(photo, digest), reference=reference)
     except FaceError as exc:
         st.error(str(exc))
         return []
@@ -89,10 +95,24 @@ def show_face_pipeline(model, class_names: list[str], photo: np.ndarray, key: st
                 st.metric("5 · Answer", r.identity,
                           f"{r.confidence:.0%} sure" if r.known else f"closest: {r.best}, {r.confidence:.0%}",
                           delta_color="off", delta_arrow="off")
-                if not r.known:
-                    st.caption(f"Not over the {threshold:.0%} threshold: the model's best guess, {r.best}, is not sure enough.")
+                for line in answer_reasons(r, threshold):
+                    st.caption(line)
             st.plotly_chart(probability_bar(r.probabilities, class_names), key=f"{key}_face_probs_{i}")
     return found
+
+
+def answer_reasons(r: Recognition, threshold: float) -> list[str]:
+    """What decided a face's answer, in plain words: the distance to the enrolled faces and the softmax."""
+    lines = []
+    if r.distance is not None:
+        verdict = r.best if r.near else "unknown"
+        lines.append(f"Distance {r.distance:.2f}, threshold {r.distance_threshold:.2f}: {verdict}. "
+                     + (f"Within the threshold of an enrolled photo of {r.best}."
+                        if r.near else f"The CNN's best guess is {r.best}, but this face is further from every "
+                                       f"enrolled photo of {r.best} than the threshold."))
+    if not r.sure:
+        lines.append(f"Not over the {threshold:.0%} threshold: the model's best guess, {r.best}, is not sure enough.")
+    return lines
 
 
 def _with_eye_line(aligned, face) -> np.ndarray:

@@ -25,6 +25,7 @@ from core.data import Dataset
 from core.data.class_images import ClassImageError, check_class_name
 from core.data.images import decode_image
 from core.faces.detect import DEFAULT_MARGIN, AlignedFace, Face, FaceError, align_face, detect_faces, to_cnn_input
+from core.faces.openset import UNKNOWN, OpenSetReference, decide, face_embedding
 
 CROP_SIZE = (64, 64)  # (height, width) of the kept crops and of the CNN trained on them
 MIN_FACES = 5  # per identity: 4 to learn from, 1 to test
@@ -181,18 +182,29 @@ class Recognition:
     aligned: AlignedFace
     cnn_input: np.ndarray  # float (H, W, C), what the model was given
     probabilities: np.ndarray
-    identity: str  # a class name, or UNKNOWN below the threshold
-    best: str  # the most probable class, whatever the threshold
+    identity: str  # a class name, or UNKNOWN (not sure enough, or too far from the enrolled faces)
+    best: str  # the most probable class, whatever the thresholds
     confidence: float  # its probability
     known: bool = field(default=True)
+    distance: float | None = None  # to the nearest enrolled face of ``best`` (None: no reference to compare with)
+    distance_threshold: float | None = None  # the reference's: further than this is unknown
+    sure: bool = True  # the probability of ``best`` was over the threshold (a stranger's can be, too)
 
-
-UNKNOWN = "unknown"
+    @property
+    def near(self) -> bool | None:
+        """Whether the face is within the distance threshold of ``best``'s enrolled faces; None without a reference."""
+        return None if self.distance is None else self.distance <= self.distance_threshold
 
 
 def recognise_faces(model, class_names: list[str], photo: np.ndarray, threshold: float = 0.6,
-                    margin: float = DEFAULT_MARGIN, faces: list[Face] | None = None) -> list[Recognition]:
-    """Detect, align and classify every face of ``photo``; a face whose best class is not over ``threshold`` is unknown.
+                    margin: float = DEFAULT_MARGIN, faces: list[Face] | None = None,
+                    reference: OpenSetReference | None = None) -> list[Recognition]:
+    """Detect, align and identify every face of ``photo``.
+
+    The model names the most probable of its classes; the face is unknown when that
+    probability is not over ``threshold`` or, given a ``reference``, when the face is
+    further than its threshold from every enrolled face of that person
+    (``core.faces.openset``: softmax alone cannot say "nobody I know").
 
     Args:
         model: a classifier of faces, its input any (height, width, 1 or 3).
@@ -201,11 +213,15 @@ def recognise_faces(model, class_names: list[str], photo: np.ndarray, threshold:
         threshold: a face is given a name only when its best class's probability is over this (1: never).
         margin: how faces are cut out, as the model's training faces were.
         faces: the faces ``detect_faces`` found in ``photo`` already, if known (detection is the slow part).
+        reference: the enrolled faces' embeddings and distance threshold, kept in the model's card.
     """
     from core.inspection.predict import class_probabilities
 
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"Expected a threshold in [0, 1]. Received: {threshold}")
+    if reference is not None and list(reference.class_names) != list(class_names):
+        raise ValueError(f"Expected a reference for the classes {list(class_names)}. "
+                         f"Received: one for {list(reference.class_names)}")
     shape = tuple(int(v) for v in model.input_shape[1:])
     out = []
     for face in detect_faces(photo) if faces is None else faces:
@@ -213,8 +229,14 @@ def recognise_faces(model, class_names: list[str], photo: np.ndarray, threshold:
         x = to_cnn_input(aligned.image, shape)
         probs = class_probabilities(model, x)
         best = int(np.argmax(probs))
-        known = bool(probs[best] > threshold)
+        sure = known = bool(probs[best] > threshold)
+        distance = distance_threshold = None
+        if reference is not None:
+            decision = decide(reference, face_embedding(x), best)
+            known = sure and decision.known
+            distance, distance_threshold = decision.distance, decision.threshold
         out.append(Recognition(face=face, aligned=aligned, cnn_input=x, probabilities=probs,
                                identity=class_names[best] if known else UNKNOWN, best=class_names[best],
-                               confidence=float(probs[best]), known=known))
+                               confidence=float(probs[best]), known=known, distance=distance,
+                               distance_threshold=distance_threshold, sure=sure))
     return out

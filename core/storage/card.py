@@ -2,8 +2,9 @@
 
 A ``ModelCard`` is what ``NAME.json`` holds next to ``NAME.keras``: the dataset the model was
 trained on, its class names and input shape, how pixels are prepared, its architecture, the
-training configuration, the history and test metrics, the model it continued from, and who owns
-it. Every reader uses its attributes; ``to_json`` and ``from_json`` are the only places that
+training configuration, the history and test metrics, the model it continued from, who owns
+it, and for a face model how its faces were cut and what tells its people from strangers.
+Every reader uses its attributes; ``to_json`` and ``from_json`` are the only places that
 know the file's layout.
 
 ``from_json`` reads every layout an earlier version wrote: schema 1 (the first, with
@@ -20,6 +21,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.faces.openset import OpenSetReference
 
 SCHEMA_VERSION = 2
 
@@ -108,6 +113,7 @@ class ModelCard:
     epochs_before: int | None = None  # the parent's epochs_total
     private: bool = False  # trained on enrolled faces: written to disk only when its user saves it
     face_margin: float | None = None  # crop margin of the faces it was trained on (a face model)
+    face_reference: OpenSetReference | None = None  # its enrolled faces' embeddings and "unknown" threshold
     owner: str | None = None  # the user whose workspace holds it; None: this machine's user
     versions: dict = field(default_factory=dict)  # library versions that wrote it, e.g. {"keras": "3.15.1"}
     extra: dict = field(default_factory=dict)  # fields this version does not know, kept as they were
@@ -161,11 +167,19 @@ class ModelCard:
             "parent_id": self.parent_id,
             "epochs_before": self.epochs_before,
             "private": self.private,
-            "faces": {"margin": self.face_margin} if self.face_margin is not None else None,
+            "faces": self._faces_dict(),
             "owner": self.owner,
             "versions": dict(self.versions),
         }
         return {**self.extra, **data}
+
+    def _faces_dict(self) -> dict | None:
+        if self.face_margin is None:
+            return None
+        faces = {"margin": self.face_margin}
+        if self.face_reference is not None:
+            faces["reference"] = self.face_reference.to_dict()
+        return faces
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=_json_default)
@@ -185,6 +199,7 @@ class ModelCard:
             raise CardError(f"Expected a schema version of 1 or more. Received: {version!r}")
         faces = data.get("faces")
         source = data.get("source")
+        class_names = _names(data.get("class_names")) or []
         known = {"schema_version", "format_version", "faces", "source", "dataset", "metrics"} | {
             f.name for f in fields(cls)}
         return cls(
@@ -192,7 +207,7 @@ class ModelCard:
             created=str(data.get("created") or ""),
             source=source if source in SOURCES else "trained",
             dataset=DatasetRef.from_json_value(data.get("dataset")),
-            class_names=_names(data.get("class_names")) or [],
+            class_names=class_names,
             input_shape=_shape(data.get("input_shape")),
             preprocessing=dict(data["preprocessing"]) if isinstance(data.get("preprocessing"), dict)
             else dict(DEFAULT_PREPROCESSING),
@@ -209,6 +224,7 @@ class ModelCard:
             epochs_before=_count(data.get("epochs_before")),
             private=data.get("private") is True,
             face_margin=_number(faces.get("margin")) if isinstance(faces, dict) else None,
+            face_reference=_face_reference(faces, class_names),
             owner=data["owner"] if isinstance(data.get("owner"), str) else None,
             versions=dict(data["versions"]) if isinstance(data.get("versions"), dict) else {},
             extra={k: v for k, v in data.items() if k not in known},
@@ -231,6 +247,7 @@ def card_for_run(model, dataset, *, name: str, spec: dict | None = None, train_c
     """The card of a model trained on ``dataset`` (``result`` is what ``train_model`` returned).
 
     With ``parent`` (the card of the model this run continued from), the epochs count on from its own.
+    A face model (``face_margin`` given) also gets its ``face_reference``, from every image of ``dataset``.
     """
     import keras
     import tensorflow as tf
@@ -246,6 +263,7 @@ def card_for_run(model, dataset, *, name: str, spec: dict | None = None, train_c
         epochs_total=(epochs_before or 0) + (result.get("epochs_done") or 0), params=int(model.count_params()),
         parent=parent.name if parent is not None else None, parent_id=parent_id, epochs_before=epochs_before,
         private=private, face_margin=face_margin,
+        face_reference=reference_for(dataset) if face_margin is not None else None,
         versions={"keras": keras.__version__, "tensorflow": tf.__version__},
     )
     _store_novelty_calibration(card, model, dataset)
@@ -264,6 +282,31 @@ def _store_novelty_calibration(card: ModelCard, model, dataset) -> None:
         store_calibration(card, calibrate_on_dataset(model, dataset))
     except ValueError:
         pass
+
+
+def reference_for(dataset) -> OpenSetReference | None:
+    """The open-set reference of a face model trained on ``dataset``: all its faces, train and test; None
+    when they cannot give one (fewer than 2 people, or a person with 1 face)."""
+    import numpy as np
+
+    from core.faces.openset import build_reference
+
+    images = list(dataset.x_train) + list(dataset.x_test)
+    labels = np.concatenate([dataset.y_train, dataset.y_test]).astype(np.int64)
+    try:
+        return build_reference(images, labels, list(dataset.class_names))
+    except ValueError:
+        return None
+
+
+def _face_reference(faces, class_names: list[str]) -> OpenSetReference | None:
+    # a reference for other classes than the model's would compare a face with the wrong person's faces
+    if not isinstance(faces, dict) or not isinstance(faces.get("reference"), dict):
+        return None
+    from core.faces.openset import OpenSetReference
+
+    reference = OpenSetReference.from_dict(faces["reference"])
+    return reference if reference is not None and reference.class_names == class_names else None
 
 
 def now_iso() -> str:

@@ -3,14 +3,18 @@
 ``python -m bench.time_to_accuracy --dataset NAME --baseline --save
 assets/benchmarks/NAME.json`` writes a file here; the pages read it with
 ``load_benchmark`` and never make a figure up: a missing file shows nothing.
+A recipe's accuracy is read from its file by ``recipe_measurement`` and written
+by ``format_accuracy``, wherever a page shows it (the Train page's recipe line,
+the Who am I? comparison), so no page can show a figure of its own.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parents[1] / "assets" / "benchmarks"
+BENCH_DIR = Path(__file__).resolve().parents[2] / "assets" / "benchmarks"
 
 
 def load_benchmark(dataset: str, folder: Path | None = None) -> dict | None:
@@ -21,6 +25,33 @@ def load_benchmark(dataset: str, folder: Path | None = None) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and "recipe" in data else None
+
+
+@dataclass(frozen=True)
+class RecipeMeasurement:
+    """What ``bench.time_to_accuracy`` measured for a recipe: its run's figures, from the saved file."""
+
+    test_accuracy: float  # on the official test split
+    train_seconds: float
+    epochs: int
+    cpus: int | None  # of the machine it was measured on
+    measured: str | None  # the date
+
+
+def recipe_measurement(dataset: str, folder: Path | None = None) -> RecipeMeasurement | None:
+    """The recipe run of ``dataset``'s saved benchmark, or None when there is none (or it lacks the figures)."""
+    result = load_benchmark(dataset, folder)
+    run = result.get("recipe") if result else None
+    try:
+        return RecipeMeasurement(test_accuracy=float(run["test_accuracy"]), train_seconds=float(run["train_seconds"]),
+                                 epochs=int(run["epochs"]), cpus=result.get("cpus"), measured=result.get("measured"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def format_accuracy(value: float) -> str:
+    """An accuracy as every page writes it: 0.975 -> "97.5%"."""
+    return f"{value:.1%}"
 
 
 def comparison_rows(result: dict) -> list[dict]:
@@ -34,7 +65,8 @@ def comparison_rows(result: dict) -> list[dict]:
             continue
         recipe = RECIPES.get(run["recipe"]) or BASELINES.get(run["recipe"])
         title = PRESETS[recipe.preset].title if recipe and recipe.preset in PRESETS else run["recipe"]
-        rows.append({"model": title, "test accuracy": f"{run['test_accuracy']:.1%}", "parameters": f"{run['params']:,}",
+        rows.append({"model": title, "test accuracy": format_accuracy(run["test_accuracy"]),
+                     "parameters": f"{run['params']:,}",
                      "training": f"{run['train_seconds']:.1f} s", "epochs": run["epochs"],
                      "batch": run.get("batch_size"), "learning rate": run.get("learning_rate")})
     return rows

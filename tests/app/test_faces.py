@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 
 from apptest_helpers import open_page, train_to_end, widget_by_prefix
 from class_photos import TEXT_AS_JPG
@@ -38,7 +39,7 @@ def files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
-def test_enrol_from_the_webcam_train_and_recognise():
+def test_enrol_from_the_webcam_train_and_recognise(shared_datasets_or_none):
     at = open_page("pages/faces.py")
     data_dir, models_dir = Path(os.environ["CNNLAB_DATA_DIR"]), Path(os.environ["CNNLAB_MODELS_DIR"])
     before = files_under(data_dir) + files_under(models_dir)
@@ -84,12 +85,31 @@ def test_enrol_from_the_webcam_train_and_recognise():
     # nothing was written to disk: no snapshot, no crop, no model
     assert files_under(data_dir) + files_under(models_dir) == before
 
-    # recognise new snapshots from the webcam: each person by name, both in one frame
+    # the card keeps what tells the enrolled people from strangers; the page says how it was calibrated
+    reference = entry.card.face_reference
+    assert reference is not None and reference.class_names == ["Eileen", "Sam"]
+    assert any("cannot say \"nobody I know\"" in c.value for c in at.caption)
+    assert any(c.value.startswith(f"Distance threshold {reference.threshold:.2f}: halfway") for c in at.caption)
+
+    # recognise new snapshots from the webcam: each person by name, both in one frame, with the distance
     for person, name in (("astronaut", "Eileen"), ("cameraman", "Sam")):
         at.camera_input(key="face_try_camera").set_value(("live.jpg", snapshot(person, 50), "image/jpeg")).run()
         assert not at.exception and not at.error
         answers = [m for m in at.metric if m.label == "5 · Answer"]
         assert [m.value for m in answers] == [name], [m.value for m in answers]
+        assert any(c.value.startswith("Distance ") and f", threshold {reference.threshold:.2f}: {name}." in c.value
+                   for c in at.caption)
+    # a stranger's face is unknown however sure the softmax is: too far from both people's faces
+    if shared_datasets_or_none is not None:
+        from PIL import Image
+
+        from face_photos import jpeg
+
+        stranger = np.asarray(Image.open(shared_datasets_or_none / "orl_faces" / "s1" / "1.pgm").convert("RGB"))
+        at.camera_input(key="face_try_camera").set_value(("stranger.jpg", jpeg(stranger), "image/jpeg")).run()
+        assert [m.value for m in at.metric if m.label == "5 · Answer"] == ["unknown"]
+        assert any(c.value.startswith("Distance ") and f", threshold {reference.threshold:.2f}: unknown." in c.value
+                   and "The CNN's best guess is" in c.value for c in at.caption)
     at.camera_input(key="face_try_camera").set_value(("both.jpg", two_faces(51), "image/jpeg")).run()
     assert [m.value for m in at.metric if m.label == "5 · Answer"] == ["Eileen", "Sam"]
     # a face is named only when its probability is over the threshold: at 100 % nobody is

@@ -47,3 +47,49 @@ def test_recognise_faces_names_a_face_only_over_the_threshold(astronaut, monkeyp
     assert calls == [] and again.face.box == r.face.box
     np.testing.assert_array_equal(again.probabilities, r.probabilities)
 
+
+
+def test_recognise_faces_calls_a_face_far_from_the_named_persons_faces_unknown(astronaut):
+    """With a reference, the softmax's answer stands only within the distance threshold (core.faces.openset)."""
+    import dataclasses
+
+    import keras
+
+    from core.faces.detect import align_face, detect_faces, to_cnn_input
+    from core.faces.enrol import UNKNOWN, recognise_faces
+    from core.faces.openset import build_reference, decide, face_embedding
+    from face_photos import snapshot
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((64, 64, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs)))
+
+    def crops(person):
+        from core.data.images import decode_image
+
+        out = []
+        for seed in range(3):
+            photo = np.asarray(decode_image(snapshot(person, seed)).convert("RGB"))
+            out.append(to_cnn_input(align_face(photo, detect_faces(photo)[0], (64, 64)).image, (64, 64, 3)))
+        return out
+
+    astro, camera = crops("astronaut"), crops("cameraman")
+    reference = build_reference(astro + camera, [0] * 3 + [1] * 3, ["a", "b"])
+    r = recognise_faces(model, ["a", "b"], astronaut, threshold=0.0, reference=reference)[0]
+    expected = decide(reference, face_embedding(r.cnn_input), int(np.argmax(r.probabilities)))
+    assert (r.distance, r.distance_threshold) == (expected.distance, reference.threshold)
+    assert r.known == expected.known and r.identity == expected.identity and r.sure
+    # the threshold decides: just over the distance, the name stands; just under it, the face is unknown
+    near = recognise_faces(model, ["a", "b"], astronaut, threshold=0.0,
+                           reference=dataclasses.replace(reference, threshold=r.distance + 1e-6))[0]
+    assert near.known and near.near and near.identity == near.best == expected.candidate
+    far = recognise_faces(model, ["a", "b"], astronaut, threshold=0.0,
+                          reference=dataclasses.replace(reference, threshold=r.distance - 1e-6))[0]
+    assert far.sure and far.near is False and far.identity == UNKNOWN and far.best == near.best
+    np.testing.assert_array_equal(far.probabilities, near.probabilities)  # the softmax is the same either way
+    # the probability threshold still applies on top of the distance
+    loose = dataclasses.replace(reference, threshold=r.distance + 1e-6)
+    unsure = recognise_faces(model, ["a", "b"], astronaut, threshold=1.0, reference=loose)[0]
+    assert unsure.identity == UNKNOWN and not unsure.sure and unsure.near
+    with pytest.raises(ValueError, match=r"Expected a reference for the classes \['a', 'c'\]"):
+        recognise_faces(model, ["a", "c"], astronaut, reference=reference)

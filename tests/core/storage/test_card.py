@@ -12,6 +12,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.storage.card import SCHEMA_VERSION, CardError, DatasetRef, Metrics, ModelCard
@@ -147,3 +148,30 @@ def test_card_for_run_counts_epochs_on_from_its_parent():
     first = card_for_run(model, dataset, name="fresh", result=result, private=True, face_margin=0.3)
     assert first.parent is None and first.epochs_before is None and first.epochs_total == 2
     assert first.private and first.face_margin == 0.3
+
+
+def test_a_face_models_card_keeps_what_tells_its_people_from_strangers():
+    """card_for_run builds the open-set reference from every face of the dataset; it survives the file unchanged."""
+    import keras
+
+    from core.data import load_dataset
+    from core.faces.openset import build_reference
+    from core.storage.card import card_for_run
+
+    dataset = load_dataset("shapes", {"n_train": 40, "n_test": 8})
+    model = keras.Sequential([keras.Input(dataset.input_shape), keras.layers.Flatten(),
+                              keras.layers.Dense(dataset.num_classes, activation="softmax")])
+    card = card_for_run(model, dataset, name="faces", private=True, face_margin=0.2)
+    expected = build_reference(list(dataset.x_train) + list(dataset.x_test),
+                               np.concatenate([dataset.y_train, dataset.y_test]), dataset.class_names)
+    assert card.face_reference == expected and card.face_reference.class_names == dataset.class_names
+    again = ModelCard.from_json(card.to_json())
+    assert again == card and again.face_reference.threshold == expected.threshold
+    assert json.loads(card.to_json())["faces"]["margin"] == 0.2
+    renamed = json.loads(card.to_json()) | {"class_names": ["x", "y", "z"][:len(dataset.class_names)]}
+    assert ModelCard.from_dict(renamed).face_reference is None  # its faces are of other classes
+    # a model that is not a face model gets none; nor does a dataset with a class of one image
+    assert card_for_run(model, dataset, name="shapes").face_reference is None
+    one = dataclasses.replace(dataset, x_train=dataset.x_train[:3], y_train=np.array([0, 0, 1]),
+                              x_test=dataset.x_test[:0], y_test=dataset.y_test[:0])
+    assert card_for_run(model, one, name="faces", face_margin=0.2).face_reference is None
