@@ -76,19 +76,18 @@ def test_a_drawn_shape_passes_both_checks():
 def test_without_stored_thresholds_the_page_measures_them_on_the_matching_dataset_or_says_it_cannot_tell():
     at = open_page("pages/predict.py")
     shipped = at.session_state["models"]["shipped:shapes_default"]
-    from ui.model_entry import ModelEntry
+    from ui.workspace import personal_user, workspace_for
 
+    ws = workspace_for(personal_user())  # the models of the user's workspace, which every tab shows
     bare = replace(shipped.card, extra={k: v for k, v in shipped.card.extra.items() if k != CARD_KEY})
-    at.session_state["models"]["session:bare"] = ModelEntry("session:bare", shipped.model, bare)
-    at.session_state["current_model"] = "session:bare"
+    ws.set_current(ws.add_model(shipped.model, bare).id)
     upload(at, "chelsea.jpg", jpeg_bytes(skimage.data.chelsea()))
     assert any("measured just now on 1,000 test images of Shapes (synthetic)" in c.value for c in at.caption)
     assert at.warning and checks(at)["Feature distance (conv2)"]["result"] == "too far"
 
     # the same model under other class names: no dataset fits it and its card holds nothing
     renamed = replace(bare, class_names=["ring", "box", "wedge", "spark"], dataset=None)
-    at.session_state["models"]["session:renamed"] = ModelEntry("session:renamed", shipped.model, renamed)
-    at.session_state["current_model"] = "session:renamed"
+    ws.set_current(ws.add_model(shipped.model, renamed).id)
     at.run()
     assert not at.exception and not at.warning and not at.dataframe
     assert any("cannot tell" in i.value for i in at.info)
