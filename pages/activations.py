@@ -9,6 +9,7 @@ from core.inspection.layers import activations, visual_layers
 from core.inspection.predict import class_probabilities
 from core.visuals.figures import heatmap
 from core.visuals.tiles import COLORMAPS, feature_map_grid, image_tile
+from ui.dataset_fit import context_bar, pairing
 from ui.evolution import show_evolution
 from ui.router import require_router
 from ui.session import current_model
@@ -22,6 +23,7 @@ st.title("Activations")
 st.caption("Feed one image through the network and look at what every layer outputs. Each small picture is a "
            "feature map: bright where that channel's filter found its pattern. Pooling layers shrink the maps, "
            "keeping the strongest responses, so deeper layers see a coarser but more abstract picture.")
+context_bar(pairing(entry), key="act_ctx")
 
 PLOTLY_SCALES = {"viridis": "Viridis", "magma": "Magma", "inferno": "Inferno", "gray": "Greys_r"}
 

@@ -9,7 +9,7 @@ from core.inspection.filter_summary import strongest_first, summarise_filters
 from core.inspection.layers import conv_filters, conv_layers
 from core.visuals.filter_sheet import filter_sheet
 from core.visuals.tiles import feature_map_grid, grid, image_tile
-from ui.dataset_fit import dataset_for
+from ui.dataset_fit import context_bar, dataset_for, pairing
 from ui.evolution import show_evolution
 from ui.router import require_router
 from ui.session import current_model, model_key
@@ -32,6 +32,7 @@ st.title("Filters")
 st.caption("A filter is a small grid of weights the network learned. It slides over its input and responds "
            "strongly wherever the input looks like it. First-layer filters of an image model often become edge, "
            "colour and corner detectors; deeper filters combine the maps of the layer before.")
+context_bar(pairing(entry), key="filt")
 
 layers = conv_layers(entry.model)
 if not layers:

@@ -8,6 +8,7 @@ from core.inspection.novelty import assess
 from core.inspection.predict import class_probabilities, top_k
 from core.visuals.figures import probability_bar
 from core.visuals.tiles import image_tile
+from ui.dataset_fit import context_bar, pairing
 from ui.explain_view import show_explanations
 from ui.face_view import face_controls, show_face_pipeline
 from ui.novelty_view import calibration_for, show_novelty, show_softmax_meaning
@@ -24,6 +25,7 @@ st.title("Predict")
 st.caption("The model only ever sees a small square of pixels: your picture is cropped, resized and converted to "
            f"{entry.input_shape[0]}×{entry.input_shape[1]} {'colour' if entry.input_shape[2] == 3 else 'grey'} pixels first. "
            "Its last layer, the softmax, turns the scores into probabilities that add up to 100%.")
+context_bar(pairing(entry), key="pred_ctx")
 st.markdown(f"Classes: {', '.join(entry.class_names)}")
 
 face_mode = st.toggle("Face mode", key=persist(f"pred_face_mode_{entry.id}", entry.card.is_face_model),

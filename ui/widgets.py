@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.data.images import SUPPORTED, ImageDecodeError, decode_image, encode_png, image_notes, to_model_input
 
-from .dataset_fit import model_dataset
+from .dataset_fit import dataset_for
 from .model_entry import ModelEntry
 from .widget_memory import persist
 
@@ -20,7 +20,7 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
         and the original picture (uint8 array) when it came from a file or camera;
         ``None`` while nothing usable is chosen. Bad files show an error here.
     """
-    dataset = model_dataset(entry) if "sample" in sources else None
+    dataset = dataset_for(entry) if "sample" in sources else None  # never a dataset it was not made for
     labels = {"sample": "Dataset sample", "upload": "Upload a photo", "camera": "Webcam snapshot"}
     available = [s for s in sources if s != "sample" or dataset is not None]
     source = st.radio("Image source", available, format_func=labels.get, horizontal=True,
