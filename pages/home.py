@@ -1,15 +1,13 @@
 """Overview: what CNN Lab is, what is in view now, and a numbered path through the app."""
 
-from pathlib import Path
-
 import streamlit as st
 
-from core.data import DATASETS, DatasetError
+from core.data import DatasetError
 from ui import uploads
 from ui.dataset_cache import get_dataset
 from ui.flash import flash, show_flashes
 from ui.router import require_router
-from ui.session import current_model, set_dataset
+from ui.session import chosen_dataset_title, current_model, set_dataset
 from ui.workspace import workspace
 
 require_router(__file__)
@@ -44,14 +42,6 @@ def _on_own_zip() -> None:
                          + ". Add more on the Data page before training.", slot="home_zip")
 
 
-def dataset_title(choice: dict) -> str:
-    """The chosen dataset's title without loading it (a folder is named as its loader names it)."""
-    if choice["name"] == "folder":
-        return f"Folder: {Path(choice['options'].get('path') or '?').name}"
-    info = DATASETS.get(choice["name"])
-    return info.title if info else choice["name"]
-
-
 entry = current_model()
 ws = workspace()
 choice = ws.state.dataset
@@ -70,7 +60,7 @@ with st.container(border=True):
         f":material/neurology: **Current model** {entry.name}{' (shipped)' if entry.shipped else ''} · "
         f"trained on {entry.card.dataset_title or 'an unknown dataset'} · "
         f"test accuracy {f'{acc:.1%}' if acc is not None else 'not measured'} · {entry.params:,} parameters  \n"
-        f":material/photo_library: **Dataset** {dataset_title(choice)}"
+        f":material/photo_library: **Dataset** {chosen_dataset_title()}"
     )
 
 st.subheader("Start here")

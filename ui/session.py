@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import streamlit as st
 
-from core.data import Dataset
+from core.data import DATASETS, Dataset
 from core.storage.card import ModelCard
 
 from .dataset_cache import get_dataset
@@ -62,6 +63,15 @@ def current_dataset() -> Dataset:
     init_state()
     choice = st.session_state["dataset"]
     return get_dataset(choice["name"], choice["options"])
+
+
+def chosen_dataset_title() -> str:
+    """The chosen dataset's title without loading it (a folder is named as its loader names it)."""
+    choice = st.session_state["dataset"]
+    if choice["name"] == "folder":
+        return f"Folder: {Path(choice['options'].get('path') or '?').name}"
+    info = DATASETS.get(choice["name"])
+    return info.title if info else choice["name"]
 
 
 def set_current_model(model_id: str) -> None:

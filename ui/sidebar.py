@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.data import DATASETS
-
 from .runs import is_running, session_job
-from .session import end_unseen, init_state, mark_end_seen, set_current_model, show_notices
+from .session import chosen_dataset_title, end_unseen, init_state, mark_end_seen, set_current_model, show_notices
 from .widget_memory import ephemeral
 
 
@@ -15,9 +13,7 @@ def draw_sidebar() -> None:
     init_state()
     ss = st.session_state
     with st.sidebar:
-        choice = ss["dataset"]
-        info = DATASETS.get(choice["name"])
-        st.markdown(f"**Dataset** · {info.title if info else choice['name']}")
+        st.markdown(f"**Dataset** · {chosen_dataset_title()}")
 
         models = ss["models"]
         ids = list(models)
