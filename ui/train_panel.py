@@ -32,6 +32,13 @@ def fmt_seconds(s: float | None) -> str:
     return f"{int(s // 60)}:{int(s % 60):02d}"
 
 
+def run_time(result: dict) -> str:
+    """A finished run's training time as the panel's metric shows it, and its pauses if it had any."""
+    text = f"{fmt_seconds(result['train_seconds'])} of training"
+    paused = result.get("paused_seconds") or 0.0
+    return text + (f", paused for {fmt_seconds(paused)}" if paused >= 1 else "")
+
+
 def _nearest(value: float) -> float:
     return min(LEARNING_RATES, key=lambda v: abs(v - value))
 
@@ -52,12 +59,14 @@ def _progress() -> None:
         batch_text += f" · hard-image focus: {sizes[epoch]:,} of {max(sizes):,} images this epoch"
     st.progress(snap.fraction, text=f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}{batch_text}")
     m = st.columns(5)
-    m[0].metric("Elapsed", fmt_seconds(snap.elapsed))
+    m[0].metric("Training time", fmt_seconds(snap.elapsed), help="Time spent training; pauses are not counted.")
     m[1].metric("ETA", fmt_seconds(snap.eta))
     m[2].metric("Images/s", f"{snap.images_per_second:,.0f}")
     last = snap.epoch_log[-1] if snap.epoch_log else {}
     m[3].metric("Val. accuracy", f"{last['val_accuracy']:.1%}" if "val_accuracy" in last else "—")
     m[4].metric("Learning rate", f"{snap.learning_rate:.2g}")
+    if snap.paused_seconds >= 1:
+        st.caption(f"Paused for {fmt_seconds(snap.paused_seconds)} in all: not counted in the training time.")
 
     live = not job.finished
     c = st.columns([1, 1, 2, 1])
@@ -92,7 +101,7 @@ def _curves() -> None:
         st.error(f"Training failed: {snap.error}")
     elif job.finished and job.result:
         st.success(f"{job.name}: test accuracy {job.result['test_accuracy']:.1%} after "
-                   f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.1f} s). "
+                   f"{job.result['epochs_done']} epochs ({run_time(job.result)}). "
                    "It is now the current model: look at its Filters and Activations. "
                    "It is also saved on the Models page.")
         entry = produced_model(job)

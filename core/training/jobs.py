@@ -60,7 +60,8 @@ class TrainingJob:
         private: the finished model is written to disk only when its user saves it (enrolled faces).
         face_margin: the crop margin of the faces it trains on, kept in the card (a face model).
 
-    Once finished, ``result`` holds what ``train_model`` returned and ``card`` the model's card;
+    Once finished, ``result`` holds what ``train_model`` returned, its ``train_seconds`` less the time
+    spent paused (``paused_seconds``), and ``card`` the model's card;
     ``model_id`` is set by whoever adds the model to a list of models (the session's), so a page
     finds the model its run produced.
     """
@@ -151,7 +152,10 @@ class TrainingJob:
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             now = time.perf_counter()
-            if self._started is None:
+            paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
+            if self.result is not None:
+                elapsed = self.result["train_seconds"]  # the figure the result and the card give
+            elif self._started is None:
                 elapsed = 0.0
             else:
                 end = self._finished or (self._paused_at or now)
@@ -161,7 +165,7 @@ class TrainingJob:
                 elapsed=elapsed, images_per_second=self._images / elapsed if elapsed > 0 else 0.0,
                 batch_log=list(self._batch_log), epoch_log=list(self._epoch_log), error=self._error,
                 queue_position=self.queue.position(self.id), learning_rate=self._lr, lr_log=list(self._lr_log),
-                images=self._images, images_total=sum(self._epoch_images),
+                images=self._images, images_total=sum(self._epoch_images), paused_seconds=paused,
             )
 
     # --- the training thread -----------------------------------------------------------
@@ -254,6 +258,11 @@ class TrainingJob:
                 strategy = None if self.config.focus else pick_strategy()
             result = train_model(self.model, self.dataset, self.config, callbacks=[callback], compile=self.compile,
                                  strategy=strategy)
+            with self._lock:
+                paused = self._paused_total  # every pause ends before the last batch does
+            # train_model's clock ran through the pauses: the run's time is its training alone
+            result["train_seconds"] = max(0.0, result["train_seconds"] - paused)
+            result["paused_seconds"] = paused
             if self._lr_before_stop is not None and getattr(self.model, "optimizer", None) is not None:
                 self.model.optimizer.learning_rate.assign(self._lr_before_stop)
             if self._lr_log:

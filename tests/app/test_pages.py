@@ -237,6 +237,9 @@ def test_train_page_pause_resume_learning_rate_stop_and_continue():
     job.join(60)
     at.run()
     assert not at.exception and job.state == "stopped"
+    # one training time, pauses left out, in the metric and in the result's sentence
+    shown = {m.label: m.value for m in at.metric}["Training time"]
+    assert any(f"({shown} of training" in s.value for s in at.success), ([s.value for s in at.success], shown)
     assert at.session_state["current_model"] == "session:ctl"
     entry = at.session_state["models"]["session:ctl"]
     assert entry.evolution and entry.evolution[0].epoch == 0

@@ -107,6 +107,30 @@ def test_pause_holds_training_and_resume_continues(shapes):
     assert job.state == "stopped"
 
 
+def test_run_time_leaves_out_the_pauses_and_agrees_with_the_progress(shapes):
+    # The page shows the progress's elapsed time while the run trains and the result's time once it is done:
+    # one figure, training alone, with the pause reported beside it.
+    job = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=2, batch_size=16), name="paused-time",
+                      queue=JobQueue(2))
+    wall = time.perf_counter()
+    job.start()
+    wait_until(lambda: len(job.snapshot().batch_log) >= 2)
+    job.pause()
+    wait_until(lambda: job.state == "paused")
+    wait_until(lambda: job.snapshot().paused_seconds >= 1.0)
+    while_paused = job.snapshot()
+    job.resume()
+    job.join(120)
+    wall = time.perf_counter() - wall
+    snap = job.snapshot()
+    assert snap.state == "done", snap.error
+    paused = job.result["paused_seconds"]
+    assert paused >= 1.0 and snap.paused_seconds == pytest.approx(paused)
+    assert snap.elapsed == job.result["train_seconds"] == job.card.train_seconds
+    assert snap.elapsed >= while_paused.elapsed  # it trained on after the pause
+    assert job.result["train_seconds"] + paused < wall
+
+
 def test_stop_keeps_the_weights_and_the_model_is_usable(shapes):
     model = two_block_model(shapes)
     initial = [w.copy() for w in model.get_weights()]
