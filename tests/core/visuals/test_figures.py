@@ -144,6 +144,32 @@ def test_per_class_accuracy_bars_draw_a_class_without_test_images_as_zero():
     assert fig.layout.yaxis.autorange == "reversed"  # the first class on top
 
 
+# --- accuracy and probability axes ----------------------------------------------------------
+
+PERCENT_FIGURES = {
+    "probability_bar": lambda: figures.probability_bar(np.array([0.75, 0.2, 0.05]), ["a", "b", "c"]),
+    "per_class_accuracy_bars": lambda: figures.per_class_accuracy_bars(np.array([0.75, 0.5]), ["a", "b"]),
+    "training_curves": lambda: figures.training_curves([{"step": 0.5, "accuracy": 0.4}], [], "accuracy"),
+}
+
+
+@pytest.mark.parametrize("name", list(PERCENT_FIGURES))
+def test_percent_axes_run_from_0_to_100_percent_labelled_up_to_100(name):
+    fig = PERCENT_FIGURES[name]()
+    horizontal = name != "training_curves"
+    axis = fig.layout.xaxis if horizontal else fig.layout.yaxis
+    low, high = axis.range
+    assert low == 0 and 1 <= high <= 1.05
+    ticks = list(axis.tickvals)
+    assert ticks[0] == 0 and ticks[-1] == 1 and ticks == sorted(ticks) and len(ticks) >= 3
+    assert axis.tickformat == ".0%"
+    # Plotly hides a tick label that sticks out of the figure: "100%" (about 30 px wide at the default
+    # font) sits centred on the right end of a horizontal axis, so half of it needs room there.
+    assert axis.ticklabeloverflow == "allow"
+    if horizontal:
+        assert fig.layout.margin.r >= 16
+
+
 # --- embedding_scatter -----------------------------------------------------------------------
 
 def test_embedding_scatter_has_one_trace_per_class_plus_the_query_star():
