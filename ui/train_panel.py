@@ -77,11 +77,17 @@ def _progress() -> None:
                     help="Hold training after this batch; the model stays in memory.")
     c[1].button("Stop", key="train_stop", on_click=job.stop, disabled=not live,
                 help="Stop after this batch; the model keeps its weights and becomes usable at once.")
-    # starts on the rate in use at every redraw: a choice not applied is not kept
-    new_lr = c[2].select_slider("New learning rate", LEARNING_RATES, value=_nearest(snap.learning_rate),
+    # starts on the rate in use (or the one applied and waiting for its batch) at every redraw:
+    # a choice not applied is not kept
+    chosen = snap.pending_learning_rate or snap.learning_rate
+    new_lr = c[2].select_slider("New learning rate", LEARNING_RATES, value=_nearest(chosen),
                                 key=ephemeral("train_new_lr"), disabled=not live)
-    c[3].button("Apply", key="train_apply_lr", disabled=not live or new_lr == snap.learning_rate,
+    c[3].button("Apply", key="train_apply_lr", disabled=not live or new_lr == chosen,
                 on_click=job.set_learning_rate, args=(new_lr,), help="Use this learning rate from the next batch on.")
+    if live and snap.pending_learning_rate is not None:
+        when = "when training resumes" if snap.state == "paused" else "from the next batch"
+        st.info(f"New learning rate {snap.pending_learning_rate:g} takes effect {when}: "
+                "the curves then mark the change with a dashed line.", icon=":material/schedule:")
     if job.result and awaits_collection(job):
         collect_finished_job()
         st.rerun(scope="app")  # the curves, the result and the sidebar with the finished model

@@ -127,7 +127,10 @@ class TrainingJob:
         self._resume.set()
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        """Use ``learning_rate`` from the next batch on."""
+        """Use ``learning_rate`` from the next batch on (after the pause, when paused).
+
+        Until that batch starts, the snapshot shows it as ``pending_learning_rate``.
+        """
         if not learning_rate > 0:
             raise ValueError(f"Expected a positive learning rate. Received: {learning_rate}")
         with self._lock:
@@ -166,24 +169,13 @@ class TrainingJob:
                 batch_log=list(self._batch_log), epoch_log=list(self._epoch_log), error=self._error,
                 queue_position=self.queue.position(self.id), learning_rate=self._lr, lr_log=list(self._lr_log),
                 images=self._images, images_total=sum(self._epoch_images), paused_seconds=paused,
+                pending_learning_rate=self._pending_lr,
             )
 
     # --- the training thread -----------------------------------------------------------
 
     def _on_batch_begin(self, model):
-        with self._lock:
-            lr, self._pending_lr = self._pending_lr, None
-        if lr is not None:
-            model.optimizer.learning_rate.assign(lr)
-            with self._lock:
-                self._lr = lr
-                step = self._epoch + (self._batch / self._steps if self._steps else 0.0)
-                self._lr_log.append({"step": step, "learning_rate": lr})
-        elif self.config.schedule != "constant":
-            # a schedule moves the rate every batch: show the one in use
-            rate = float(model.optimizer.learning_rate.numpy())
-            with self._lock:
-                self._lr = rate
+        # The pause comes first: a learning rate chosen while paused applies to the first batch after it.
         if not self._resume.is_set():
             with self._lock:
                 self._state, self._paused_at = "paused", time.perf_counter()
@@ -197,6 +189,22 @@ class TrainingJob:
                 # so it runs with a learning rate of 0 and the weights stay as they were.
                 self._lr_before_stop = float(model.optimizer.learning_rate.numpy())
                 model.optimizer.learning_rate.assign(0.0)
+                return
+        with self._lock:
+            lr = self._pending_lr
+        if lr is not None:
+            model.optimizer.learning_rate.assign(lr)
+            with self._lock:
+                self._lr = lr
+                if self._pending_lr == lr:  # not replaced meanwhile by a newer choice
+                    self._pending_lr = None
+                step = self._epoch + (self._batch / self._steps if self._steps else 0.0)
+                self._lr_log.append({"step": step, "learning_rate": lr})
+        elif self.config.schedule != "constant":
+            # a schedule moves the rate every batch: show the one in use
+            rate = float(model.optimizer.learning_rate.numpy())
+            with self._lock:
+                self._lr = rate
 
     def _on_batch(self, epoch, batch, steps, logs):
         # Keras reports batch ends from a helper thread, so one may arrive after a later one.

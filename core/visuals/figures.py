@@ -67,9 +67,16 @@ def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, s
             fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"val_{metric}") for e in epoch_log], mode="lines+markers",
                                      name="validation", line=dict(color="#2ca02c")))
     for change in lr_log or []:
-        fig.add_vline(x=change["step"], line_dash="dash", line_color="#7f7f7f",
-                      annotation_text=f"lr {change['learning_rate']:g}", annotation_position="top left")
-    fig.update_layout(title=metric, xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=40, b=40),
+        # The label sits above the plot area, where no curve can run under it (inside, at the top, it
+        # covered the loss curve, which starts at its highest).
+        text = f"lr {change['learning_rate']:g}"
+        fig.add_vline(x=change["step"], line_dash="dash", line_color="#7f7f7f")
+        fig.add_annotation(x=change["step"], xref="x", y=1, yref="paper", yanchor="bottom", text=text,
+                           showarrow=False, font=dict(size=11, color="#7f7f7f"),
+                           hovertext=f"learning rate {change['learning_rate']:g} from epoch {change['step']:.2f} on")
+    # The title stays in the top row, the learning-rate labels in the row just above the plot area.
+    fig.update_layout(title=dict(text=metric, x=0, xref="paper", y=1, yref="container", yanchor="top"),
+                      xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=56, b=40),
                       legend=dict(orientation="h", y=-0.25))
     if metric == "accuracy":
         fig.update_yaxes(percent_axis(top=1.02))

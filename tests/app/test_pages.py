@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -229,9 +230,17 @@ def test_train_page_pause_resume_learning_rate_stop_and_continue():
     assert not at.exception
     at.select_slider(key="train_new_lr").set_value(1e-4).run()
     at.button(key="train_apply_lr").click().run()
+    # applied while paused: the page says when it takes effect, and the control keeps the choice
+    assert any("New learning rate 0.0001 takes effect when training resumes" in i.value for i in at.info)
+    assert at.select_slider(key="train_new_lr").value == 1e-4 and at.button(key="train_apply_lr").disabled
     at.button(key="train_resume").click().run()
     _wait(lambda: job.snapshot().learning_rate == 1e-4)
     assert job.state in ("running", "done")
+    at.run()
+    # once applied, the curves mark it, above the plot area
+    assert not any("takes effect" in i.value for i in at.info)
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [(a["text"], a["yref"], a["y"]) for a in loss["layout"]["annotations"]] == [("lr 0.0001", "paper", 1)]
 
     at.button(key="train_stop").click().run()
     job.join(60)

@@ -49,3 +49,27 @@ def test_percent_axes_show_every_label_up_to_100_percent(browser_page, name, wid
     shown = browser_page.evaluate(SHOWN_TICKS, axis)
     assert [text for text, _ in shown] == EXPECTED, shown
     assert all(inside for _, inside in shown), shown
+
+
+def test_learning_rate_labels_overlap_neither_the_plot_area_nor_the_title(browser_page):
+    # the loss is highest where training starts: a change early on once put its label on the curve
+    batch_log = [{"step": (i + 1) / 20, "loss": 2.5 - 0.05 * i} for i in range(40)]
+    fig = figures.training_curves(batch_log, [], "loss", lr_log=[{"step": 0.1, "learning_rate": 5e-4},
+                                                                 {"step": 1.0, "learning_rate": 1e-4}])
+    fig.update_layout(width=420)
+    browser_page.set_content(fig.to_html(include_plotlyjs=True, full_html=True))
+    browser_page.wait_for_function("() => document.querySelectorAll('.annotation-text').length === 2")
+    boxes = browser_page.evaluate("""() => {
+      const box = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+      return {plot: box(document.querySelector('.nsewdrag')), title: box(document.querySelector('.gtitle')),
+              labels: Array.from(document.querySelectorAll('.annotation-text')).map(box),
+              texts: Array.from(document.querySelectorAll('.annotation-text')).map(e => e.textContent)};
+    }""")
+    assert boxes["texts"] == ["lr 0.0005", "lr 0.0001"]
+
+    def overlap(a, b):
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    for label in boxes["labels"]:
+        assert not overlap(label, boxes["plot"]), boxes
+        assert not overlap(label, boxes["title"]), boxes

@@ -82,6 +82,20 @@ def test_training_curves_mark_learning_rate_changes_and_draw_no_validation_witho
     assert [a.text for a in fig.layout.annotations] == ["lr 0.0003", "lr 0.01"]
 
 
+def test_learning_rate_labels_sit_above_the_plot_area_clear_of_the_curves_and_the_title():
+    batch_log = [{"step": (i + 1) / 4, "loss": 2.0 - 0.1 * i} for i in range(8)]  # highest where it starts
+    fig = figures.training_curves(batch_log, [], "loss", lr_log=[{"step": 0.25, "learning_rate": 5e-4}])
+    (label,) = fig.layout.annotations
+    assert label.text == "lr 0.0005" and "learning rate 0.0005" in label.hovertext
+    assert (label.xref, label.x) == ("x", 0.25)  # over its dashed line
+    # the plot area, where the curves are drawn, ends at the top of the paper (y = 1): the label starts there
+    assert label.yref == "paper" and label.y == 1 and label.yanchor == "bottom" and not label.showarrow
+    assert fig.layout.yaxis.domain is None or tuple(fig.layout.yaxis.domain)[1] == 1
+    # the title keeps the top row of the margin, the labels the row below it (about 22 and 16 px)
+    title = fig.layout.title
+    assert (title.yref, title.y, title.yanchor) == ("container", 1, "top") and fig.layout.margin.t >= 50
+
+
 # --- heatmap ---------------------------------------------------------------------------------
 
 def test_heatmap_holds_the_map_in_image_orientation():
