@@ -42,12 +42,12 @@ def test_every_page_asks_only_the_app_itself(app_server, browser_page):
     page.wait_for_load_state("networkidle")  # the icons, images and fonts the last page asked for have come
 
     assert requests, "no request was recorded"  # the listener works: the app's own files were asked for
+    outside = sorted({url for url in requests if not is_local(url)})
+    assert outside == [], "requests to other hosts:\n" + "\n".join(outside)
     # the pages' icons (navigation, links, messages) come from the font Streamlit ships, loaded from the app
     assert any("MaterialSymbols" in url and is_local(url) for url in requests), requests
     assert page.evaluate("() => document.fonts.check('24px \"Material Symbols Rounded\"', 'home')")
     assert page.locator('[data-testid="stSidebarNav"] [data-testid="stIconMaterial"]').count() == len(PAGES)
-    outside = sorted({url for url in requests if not is_local(url)})
-    assert outside == [], "requests to other hosts:\n" + "\n".join(outside)
     assert failed == [], "requests that failed:\n" + "\n".join(failed)
     failed_loads = [line for line in console if any(s in line for s in FAILED_LOAD)]
     assert failed_loads == [], "\n".join(failed_loads)
