@@ -4,6 +4,8 @@ Router and frame: page config, the shared sidebar, then the chosen page.
 Run with ``streamlit run app.py`` (or ``make run``).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 import core  # noqa: F401  (first: it sets TensorFlow's environment before anything imports TensorFlow)
@@ -15,7 +17,8 @@ from ui.sidebar import draw_sidebar
 
 keep_keras_state_between_reruns()
 
-st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_view:", layout="wide")
+# A file of our own: a material icon as page_icon is fetched by the browser from a font host.
+st.set_page_config(page_title="CNN Lab", page_icon=Path(__file__).parent / "assets" / "icon.png", layout="wide")
 
 pages = [
     st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),

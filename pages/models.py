@@ -1,5 +1,7 @@
 """Models: the saved models of this server; load, rename, delete, download or upload one."""
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -56,6 +58,12 @@ def rename_entry(entry_id: str) -> None:
         say("error", f"Could not rename the model: {exc}")
         return
     ss["models_new_name"] = ""
+    # Set again, so the browser is sent the choice's new label: it keeps the label it last showed and
+    # sends it back with the next click, and the old one, no longer an option, would clear the choice.
+    ss["models_pick"] = entry_id
+    for model in ss["models"].values():  # copies loaded or saved in this session take the new name too
+        if model.saved_id == entry_id:
+            model.card = replace(model.card, name=entry.name)
     say("success", f"Renamed to **{entry.name}**.")
 
 
@@ -157,7 +165,8 @@ c1, c2 = st.columns(2)
 c1.button("Load", key="models_load", on_click=load_entry, args=(picked,), disabled=none, type="primary",
           help="Make it the current model on every page.")
 c2.download_button("Download .keras", data=b"" if none else by_id[picked].keras_path.read_bytes(),
-                   file_name=f"{picked}.keras", mime="application/octet-stream", key="models_download",
+                   file_name="model.keras" if none else by_id[picked].download_name,
+                   mime="application/octet-stream", key="models_download",
                    disabled=none, on_click="ignore")
 
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")

@@ -1,7 +1,7 @@
 """The progress panel of a training run a page started itself (My classes, Who am I?).
 
 The page keeps the ``st.fragment`` that polls it; this draws one poll: progress bar,
-training accuracy, elapsed time, Stop, the live curve, and once the run ends its
+training accuracy, training time, Stop, the live curve, and once the run ends its
 result (the run has saved its model itself by then).
 """
 
@@ -39,7 +39,7 @@ def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Cal
     c = st.columns([1, 1, 1, 3])
     last = snap.batch_log[-1] if snap.batch_log else {}
     c[0].metric("Training accuracy", f"{last['accuracy']:.0%}" if "accuracy" in last else "—")
-    c[1].metric("Elapsed", f"{snap.elapsed:.0f} s")
+    c[1].metric("Training time", f"{snap.elapsed:.0f} s")
     c[2].button("Stop", key=f"{prefix}_stop", on_click=job.stop, disabled=job.finished,
                 help="Stop after this batch; the model keeps what it learned so far.")
     c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key=f"{prefix}_curve")

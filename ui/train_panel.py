@@ -32,6 +32,13 @@ def fmt_seconds(s: float | None) -> str:
     return f"{int(s // 60)}:{int(s % 60):02d}"
 
 
+def run_time(result: dict) -> str:
+    """A finished run's training time as the panel's metric shows it, and its pauses if it had any."""
+    text = f"{fmt_seconds(result['train_seconds'])} of training"
+    paused = result.get("paused_seconds") or 0.0
+    return text + (f", paused for {fmt_seconds(paused)}" if paused >= 1 else "")
+
+
 def _nearest(value: float) -> float:
     return min(LEARNING_RATES, key=lambda v: abs(v - value))
 
@@ -65,12 +72,14 @@ def _progress() -> None:
         batch_text += f" · hard-image focus: {sizes[epoch]:,} of {max(sizes):,} images this epoch"
     st.progress(snap.fraction, text=f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}{batch_text}")
     m = st.columns(5)
-    m[0].metric("Elapsed", fmt_seconds(snap.elapsed))
+    m[0].metric("Training time", fmt_seconds(snap.elapsed), help="Time spent training; pauses are not counted.")
     m[1].metric("ETA", fmt_seconds(snap.eta))
     m[2].metric("Images/s", f"{snap.images_per_second:,.0f}")
     last = snap.epoch_log[-1] if snap.epoch_log else {}
     m[3].metric("Val. accuracy", f"{last['val_accuracy']:.1%}" if "val_accuracy" in last else "—")
     m[4].metric("Learning rate", f"{snap.learning_rate:.2g}")
+    if snap.paused_seconds >= 1:
+        st.caption(f"Paused for {fmt_seconds(snap.paused_seconds)} in all: not counted in the training time.")
 
     live = not job.finished
     c = st.columns([1, 1, 2, 1])
@@ -81,11 +90,17 @@ def _progress() -> None:
                     help="Hold training after this batch; the model stays in memory.")
     c[1].button("Stop", key="train_stop", on_click=job.stop, disabled=not live,
                 help="Stop after this batch; the model keeps its weights and becomes usable at once.")
-    # starts on the rate in use at every redraw: a choice not applied is not kept
-    new_lr = c[2].select_slider("New learning rate", LEARNING_RATES, value=_nearest(snap.learning_rate),
+    # starts on the rate in use (or the one applied and waiting for its batch) at every redraw:
+    # a choice not applied is not kept
+    chosen = snap.pending_learning_rate or snap.learning_rate
+    new_lr = c[2].select_slider("New learning rate", LEARNING_RATES, value=_nearest(chosen),
                                 key=ephemeral("train_new_lr"), disabled=not live)
-    c[3].button("Apply", key="train_apply_lr", disabled=not live or new_lr == snap.learning_rate,
+    c[3].button("Apply", key="train_apply_lr", disabled=not live or new_lr == chosen,
                 on_click=job.set_learning_rate, args=(new_lr,), help="Use this learning rate from the next batch on.")
+    if live and snap.pending_learning_rate is not None:
+        when = "when training resumes" if snap.state == "paused" else "from the next batch"
+        st.info(f"New learning rate {snap.pending_learning_rate:g} takes effect {when}: "
+                "the curves then mark the change with a dashed line.", icon=":material/schedule:")
     if end_unseen(job):
         mark_end_seen(job)
         st.rerun(scope="app")  # the curves, the result and the sidebar with the finished model
@@ -107,7 +122,7 @@ def _curves() -> None:
         entry = produced_model(job)
         saved = " It is also saved on the Models page." if entry is not None and entry.saved_id else ""
         st.success(f"{job.name}: test accuracy {job.result['test_accuracy']:.1%} after "
-                   f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.1f} s). "
+                   f"{job.result['epochs_done']} epochs ({run_time(job.result)}). "
                    "It is now the current model: look at its Filters and Activations." + saved)
         if entry is not None and entry.save_error:
             st.warning(entry.save_error)

@@ -86,6 +86,11 @@ class RegistryEntry:
     def name(self) -> str:
         return self.card.name
 
+    @property
+    def download_name(self) -> str:
+        """The file name a download of it gets: its name, made safe for a file (``shapes-cnn.keras``)."""
+        return f"{slugify(self.name)}.keras"
+
 
 class ModelRegistry:
     """Saved models in a folder; every method is safe to call from several threads.

@@ -64,7 +64,8 @@ class TrainingJob:
             workspace adds the model to its list and saves it, whatever the browser tabs do.
             An exception it raises is printed and does not fail the run.
 
-    Once finished, ``result`` holds what ``train_model`` returned and ``card`` the model's card;
+    Once finished, ``result`` holds what ``train_model`` returned, its ``train_seconds`` less the time
+    spent paused (``paused_seconds``), and ``card`` the model's card;
     ``model_id`` is set by whoever adds the model to a list of models (the session's), so a page
     finds the model its run produced.
     """
@@ -131,7 +132,10 @@ class TrainingJob:
         self._resume.set()
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        """Use ``learning_rate`` from the next batch on."""
+        """Use ``learning_rate`` from the next batch on (after the pause, when paused).
+
+        Until that batch starts, the snapshot shows it as ``pending_learning_rate``.
+        """
         if not learning_rate > 0:
             raise ValueError(f"Expected a positive learning rate. Received: {learning_rate}")
         with self._lock:
@@ -156,7 +160,10 @@ class TrainingJob:
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             now = time.perf_counter()
-            if self._started is None:
+            paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
+            if self.result is not None:
+                elapsed = self.result["train_seconds"]  # the figure the result and the card give
+            elif self._started is None:
                 elapsed = 0.0
             else:
                 end = self._finished or (self._paused_at or now)
@@ -166,25 +173,14 @@ class TrainingJob:
                 elapsed=elapsed, images_per_second=self._images / elapsed if elapsed > 0 else 0.0,
                 batch_log=list(self._batch_log), epoch_log=list(self._epoch_log), error=self._error,
                 queue_position=self.queue.position(self.id), learning_rate=self._lr, lr_log=list(self._lr_log),
-                images=self._images, images_total=sum(self._epoch_images),
+                images=self._images, images_total=sum(self._epoch_images), paused_seconds=paused,
+                pending_learning_rate=self._pending_lr,
             )
 
     # --- the training thread -----------------------------------------------------------
 
     def _on_batch_begin(self, model):
-        with self._lock:
-            lr, self._pending_lr = self._pending_lr, None
-        if lr is not None:
-            model.optimizer.learning_rate.assign(lr)
-            with self._lock:
-                self._lr = lr
-                step = self._epoch + (self._batch / self._steps if self._steps else 0.0)
-                self._lr_log.append({"step": step, "learning_rate": lr})
-        elif self.config.schedule != "constant":
-            # a schedule moves the rate every batch: show the one in use
-            rate = float(model.optimizer.learning_rate.numpy())
-            with self._lock:
-                self._lr = rate
+        # The pause comes first: a learning rate chosen while paused applies to the first batch after it.
         if not self._resume.is_set():
             with self._lock:
                 self._state, self._paused_at = "paused", time.perf_counter()
@@ -198,6 +194,22 @@ class TrainingJob:
                 # so it runs with a learning rate of 0 and the weights stay as they were.
                 self._lr_before_stop = float(model.optimizer.learning_rate.numpy())
                 model.optimizer.learning_rate.assign(0.0)
+                return
+        with self._lock:
+            lr = self._pending_lr
+        if lr is not None:
+            model.optimizer.learning_rate.assign(lr)
+            with self._lock:
+                self._lr = lr
+                if self._pending_lr == lr:  # not replaced meanwhile by a newer choice
+                    self._pending_lr = None
+                step = self._epoch + (self._batch / self._steps if self._steps else 0.0)
+                self._lr_log.append({"step": step, "learning_rate": lr})
+        elif self.config.schedule != "constant":
+            # a schedule moves the rate every batch: show the one in use
+            rate = float(model.optimizer.learning_rate.numpy())
+            with self._lock:
+                self._lr = rate
 
     def _on_batch(self, epoch, batch, steps, logs):
         # Keras reports batch ends from a helper thread, so one may arrive after a later one.
@@ -259,6 +271,11 @@ class TrainingJob:
                 strategy = None if self.config.focus else pick_strategy()
             result = train_model(self.model, self.dataset, self.config, callbacks=[callback], compile=self.compile,
                                  strategy=strategy)
+            with self._lock:
+                paused = self._paused_total  # every pause ends before the last batch does
+            # train_model's clock ran through the pauses: the run's time is its training alone
+            result["train_seconds"] = max(0.0, result["train_seconds"] - paused)
+            result["paused_seconds"] = paused
             if self._lr_before_stop is not None and getattr(self.model, "optimizer", None) is not None:
                 self.model.optimizer.learning_rate.assign(self._lr_before_stop)
             if self._lr_log:

@@ -25,7 +25,7 @@ class JobSnapshot:
     epochs: int
     batch: int  # batches finished in this epoch
     steps: int | None  # batches per epoch
-    elapsed: float  # seconds of training, pauses excluded
+    elapsed: float  # seconds of training, pauses excluded; once finished, the result's ``train_seconds``
     images_per_second: float
     batch_log: list[dict] = field(default_factory=list)
     epoch_log: list[dict] = field(default_factory=list)
@@ -33,8 +33,10 @@ class JobSnapshot:
     queue_position: int | None = None
     learning_rate: float | None = None
     lr_log: list[dict] = field(default_factory=list)  # {"step", "learning_rate"} of each change
+    pending_learning_rate: float | None = None  # chosen, and used from the next batch on (after a pause)
     images: int = 0  # images trained on so far
     images_total: int = 0  # in the whole run (epochs can differ: hard-image focus)
+    paused_seconds: float = 0.0  # held by Pause so far (not in ``elapsed``)
 
     @property
     def fraction(self) -> float:

@@ -5,6 +5,21 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+PERCENT_TICKS = [0.0, 0.25, 0.5, 0.75, 1.0]
+# Room right of a horizontal percent axis for half of its last label, "100%". Plotly hides a tick
+# label that would stick out of the figure: with a 10 px margin the axis ended at "80%" (or "50%"
+# on a narrow chart) under bars that reached further.
+PERCENT_END_MARGIN = 30
+
+
+def percent_axis(top: float = 1.0) -> dict:
+    """An accuracy or probability axis: always 0 to 100 %, labelled every 25 % up to "100%".
+
+    Args:
+        top: where the axis ends, at 1 or a little above (room for markers drawn at 100 %).
+    """
+    return dict(range=[0, top], tickvals=PERCENT_TICKS, tickformat=".0%", ticklabeloverflow="allow")
+
 
 def probability_bar(probabilities: np.ndarray, class_names: list[str], top: int = 10) -> go.Figure:
     """Horizontal bars of class probabilities, most likely on top."""
@@ -16,8 +31,8 @@ def probability_bar(probabilities: np.ndarray, class_names: list[str], top: int 
         text=[f"{p:.1%}" for p in probs[order]], textposition="auto",
         hovertemplate="%{y}: %{x:.2%}<extra></extra>",
     ))
-    fig.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
-                      height=60 + 28 * len(order), margin=dict(l=10, r=10, t=10, b=40))
+    fig.update_layout(xaxis=dict(percent_axis(), title="probability"),
+                      height=60 + 28 * len(order), margin=dict(l=10, r=PERCENT_END_MARGIN, t=10, b=40))
     return fig
 
 
@@ -52,12 +67,19 @@ def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, s
             fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"val_{metric}") for e in epoch_log], mode="lines+markers",
                                      name="validation", line=dict(color="#2ca02c")))
     for change in lr_log or []:
-        fig.add_vline(x=change["step"], line_dash="dash", line_color="#7f7f7f",
-                      annotation_text=f"lr {change['learning_rate']:g}", annotation_position="top left")
-    fig.update_layout(title=metric, xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=40, b=40),
+        # The label sits above the plot area, where no curve can run under it (inside, at the top, it
+        # covered the loss curve, which starts at its highest).
+        text = f"lr {change['learning_rate']:g}"
+        fig.add_vline(x=change["step"], line_dash="dash", line_color="#7f7f7f")
+        fig.add_annotation(x=change["step"], xref="x", y=1, yref="paper", yanchor="bottom", text=text,
+                           showarrow=False, font=dict(size=11, color="#7f7f7f"),
+                           hovertext=f"learning rate {change['learning_rate']:g} from epoch {change['step']:.2f} on")
+    # The title stays in the top row, the learning-rate labels in the row just above the plot area.
+    fig.update_layout(title=dict(text=metric, x=0, xref="paper", y=1, yref="container", yanchor="top"),
+                      xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=56, b=40),
                       legend=dict(orientation="h", y=-0.25))
     if metric == "accuracy":
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+        fig.update_yaxes(percent_axis(top=1.02))
     return fig
 
 
@@ -117,8 +139,8 @@ def per_class_accuracy_bars(accuracy: np.ndarray, class_names: list[str]) -> go.
     """Horizontal bars of the accuracy of each class (NaN, a class without test images, drawn as 0)."""
     acc = np.nan_to_num(np.asarray(accuracy, np.float64))
     fig = go.Figure(go.Bar(x=acc, y=class_names, orientation="h", text=[f"{a:.0%}" for a in acc], textposition="auto"))
-    fig.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%"), height=120 + 28 * len(class_names),
-                      margin=dict(l=10, r=10, t=10, b=40))
+    fig.update_layout(xaxis=percent_axis(), height=120 + 28 * len(class_names),
+                      margin=dict(l=10, r=PERCENT_END_MARGIN, t=10, b=40))
     fig.update_yaxes(autorange="reversed", type="category")
     return fig
 

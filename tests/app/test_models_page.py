@@ -117,6 +117,38 @@ def test_rename(registry):
     assert [e.name for e in registry.list_entries()] == ["shapes, renamed"]
 
 
+def download_file_id(at: AppTest) -> str:
+    """The media file id in the Models page's download URL (Streamlit derives it from the data and the file name)."""
+    return Path(at.get("download_button")[0].proto.url).stem
+
+
+def test_rename_tells_the_browser_names_the_download_and_renames_the_loaded_copy(registry):
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+    at = open_models_page()
+    [entry] = registry.list_entries()
+    at = run(at.selectbox(key="models_pick").set_value(entry.id))
+    data = entry.keras_path.read_bytes()
+    assert download_file_id(at) == _calculate_file_id(data, "application/octet-stream", "tiny_shapes.keras")
+    at = run(at.button(key="models_load").click())
+    loaded = at.session_state["current_model"]
+    at = run(at.text_input(key="models_new_name").input("Shapes, renamed"))
+    at = run(at.button(key="models_rename").click())
+    pick = at.selectbox(key="models_pick")
+    label = f"Shapes, renamed · {entry.created[:10]} · {entry.id}"
+    assert pick.value == entry.id and pick.options == [label]
+    # A browser keeps the label it last showed, and sends it back with the next click, unless the run sets
+    # the value: the old label would show the old name, and, no longer an option, clear the choice.
+    assert pick.proto.set_value and pick.proto.raw_value == label
+    # the download is named after the model, not its id
+    assert download_file_id(at) == _calculate_file_id(data, "application/octet-stream", "shapes-renamed.keras")
+    # the copy loaded before has the new name too (the sidebar lists it), and Load still reuses it
+    assert at.session_state["models"][loaded].card.name == "Shapes, renamed"
+    count = len(at.session_state["models"])
+    at = run(at.button(key="models_load").click())
+    assert len(at.session_state["models"]) == count and at.session_state["current_model"] == loaded
+
+
 def test_delete_needs_the_confirmation(registry):
     at = open_models_page()
     [entry] = registry.list_entries()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -244,14 +245,25 @@ def test_train_page_pause_resume_learning_rate_stop_and_continue():
     assert not at.exception
     at.select_slider(key="train_new_lr").set_value(1e-4).run()
     at.button(key="train_apply_lr").click().run()
+    # applied while paused: the page says when it takes effect, and the control keeps the choice
+    assert any("New learning rate 0.0001 takes effect when training resumes" in i.value for i in at.info)
+    assert at.select_slider(key="train_new_lr").value == 1e-4 and at.button(key="train_apply_lr").disabled
     at.button(key="train_resume").click().run()
     _wait(lambda: job.snapshot().learning_rate == 1e-4)
     assert job.state in ("running", "done")
+    at.run()
+    # once applied, the curves mark it, above the plot area
+    assert not any("takes effect" in i.value for i in at.info)
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [(a["text"], a["yref"], a["y"]) for a in loss["layout"]["annotations"]] == [("lr 0.0001", "paper", 1)]
 
     at.button(key="train_stop").click().run()
     job.join(60)
     at.run()
     assert not at.exception and job.state == "stopped"
+    # one training time, pauses left out, in the metric and in the result's sentence
+    shown = {m.label: m.value for m in at.metric}["Training time"]
+    assert any(f"({shown} of training" in s.value for s in at.success), ([s.value for s in at.success], shown)
     assert at.session_state["current_model"] == "session:ctl"
     entry = at.session_state["models"]["session:ctl"]
     assert entry.evolution and entry.evolution[0].epoch == 0

@@ -107,6 +107,30 @@ def test_pause_holds_training_and_resume_continues(shapes):
     assert job.state == "stopped"
 
 
+def test_run_time_leaves_out_the_pauses_and_agrees_with_the_progress(shapes):
+    # The page shows the progress's elapsed time while the run trains and the result's time once it is done:
+    # one figure, training alone, with the pause reported beside it.
+    job = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=2, batch_size=16), name="paused-time",
+                      queue=JobQueue(2))
+    wall = time.perf_counter()
+    job.start()
+    wait_until(lambda: len(job.snapshot().batch_log) >= 2)
+    job.pause()
+    wait_until(lambda: job.state == "paused")
+    wait_until(lambda: job.snapshot().paused_seconds >= 1.0)
+    while_paused = job.snapshot()
+    job.resume()
+    job.join(120)
+    wall = time.perf_counter() - wall
+    snap = job.snapshot()
+    assert snap.state == "done", snap.error
+    paused = job.result["paused_seconds"]
+    assert paused >= 1.0 and snap.paused_seconds == pytest.approx(paused)
+    assert snap.elapsed == job.result["train_seconds"] == job.card.train_seconds
+    assert snap.elapsed >= while_paused.elapsed  # it trained on after the pause
+    assert job.result["train_seconds"] + paused < wall
+
+
 def test_stop_keeps_the_weights_and_the_model_is_usable(shapes):
     model = two_block_model(shapes)
     initial = [w.copy() for w in model.get_weights()]
@@ -155,6 +179,31 @@ def test_learning_rate_change_mid_run(shapes):
         job.set_learning_rate(0)
     job.stop()
     job.join(60)
+
+
+def test_learning_rate_chosen_while_paused_is_shown_pending_and_applies_on_resume(shapes):
+    config = TrainConfig(epochs=30, batch_size=8)
+    job = TrainingJob(two_block_model(shapes), shapes, config, name="paused-lr", queue=JobQueue(2)).start()
+    wait_until(lambda: len(job.snapshot().batch_log) >= 3)
+    job.pause()
+    wait_until(lambda: job.state == "paused")
+    job.set_learning_rate(5e-4)
+    snap = job.snapshot()
+    assert snap.pending_learning_rate == 5e-4  # what the page shows: chosen, waiting for the resume
+    assert snap.learning_rate == config.learning_rate and snap.lr_log == [] and snap.state == "paused"
+    held = snap.epoch + snap.batch / snap.steps
+    job.resume()
+    wait_until(lambda: job.snapshot().lr_log)
+    snap = job.snapshot()
+    assert snap.pending_learning_rate is None and snap.learning_rate == 5e-4
+    assert float(job.model.optimizer.learning_rate.numpy()) == pytest.approx(5e-4)
+    [change] = snap.lr_log
+    # from the first batch after the pause (Keras reports a batch's end a moment after the next one starts,
+    # so the position read at the pause may be one batch short)
+    assert change["learning_rate"] == 5e-4 and held - 1e-9 <= change["step"] <= held + 1 / snap.steps + 1e-9
+    job.stop()
+    job.join(60)
+    assert job.state == "stopped"
 
 
 def test_continue_training_leaves_the_original_untouched(shapes):

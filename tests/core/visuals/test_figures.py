@@ -82,6 +82,20 @@ def test_training_curves_mark_learning_rate_changes_and_draw_no_validation_witho
     assert [a.text for a in fig.layout.annotations] == ["lr 0.0003", "lr 0.01"]
 
 
+def test_learning_rate_labels_sit_above_the_plot_area_clear_of_the_curves_and_the_title():
+    batch_log = [{"step": (i + 1) / 4, "loss": 2.0 - 0.1 * i} for i in range(8)]  # highest where it starts
+    fig = figures.training_curves(batch_log, [], "loss", lr_log=[{"step": 0.25, "learning_rate": 5e-4}])
+    (label,) = fig.layout.annotations
+    assert label.text == "lr 0.0005" and "learning rate 0.0005" in label.hovertext
+    assert (label.xref, label.x) == ("x", 0.25)  # over its dashed line
+    # the plot area, where the curves are drawn, ends at the top of the paper (y = 1): the label starts there
+    assert label.yref == "paper" and label.y == 1 and label.yanchor == "bottom" and not label.showarrow
+    assert fig.layout.yaxis.domain is None or tuple(fig.layout.yaxis.domain)[1] == 1
+    # the title keeps the top row of the margin, the labels the row below it (about 22 and 16 px)
+    title = fig.layout.title
+    assert (title.yref, title.y, title.yanchor) == ("container", 1, "top") and fig.layout.margin.t >= 50
+
+
 # --- heatmap ---------------------------------------------------------------------------------
 
 def test_heatmap_holds_the_map_in_image_orientation():
@@ -142,6 +156,32 @@ def test_per_class_accuracy_bars_draw_a_class_without_test_images_as_zero():
     assert list(bar.y) == ["a", "b", "c"] and list(bar.text) == ["90%", "0%", "25%"]
     assert bar.orientation == "h" and tuple(fig.layout.xaxis.range) == (0, 1)
     assert fig.layout.yaxis.autorange == "reversed"  # the first class on top
+
+
+# --- accuracy and probability axes ----------------------------------------------------------
+
+PERCENT_FIGURES = {
+    "probability_bar": lambda: figures.probability_bar(np.array([0.75, 0.2, 0.05]), ["a", "b", "c"]),
+    "per_class_accuracy_bars": lambda: figures.per_class_accuracy_bars(np.array([0.75, 0.5]), ["a", "b"]),
+    "training_curves": lambda: figures.training_curves([{"step": 0.5, "accuracy": 0.4}], [], "accuracy"),
+}
+
+
+@pytest.mark.parametrize("name", list(PERCENT_FIGURES))
+def test_percent_axes_run_from_0_to_100_percent_labelled_up_to_100(name):
+    fig = PERCENT_FIGURES[name]()
+    horizontal = name != "training_curves"
+    axis = fig.layout.xaxis if horizontal else fig.layout.yaxis
+    low, high = axis.range
+    assert low == 0 and 1 <= high <= 1.05
+    ticks = list(axis.tickvals)
+    assert ticks[0] == 0 and ticks[-1] == 1 and ticks == sorted(ticks) and len(ticks) >= 3
+    assert axis.tickformat == ".0%"
+    # Plotly hides a tick label that sticks out of the figure: "100%" (about 30 px wide at the default
+    # font) sits centred on the right end of a horizontal axis, so half of it needs room there.
+    assert axis.ticklabeloverflow == "allow"
+    if horizontal:
+        assert fig.layout.margin.r >= 16
 
 
 # --- embedding_scatter -----------------------------------------------------------------------
