@@ -245,7 +245,8 @@ def estimate_seconds(images: int, epochs: int, cost: ImageCost, pixels: int) -> 
 
 
 def format_duration(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    """A duration as the recipe line says it: whole seconds (at least 1) up to 89 s, then whole minutes."""
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(seconds, 1):.0f} s"
 
 
 def recipe_time_estimate(recipe: Recipe, dataset) -> str:

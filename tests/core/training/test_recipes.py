@@ -151,7 +151,7 @@ def test_the_estimate_is_images_times_epochs_times_the_cost_scaled_by_pixels(ima
     assert estimate_seconds(images, epochs, ImageCost(seconds, measured_at, True), pixels) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("seconds, said", [(0.4, "0 s"), (12.4, "12 s"), (89, "89 s"), (90, "2 min"), (1500, "25 min")])
+@pytest.mark.parametrize("seconds, said", [(0.4, "1 s"), (12.4, "12 s"), (89, "89 s"), (90, "2 min"), (1500, "25 min")])
 def test_durations_are_said_in_seconds_then_minutes(seconds, said):
     from core.training.recipes import format_duration
 
