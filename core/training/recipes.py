@@ -272,7 +272,7 @@ def recipe_time_estimate(recipe: Recipe, dataset) -> str:
             if cost.size and cost.size != (height, width) else "")
     return (f"On these {images:,} training photos of {height}×{width} training should take about "
             f"{format_duration(seconds)} (an estimate: {images:,} photos × {recipe.epochs} epochs × "
-            f"{1000 * cost.seconds:.2g} ms a photo, {basis}{size}).")
+            f"{1000 * cost.seconds:.2g} ms a photo and epoch, {basis}{size}).")
 
 
 def recipe_promise(recipe: Recipe, dataset) -> str:

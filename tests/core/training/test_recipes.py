@@ -201,5 +201,5 @@ def test_the_photo_recipe_estimates_the_loaded_folder(tmp_path, monkeypatch):
                               "100 photos set aside before tuning")
     expected = 1800 * recipe.epochs * 0.002 * 4
     assert (f"On these 1,800 training photos of 128×128 training should take about {expected / 60:.0f} min "
-            f"(an estimate: 1,800 photos × {recipe.epochs} epochs × 2 ms a photo, measured at 64×64, "
+            f"(an estimate: 1,800 photos × {recipe.epochs} epochs × 2 ms a photo and epoch, measured at 64×64, "
             "scaled to 128×128).") in promise
