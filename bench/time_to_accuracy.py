@@ -2,17 +2,20 @@
 
     python -m bench.time_to_accuracy --dataset NAME [--baseline] [--data-dir DIR] [--seed N] [--save PATH]
 
-NAME is one of mnist, fashion_mnist, orl_faces, cifar10, read from
+NAME is one of mnist, fashion_mnist, orl_faces, cifar10, cats_vs_dogs, read from
 ``../shared/datasets`` (or ``--data-dir``). Trains the recipe of ``core.training.recipes``
-on the whole training split, then scores the official test split once.
+on the whole training split, then scores the official test split once (for cats_vs_dogs,
+whose folder has no test split, the 100 photos its recipe's loader sets aside).
 ``train_seconds`` is the time spent in training alone (loading and scoring the
 test split are not counted). With ``--baseline`` the same run also trains the
 baseline named by the recipe (the keras-io "simple MNIST convnet" example as
-published, or the course project's face CNN) on the same data and adds its
+published, the course project's face CNN, or the TensorFlow image classification
+tutorial's CNN) on the same data and adds its
 figures and the speed-up, measured side by side on the same machine.
 
 The last line printed is JSON: ``{"dataset", "test_accuracy", "train_seconds",
-"epochs", "params", "target_accuracy", "target_seconds", "meets_target", ...}``.
+"epochs", "params", "target_accuracy", "target_seconds", "meets_target", "input_shape", ...}``;
+the app scales ``train_seconds`` per image and epoch by ``input_shape`` to estimate other data.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
            "meets_target": run["test_accuracy"] >= recipe.target_accuracy
            and run["train_seconds"] <= recipe.target_seconds,
            "recipe": run, "train_images": len(dataset.x_train), "test_images": len(dataset.x_test),
+           "input_shape": list(dataset.input_shape), "test_split": recipe.test_split,
            "seed": args.seed, "cpus": os.cpu_count(), "machine": platform.machine()}
     if args.baseline:
         base = baseline_for(recipe)

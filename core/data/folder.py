@@ -3,7 +3,8 @@
 Two layouts are understood:
 
 * ``root/<class>/*.png``: the loader splits off a stratified test set.
-* ``root/train/<class>/...`` and ``root/test/<class>/...``: the given split is kept.
+* ``root/train/<class>/...`` and ``root/test/<class>/...``: the given split is kept
+  (also named ``training_set`` and ``test_set``, the layout of many course downloads).
 
 Every file goes through ``core.data.images``, so a non-image in the folder is
 skipped and reported instead of stopping the load.
@@ -18,6 +19,8 @@ import numpy as np
 from core.data.base import Dataset, DatasetError, ProgressFn
 from core.data.images import ImageDecodeError, decode_image, to_model_input
 
+# names of the training and test folders of a folder that comes split
+SPLIT_FOLDERS = (("train", "test"), ("training_set", "test_set"))
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -75,8 +78,11 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
     height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if height < 1 or width < 1:
         raise DatasetError(f"Expected an image size of at least 1x1. Received: {image_size}")
-    split_layout = (root / "train").is_dir() and (root / "test").is_dir()
-    split_roots = {"train": root / "train", "test": root / "test"} if split_layout else {"all": root}
+    split_names = next(((train, test) for train, test in SPLIT_FOLDERS
+                        if (root / train).is_dir() and (root / test).is_dir()), None)
+    split_layout = split_names is not None
+    split_roots = ({"train": root / split_names[0], "test": root / split_names[1]} if split_layout
+                   else {"all": root})
 
     class_names = [d.name for d in _class_dirs(next(iter(split_roots.values())))]
     if len(class_names) < 2:
@@ -91,8 +97,9 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
     skipped: list[str] = []
     if split_layout:
         # The classes are train/'s folders; a test/ folder of another class cannot be labelled.
-        skipped += [f"test/{d.name}: no train/{d.name} folder, so its images are left out"
-                    for d in _class_dirs(root / "test") if d.name not in class_names]
+        train, test = split_names
+        skipped += [f"{test}/{d.name}: no {train}/{d.name} folder, so its images are left out"
+                    for d in _class_dirs(root / test) if d.name not in class_names]
     arrays = {}
     done, total = 0, max(1, len(all_files))
     for split, entries in files.items():

@@ -71,6 +71,16 @@ def small_cifar() -> ModelSpec:
     )
 
 
+def tf_image_classification() -> ModelSpec:
+    # The TensorFlow tutorial "Image classification" (tensorflow.org/tutorials/images/classification), its first
+    # model for a folder of flower photos: three padded 3x3 convolutions (16, 32, 64) with max-pools, dense 128.
+    return ModelSpec(
+        name="tf_image_classification",
+        blocks=[ConvBlock(16, 3), ConvBlock(32, 3), ConvBlock(64, 3)],
+        dense_units=[128],
+    )
+
+
 def small_cnn() -> ModelSpec:
     # CNN Lab's default: three conv + max-pool blocks, few enough filters to look at each one.
     return ModelSpec(
@@ -129,6 +139,7 @@ PRESET_SPECS = {
     "lenet5": lenet5,
     "face_cnn": face_cnn,
     "small_cifar": small_cifar,
+    "tf_image_classification": tf_image_classification,
     "mnist_fast": mnist_fast,
     "fashion_fast": fashion_fast,
     "faces_fast": faces_fast,
@@ -149,6 +160,11 @@ PRESETS: dict[str, Preset] = {
                        "Three blocks of two 3x3 convolutions (32, 64, 64), max-pool and dropout 0.25, then dense 512."),
     "small_cifar": Preset("small_cifar", "Small CIFAR-10 net", "VGG-style, with batch normalisation",
                           "Five 3x3 convolutions (32 to 128 filters) with batch norm and dropout, then dense 128."),
+    "tf_image_classification": Preset(
+        "tf_image_classification", "TensorFlow image classification tutorial CNN",
+        "tensorflow.org/tutorials/images/classification",
+        "Three 3x3 convolutions (16, 32, 64 filters) with max-pools, then dense 128: the tutorial's first model for "
+        "a folder of flower photos."),
     "mnist_fast": Preset("mnist_fast", "Fast MNIST recipe", "CNN Lab fast recipes (tuned on a 2-core CPU)",
                          "Two valid 3x3 convolutions (16, 32 filters) with max-pools, dense 128: about twice the "
                          "keras-io convnet's speed on a CPU."),

@@ -36,15 +36,29 @@ class RecipeMeasurement:
     epochs: int
     cpus: int | None  # of the machine it was measured on
     measured: str | None  # the date
+    train_images: int | None = None  # in the training split it trained on
+    input_shape: tuple[int, ...] | None = None  # (height, width, channels) of its images, when the file says
+
+    @property
+    def seconds_per_image(self) -> float | None:
+        """Training seconds per image and epoch: what an estimate for other data scales from."""
+        if not self.train_images or not self.epochs:
+            return None
+        return self.train_seconds / (self.train_images * self.epochs)
 
 
 def recipe_measurement(dataset: str, folder: Path | None = None) -> RecipeMeasurement | None:
     """The recipe run of ``dataset``'s saved benchmark, or None when there is none (or it lacks the figures)."""
     result = load_benchmark(dataset, folder)
     run = result.get("recipe") if result else None
+    if not isinstance(run, dict):
+        return None
     try:
+        shape = result.get("input_shape")
         return RecipeMeasurement(test_accuracy=float(run["test_accuracy"]), train_seconds=float(run["train_seconds"]),
-                                 epochs=int(run["epochs"]), cpus=result.get("cpus"), measured=result.get("measured"))
+                                 epochs=int(run["epochs"]), cpus=result.get("cpus"), measured=result.get("measured"),
+                                 train_images=int(result["train_images"]) if result.get("train_images") else None,
+                                 input_shape=tuple(int(d) for d in shape) if shape else None)
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -76,3 +76,31 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
                           contrast=ss["aug_contrast"])
     assert chosen == Augmentation.from_dict(recipe.augmentation)
 
+
+
+def test_a_folder_of_colour_photos_gets_the_photo_recipe_with_an_estimate(tmp_path):
+    from apptest_helpers import open_page
+    from class_photos import KINDS, photo
+
+    for kind in KINDS[:2]:
+        (tmp_path / "mine" / kind).mkdir(parents=True)
+        for i in range(8):
+            (tmp_path / "mine" / kind / f"{i}.jpg").write_bytes(photo(kind, seed=i))
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.radio(key="data_where").set_value("server").run()
+    at.text_input(key="data_path").input(str(tmp_path / "mine")).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    at = open_page("pages/train.py", at)
+    recipe = RECIPES["cats_vs_dogs"]
+    line = next(m.value for m in at.markdown if m.value.startswith(f"**Fast recipe: {recipe.title}.**"))
+    assert "Tuned on the Cats vs Dogs photos" in line and "For other photos it is a starting point" in line
+    assert "training should take about" in line and "(an estimate: " in line
+    at.button(key="train_recipe").click().run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="train_preset").value == recipe.preset
+    assert (at.number_input(key="train_epochs").value, at.select_slider(key="train_batch").value) == \
+        (recipe.epochs, recipe.batch_size)
+    assert at.slider(key="train_val").value == 0.1
+    assert Augmentation.from_dict(recipe.augmentation).describe() in at.toggle(key="train_augment").label

@@ -50,9 +50,10 @@ def test_folder_loader_natural_class_order_and_greyscale(tmp_path):
     assert ds.input_shape == (12, 10, 1)  # every image greyscale: 1 channel
 
 
-def test_folder_loader_keeps_train_test_split(tmp_path):
-    make_class_tree(tmp_path / "train", classes=("a", "b"), per_class=4, seed=1)
-    make_class_tree(tmp_path / "test", classes=("a", "b"), per_class=2, seed=2)
+@pytest.mark.parametrize("train, test", [("train", "test"), ("training_set", "test_set")])
+def test_folder_loader_keeps_train_test_split(tmp_path, train, test):
+    make_class_tree(tmp_path / train, classes=("a", "b"), per_class=4, seed=1)
+    make_class_tree(tmp_path / test, classes=("a", "b"), per_class=2, seed=2)
     ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
     assert_well_formed(ds)
     assert ds.class_names == ["a", "b"]

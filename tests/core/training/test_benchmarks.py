@@ -63,3 +63,20 @@ def test_the_readme_gives_the_faces_recipes_measured_accuracy(repo_root):
     assert len(figures) == 3, figures  # the faces comparison table, the recipes table, the rerun's summary
     expected = f"{100 * shipped('orl_faces')['recipe']['test_accuracy']:.1f}"
     assert figures == [expected] * 3, f"README says {figures}; assets/benchmarks/orl_faces.json says {expected} %"
+
+
+def test_the_shipped_photo_benchmark_gives_the_figure_and_the_cost_per_image():
+    data = shipped("cats_vs_dogs")
+    run = B.recipe_measurement("cats_vs_dogs")
+    assert run.test_accuracy == data["recipe"]["test_accuracy"] and run.train_images == data["train_images"] == 500
+    assert run.input_shape == (64, 64, 3)
+    assert run.seconds_per_image == pytest.approx(data["recipe"]["train_seconds"] / (500 * data["recipe"]["epochs"]))
+
+
+def test_the_readme_gives_the_photo_recipes_measured_accuracy(repo_root):
+    text = (repo_root / "README.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `cats_vs_dogs`")]
+    assert len(rows) == 1, rows
+    expected = f"{100 * shipped('cats_vs_dogs')['recipe']['test_accuracy']:.1f}"
+    assert re.findall(r"\| \*\*(\d+\.\d) %\*\*", rows[0]) == [expected]
+    assert re.findall(r"set aside the recipe\s+reached (\d+\.\d) %", text) == [expected]
