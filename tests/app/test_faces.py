@@ -84,6 +84,11 @@ def test_enrol_from_the_webcam_train_and_recognise(shared_datasets_or_none):
     assert not entry.saved_id
     # nothing was written to disk: no snapshot, no crop, no model
     assert files_under(data_dir) + files_under(models_dir) == before
+    # the Train page does not claim the faces run as its own, nor that it was saved
+    train = open_page("pages/train.py", at)
+    assert not [s for s in train.success if "saved on the Models page" in s.value]
+    assert [s.value for s in train.subheader if s.value.startswith("Run:")] == []
+    at = open_page("pages/faces.py", train)
 
     # the card keeps what tells the enrolled people from strangers; the page says how it was calibrated
     reference = entry.card.face_reference
