@@ -65,18 +65,14 @@ def _set_source(source: str) -> None:
 
 
 def _on_zip() -> None:
-    file = st.session_state.get("data_zip")
-    if file is None:
+    imported = uploads.import_zip("data_zip")
+    if imported is None:
         return
-    try:
-        folder, report = uploads.add_zip(file.getvalue(), file.name)
-    except uploads.ZipImportError as exc:
-        flash("error", f"{file.name} was refused: {exc}", slot="data_zip")
-        return
+    filename, folder, report = imported
     counts = ", ".join(f"{name} {n}" for name, n in report.class_counts.items())
     given = (f", and its own test split: {sum(report.test_counts.values())} images in test/"
              if report.test_counts else "")
-    flash("success", f"{file.name}: {sum(report.class_counts.values())} images in {len(report.class_counts)} "
+    flash("success", f"{filename}: {sum(report.class_counts.values())} images in {len(report.class_counts)} "
                      f"classes ({counts}){given}. Press Load dataset to use it.", slot="data_zip")
     if report.small_classes:
         flash("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)

@@ -17,19 +17,15 @@ OWN_PHOTOS_SIZE = 64  # pixels a side: what the Data page's folder loader starts
 
 def _on_own_zip() -> None:
     """An uploaded zip of class folders becomes the dataset at once (the Data page can change its settings)."""
-    file = st.session_state.get("home_zip")
-    if file is None:
+    imported = uploads.import_zip("home_zip")
+    if imported is None:
         return
-    try:
-        folder, report = uploads.add_zip(file.getvalue(), file.name)
-    except uploads.ZipImportError as exc:
-        flash("error", f"{file.name} was refused: {exc}", slot="home_zip")
-        return
+    filename, folder, report = imported
     options = {"path": str(folder), "image_size": OWN_PHOTOS_SIZE}
     try:
         dataset = get_dataset("folder", options)
     except DatasetError as exc:
-        flash("error", f"{file.name} was unpacked, but cannot be used as a dataset: {exc}", slot="home_zip")
+        flash("error", f"{filename} was unpacked, but cannot be used as a dataset: {exc}", slot="home_zip")
         return
     set_dataset("folder", options)
     st.session_state["data_name"], st.session_state["data_where"] = "folder", "zip"

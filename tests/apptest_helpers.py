@@ -33,6 +33,17 @@ def open_page(page: str, at: AppTest | None = None, timeout: float = 180, user: 
     return at
 
 
+def load_folder(path, at: AppTest | None = None) -> AppTest:
+    """Load the image folder ``path`` (one sub-folder per class) as the dataset on the Data page, as a user would."""
+    at = open_page("pages/data.py", at)
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.radio(key="data_where").set_value("server").run()
+    at.text_input(key="data_path").input(str(path)).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    return at
+
+
 def widget_by_prefix(widgets, prefix: str):
     """The one widget whose key starts with ``prefix`` (upload and camera keys change after every use)."""
     found = [w for w in widgets if w.key.startswith(prefix)]

@@ -20,6 +20,7 @@ from core.data.idx import IDX_FILES, save_idx_uploads
 from core.data.zip_import import ZipImportError, ZipReport, extract_image_zip
 from core.workspace import data_root
 
+from .flash import flash
 from .workspace import workspace
 
 
@@ -58,6 +59,22 @@ def add_zip(data: bytes, filename: str) -> tuple[Path, ZipReport]:
         n += 1
         target = folder / f"{stem}_{n}"
     return target, extract_image_zip(data, target)
+
+
+def import_zip(key: str) -> tuple[str, Path, ZipReport] | None:
+    """Unpack the zip in the file uploader ``key`` into the user's uploads (call from its ``on_change``).
+
+    Returns the file's name, the folder and the report; None when the uploader is empty or the zip
+    was refused, which is flashed to the slot named ``key``.
+    """
+    file = st.session_state.get(key)
+    if file is None:
+        return None
+    try:
+        return (file.name, *add_zip(file.getvalue(), file.name))
+    except ZipImportError as exc:
+        flash("error", f"{file.name} was refused: {exc}", slot=key)
+        return None
 
 
 def delete_upload(path: Path) -> None:
@@ -120,4 +137,4 @@ def cifar_upload() -> str | None:
 
 
 __all__ = ["ZipImportError", "add_zip", "dataset_uploads_folder", "delete_upload", "list_uploads",
-           "is_upload", "official_files_upload", "session_folder", "uploads_root"]
+           "import_zip", "is_upload", "official_files_upload", "session_folder", "uploads_root"]

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from apptest_helpers import open_page
+from apptest_helpers import load_folder, open_page
 from core.training import benchmarks as B
 from tiny_faces import tiny_faces
 
@@ -34,12 +34,7 @@ def bench_figure(request, tmp_path, monkeypatch) -> str:
 
 def test_the_train_pages_recipe_line_shows_the_benchmarks_figure(bench_figure, tmp_path):
     tiny_faces(tmp_path)
-    at = open_page("pages/data.py")
-    at.selectbox(key="data_name").set_value("folder").run()
-    at.radio(key="data_where").set_value("server").run()
-    at.text_input(key="data_path").input(str(tmp_path / "tiny")).run()
-    at.button(key="data_load").click().run()
-    assert not at.exception and not at.error
+    at = load_folder(tmp_path / "tiny")
     at = open_page("pages/train.py", at)
     line = next(m.value for m in at.markdown if m.value.startswith("**Fast recipe: ORL faces"))
     accuracy = line[line.index("Tuned on the ORL faces"):].split(" For other photos")[0]

@@ -11,17 +11,12 @@ from tiny_faces import tiny_faces
 
 
 def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
-    from apptest_helpers import open_page
+    from apptest_helpers import load_folder, open_page
 
     tiny_faces(tmp_path)
     at = open_page("pages/train.py")
     assert not [b for b in at.button if b.key == "train_recipe"]  # no recipe for the shapes dataset
-    at = open_page("pages/data.py", at)
-    at.selectbox(key="data_name").set_value("folder").run()
-    at.radio(key="data_where").set_value("server").run()
-    at.text_input(key="data_path").input(str(tmp_path / "tiny")).run()
-    at.button(key="data_load").click().run()
-    assert not at.exception and not at.error
+    at = load_folder(tmp_path / "tiny", at)
     at = open_page("pages/train.py", at)
     recipe = RECIPES["orl_faces"]
     assert any(m.value.startswith(f"**Fast recipe: {recipe.title}.**") and "For other photos it is a starting point"
@@ -79,19 +74,14 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
 
 
 def test_a_folder_of_colour_photos_gets_the_photo_recipe_with_an_estimate(tmp_path):
-    from apptest_helpers import open_page
+    from apptest_helpers import load_folder, open_page
     from class_photos import KINDS, photo
 
     for kind in KINDS[:2]:
         (tmp_path / "mine" / kind).mkdir(parents=True)
         for i in range(8):
             (tmp_path / "mine" / kind / f"{i}.jpg").write_bytes(photo(kind, seed=i))
-    at = open_page("pages/data.py")
-    at.selectbox(key="data_name").set_value("folder").run()
-    at.radio(key="data_where").set_value("server").run()
-    at.text_input(key="data_path").input(str(tmp_path / "mine")).run()
-    at.button(key="data_load").click().run()
-    assert not at.exception and not at.error
+    at = load_folder(tmp_path / "mine")
     at = open_page("pages/train.py", at)
     recipe = RECIPES["cats_vs_dogs"]
     line = next(m.value for m in at.markdown if m.value.startswith(f"**Fast recipe: {recipe.title}.**"))
