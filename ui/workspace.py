@@ -72,15 +72,19 @@ class LiveWorkspace:
     # --- models ---------------------------------------------------------------------------
 
     def add_model(self, model, card: ModelCard, evolution: list | None = None, probe=None,
-                  saved_id: str | None = None) -> ModelEntry:
-        """A new entry named after the card (``session:<name>``, ``-2`` etc. when taken)."""
+                  saved_id: str | None = None, loader=None) -> ModelEntry:
+        """A new entry named after the card (``session:<name>``, ``-2`` etc. when taken).
+
+        ``model`` may be None with a ``loader`` that loads it on first use.
+        """
         with self.lock:
             base = card.name or "model"
             model_id, n = f"session:{base}", 1
             while model_id in self.models:
                 n += 1
                 model_id = f"session:{base}-{n}"
-            entry = ModelEntry(model_id, model, card, evolution=evolution, probe=probe, saved_id=saved_id)
+            entry = ModelEntry(model_id, model, card, evolution=evolution, probe=probe, saved_id=saved_id,
+                               loader=loader)
             self.models = {**self.models, model_id: entry}
             return entry
 
@@ -126,7 +130,8 @@ class LiveWorkspace:
         return next((e for e in self.models.values() if e.saved_id == saved_id), None)
 
     def restore(self) -> None:
-        """Once per process: load the current model and the pages' models of the saved state from the models folder.
+        """Once per process: the current model and the pages' models of the saved state, from the models folder
+        (each loaded on first use).
 
         A model deleted from the folder meanwhile is dropped with a notice; the shipped model takes its place.
         """
@@ -158,11 +163,12 @@ class LiveWorkspace:
             return known
         try:
             registry = ModelRegistry()
-            model, card = registry.load(saved_id)
+            card = registry.get(saved_id).card  # its JSON only: the first page draws without TensorFlow
             snapshots, probe = registry.load_replay(saved_id) or (None, None)
         except (ModelFileError, ValueError, OSError):
             return None
-        return self.add_model(model, card, evolution=snapshots, probe=probe, saved_id=saved_id)
+        return self.add_model(None, card, evolution=snapshots, probe=probe, saved_id=saved_id,
+                              loader=lambda: registry.load(saved_id)[0])
 
     # --- the training run -------------------------------------------------------------------
 
