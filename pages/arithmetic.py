@@ -8,8 +8,8 @@ import streamlit as st
 
 from core.inspection.arithmetic import busiest_position, conv_step, pool_step, window_maps, window_spec
 from core.inspection.layers import conv_layers
-from core.visuals.figures import number_grid
 from core.visuals.sliding_window import cell_size, map_figure
+from core.visuals.value_grid import value_grid
 from ui.dataset_fit import context_bar, pairing
 from ui.router import require_router
 from ui.session import current_model, model_key
@@ -123,9 +123,10 @@ else:
                   + ". Click on either map to move the window.")
     a, b, d = st.columns(3)
     patch = np.where(step["valid"][..., None], step["patch"], np.nan)  # padding cells read "pad"
-    a.plotly_chart(number_grid(patch[..., shown_in], f"input patch (channel {shown_in})"), key="arith_patch")
-    b.plotly_chart(number_grid(step["kernel"][..., shown_in], f"filter {channel} weights"), key="arith_kernel")
-    d.plotly_chart(number_grid(step["products"][..., shown_in], "patch × weights"), key="arith_products")
+    # tables of numbers, not charts: three more Plotly charts cost the browser more than the page's run
+    a.html(value_grid(patch[..., shown_in], f"input patch (channel {shown_in})", numbers=True))
+    b.html(value_grid(step["kernel"][..., shown_in], f"filter {channel} weights", numbers=True))
+    d.html(value_grid(step["products"][..., shown_in], "patch × weights", numbers=True))
     matches = np.isclose(step["postactivation"], step["layer_output"], rtol=1e-4, atol=1e-5)
     st.markdown(
         f"Sum of all {step['products'].size} products ({n_in} input channel{'s' if n_in > 1 else ''}): "
@@ -151,7 +152,7 @@ else:
     output_map(b, "arith_pool", pspec, pool_out[..., p_channel], p_row, p_col, f"{pool_name}: {out_h}×{out_w}", cell_px)
     a, b = st.columns(2)
     taken = tuple(pstep["argmax"]) if pstep["kind"] == "max" else None
-    a.plotly_chart(number_grid(pstep["window"], "input window", highlight=taken, scale="Viridis"), key="arith_window")
+    a.html(value_grid(pstep["window"], "input window", numbers=True, highlight=taken, scale="viridis"))
     if pstep["kind"] == "max":
         how = f"the largest value, {pstep['value']:.4f}, outlined"
     else:

@@ -27,6 +27,7 @@ import numpy as np
 
 from core.storage.card import ModelCard
 from core.training.config import TrainConfig, epoch_images, validation_size
+from core.training.give_way import give_way
 from core.training.progress import JobSnapshot, Snapshot
 from core.training.queue import QUEUE, JobQueue
 from core.training.run import train_model
@@ -172,6 +173,7 @@ class TrainingJob:
     # --- the training thread -----------------------------------------------------------
 
     def _on_batch_begin(self, model):
+        give_way()  # a page's script run has the cores first (core.training.give_way)
         with self._lock:
             lr, self._pending_lr = self._pending_lr, None
         if lr is not None:
