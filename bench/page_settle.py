@@ -112,14 +112,15 @@ def timed(page, action, timeout: float = 60) -> tuple[float, float]:
 
 
 def run_and_wait(page, action, timeout: float = 60) -> None:
-    """Do ``action()`` and wait for the end of the script run it causes."""
+    """Do ``action()`` and wait for the end of the script run it causes (the whole app's, or a fragment's:
+    the user measured has no run training, so no fragment runs on a timer)."""
     started = []
 
     def run_done(payload) -> bool:
         kind = run_message_kind(payload)
         if kind == "start":
             started.append(True)
-        return kind == "end" and bool(started)
+        return kind in ("end", "fragment_end") and bool(started)
 
     with page.app_socket.expect_event("framereceived", predicate=run_done, timeout=timeout * 1000):
         action()

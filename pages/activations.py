@@ -89,18 +89,22 @@ for layer in map_layers:
 
 # The closer look fills the right-hand column last, so the maps above are sent (and drawn) before it.
 # A table of coloured cells, not a Plotly heatmap: the chart library alone cost a tab's first visit
-# here 1 to 3 s of the browser's time.
-with right:
+# here 1 to 3 s of the browser's time. A fragment: its own widgets rerun it alone, not the model.
+@st.fragment
+def closer_look(acts: dict, names: list[str], cmap: str) -> None:
     st.markdown("**Look closer at one map**: hover to read every value.")
     a, b = st.columns([2, 1])
-    inspect_names = [layer.name for layer in map_layers]
-    inspect_name = a.selectbox("Layer", inspect_names, key=persist("act_inspect_layer", inspect_names[0]))
+    inspect_name = a.selectbox("Layer", names, key=persist("act_inspect_layer", names[0]))
     n_channels = acts[inspect_name].shape[-1]
     channel = (b.number_input("Channel", 0, n_channels - 1, key=persist("act_inspect_channel", 0))
                if n_channels > 1 else 0)
     channel = min(int(channel), n_channels - 1)
     st.html(value_grid(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}", scale=cmap,
                        decimals=4))
+
+
+with right:
+    closer_look(acts, [layer.name for layer in map_layers], cmap)
 
 if entry.evolution:
     with st.expander("Replay training: the conv maps of the probe image after each epoch"):
