@@ -126,26 +126,21 @@ def settle_latency(browser, server: AppServer, repeats: int, training: bool) -> 
     result = {name: page_settle.summarise(times, TARGET_SETTLE_MS) for name, times in figures.items()}
     result["settle_cold_ms"] = {name: round(times[0][0]) for name, times in cold.items()}
     if training:
-        trainer = page_settle.start_trainer(tabs, url)
-        busy, epochs, began = {}, 0, time.perf_counter()
+        trainer = page_settle.Trainer(page_settle.start_trainer(tabs, url))
+        busy, began = {}, time.perf_counter()
         try:
             for i in range(repeats):
-                before = page_settle.trainer_epoch(trainer)
-                if not page_settle.still_training(trainer):
-                    page_settle.train_again(trainer)
-                    before = page_settle.trainer_epoch(trainer)
-                page_settle.settle_round(tabs, url, "settle", busy)
-                epochs += max(0, page_settle.trainer_epoch(trainer) - before)
+                page_settle.settle_round(tabs, url, "settle", busy, before_each=trainer.keep_training)
                 print(f"settle round {i + 1} while training: " + ", ".join(f"{k} {v[-1][0]:.0f}" for k, v in busy.items()),
                       flush=True)
-            trained = page_settle.still_training(trainer)
+            trainer.keep_training()
         finally:
-            trainer.close()
+            trainer.page.close()
         result.update({f"{name.removesuffix('_ms')}_training_ms": page_settle.summarise(times, TARGET_SETTLE_TRAINING_MS)
                        for name, times in busy.items()})
-        result["settle_training_still_running"] = trained
         # the run's pace while the pages were clicked through (Digits, the default architecture)
-        result["settle_training_epochs_per_min"] = round(60 * epochs / (time.perf_counter() - began), 1)
+        result["settle_training_epochs_per_min"] = round(60 * trainer.epochs / (time.perf_counter() - began), 1)
+        result["settle_training_restarts"] = trainer.restarts
     tabs.close()
     return result
 

@@ -2,8 +2,10 @@
 
 A measure starts at the user's click (the browser's own ``click`` event, recorded in the page) and
 ends when the page has settled: the script run the click caused has ended (the server's
-``script_finished``, and Streamlit's status widget no longer shows Running) and nothing has
-changed in the main area for ``QUIET_MS``. The figure is the later of the run's end and the last
+``script_finished``, and Streamlit's status widget no longer shows Running), no element in the
+main area still waits for its code (Streamlit's skeleton) or its picture, and nothing there has
+changed for ``QUIET_MS``. A change counts when the browser next draws a frame, so a long script
+(a chart library's first load) counts too. The figure is the later of the run's end and the last
 change in the main area, from the click.
 
 For each page of ``PAGES``, per repeat, in a fresh browser session (a new tab of the same user):
@@ -142,16 +144,26 @@ def pick_other_layer(page, target: InspectPage) -> tuple[float, float]:
     return timed(page, option.click)
 
 
-def settle_round(context, url: str, workspace: str, figures: dict[str, list[tuple[float, float]]]) -> None:
-    """One fresh session: each page's first visit, its layer picker twice, then each page again."""
+def settle_round(context, url: str, workspace: str, figures: dict[str, list[tuple[float, float]]],
+                 before_each=None) -> None:
+    """One fresh session: each page's first visit, its layer picker twice, then each page again.
+
+    ``before_each()``, when given, is called before every measure (to keep a training run going).
+    """
     page = open_session(context, url, workspace)
+
+    def measure(name: str, action) -> None:
+        if before_each is not None:
+            before_each()
+        figures.setdefault(name, []).append(action())
+
     try:
         for target in PAGES:
-            figures.setdefault(f"{target.key}_settle_page_ms", []).append(visit(page, target))
+            measure(f"{target.key}_settle_page_ms", lambda: visit(page, target))
             for _ in range(2):
-                figures.setdefault(f"{target.key}_settle_widget_ms", []).append(pick_other_layer(page, target))
+                measure(f"{target.key}_settle_widget_ms", lambda: pick_other_layer(page, target))
         for target in PAGES:
-            figures.setdefault(f"{target.key}_settle_revisit_ms", []).append(visit(page, target))
+            measure(f"{target.key}_settle_revisit_ms", lambda: visit(page, target))
     finally:
         page.close()
 
@@ -168,7 +180,10 @@ def summarise(measures: list[tuple[float, float]], target_ms: float) -> dict:
 # --- a training run on the same server ------------------------------------------------------------
 
 def start_trainer(context, url: str, epochs: int = 200):
-    """Another user's tab that trains the default architecture on Digits for ``epochs``, left on the Overview."""
+    """Another user's tab that trains the default architecture on Digits for ``epochs``, left on the Overview.
+
+    Digits trains fast (200 epochs in one to three minutes): ``keep_training`` starts the run again.
+    """
     page = open_session(context, url, "settle-trainer")
     run_and_wait(page, lambda: page.locator('[data-testid="stSidebarNav"] a', has_text="Data").first.click())
     box = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(
@@ -196,6 +211,23 @@ def train_again(page, epochs: int = 200) -> None:
 def still_training(page) -> bool:
     """True while the trainer's run trains (its sidebar's status says running)."""
     return ": running, epoch" in page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+class Trainer:
+    """Keeps the trainer's run going, and counts the epochs it trained while measures ran."""
+
+    def __init__(self, page):
+        self.page, self.epochs, self.restarts = page, 0, 0
+        self.seen = trainer_epoch(page)
+
+    def keep_training(self) -> None:
+        now = trainer_epoch(self.page)
+        self.epochs += max(0, now - self.seen)
+        if not still_training(self.page):
+            train_again(self.page)
+            self.restarts += 1
+            now = trainer_epoch(self.page)
+        self.seen = now
 
 
 def trainer_epoch(page) -> int:
