@@ -10,6 +10,8 @@ import streamlit as st
 
 import core  # noqa: F401  (first: it sets TensorFlow's environment before anything imports TensorFlow)
 
+from core.training.give_way import page_run
+
 from ui.runtime import keep_keras_state_between_reruns
 from ui.router import mark_routed, take_pending_page
 from ui.shipped import preload_shipped_model
@@ -41,7 +43,8 @@ mark_routed()
 pending = take_pending_page()
 if pending:
     st.switch_page(pending)
-draw_sidebar()
-navigation.run()
+with page_run():  # training runs give way until the page is drawn
+    draw_sidebar()
+    navigation.run()
 # The page is drawn: load the default model (and TensorFlow) for the next one.
 preload_shipped_model()

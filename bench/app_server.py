@@ -32,6 +32,34 @@ def chromium_path() -> str | None:
     return path if path and Path(path).exists() else None
 
 
+# Every script run starts with a ``new_session`` message and ends with ``script_finished``: a whole
+# run with one status, a fragment run (the sidebar's training status, the Train page's panel, a
+# widget inside a fragment) with another.
+_RUN_ENDS = ("FINISHED_SUCCESSFULLY", "FINISHED_WITH_COMPILE_ERROR")
+
+
+def run_message_kind(payload) -> str | None:
+    """``"start"``, ``"end"`` (of a whole script run), ``"fragment_end"`` or None, for one websocket frame
+    from the server."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if isinstance(payload, str):
+        return None
+    msg = ForwardMsg()
+    try:
+        msg.ParseFromString(payload)
+    except Exception:  # not one of Streamlit's messages
+        return None
+    kind = msg.WhichOneof("type")
+    if kind == "new_session":
+        return "start"
+    if kind == "script_finished" and msg.script_finished in {ForwardMsg.ScriptFinishedStatus.Value(s) for s in _RUN_ENDS}:
+        return "end"
+    if kind == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+        return "fragment_end"
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,8 +7,8 @@ from core.data.images import encode_png
 from core.inspection.arithmetic import preactivation_maps
 from core.inspection.layers import activations, visual_layers
 from core.inspection.predict import class_probabilities
-from core.visuals.figures import heatmap
 from core.visuals.tiles import COLORMAPS, feature_map_grid, image_tile
+from core.visuals.value_grid import value_grid
 from ui.dataset_fit import context_bar, pairing
 from ui.evolution import show_evolution
 from ui.router import require_router
@@ -24,8 +24,6 @@ st.caption("Feed one image through the network and look at what every layer outp
            "feature map: bright where that channel's filter found its pattern. Pooling layers shrink the maps, "
            "keeping the strongest responses, so deeper layers see a coarser but more abstract picture.")
 context_bar(pairing(entry), key="act_ctx")
-
-PLOTLY_SCALES = {"viridis": "Viridis", "magma": "Magma", "inferno": "Inferno", "gray": "Greys_r"}
 
 picked = image_input(entry, key="act")
 if picked is None:
@@ -89,19 +87,24 @@ for layer in map_layers:
         if maps.shape[-1] > max_channels:
             st.caption(f"First {max_channels} of {maps.shape[-1]} maps shown.")
 
-# The closer look fills the right-hand column last: its chart takes the browser longest to draw,
-# so the maps above are sent (and drawn) before it.
-with right:
+# The closer look fills the right-hand column last, so the maps above are sent (and drawn) before it.
+# A table of coloured cells, not a Plotly heatmap: the chart library alone cost a tab's first visit
+# here 1 to 3 s of the browser's time. A fragment: its own widgets rerun it alone, not the model.
+@st.fragment
+def closer_look(acts: dict, names: list[str], cmap: str) -> None:
     st.markdown("**Look closer at one map**: hover to read every value.")
     a, b = st.columns([2, 1])
-    inspect_names = [layer.name for layer in map_layers]
-    inspect_name = a.selectbox("Layer", inspect_names, key=persist("act_inspect_layer", inspect_names[0]))
+    inspect_name = a.selectbox("Layer", names, key=persist("act_inspect_layer", names[0]))
     n_channels = acts[inspect_name].shape[-1]
     channel = (b.number_input("Channel", 0, n_channels - 1, key=persist("act_inspect_channel", 0))
                if n_channels > 1 else 0)
     channel = min(int(channel), n_channels - 1)
-    st.plotly_chart(heatmap(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}",
-                            PLOTLY_SCALES.get(cmap, "Viridis")), key="act_inspect_chart")
+    st.html(value_grid(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}", scale=cmap,
+                       decimals=4))
+
+
+with right:
+    closer_look(acts, [layer.name for layer in map_layers], cmap)
 
 if entry.evolution:
     with st.expander("Replay training: the conv maps of the probe image after each epoch"):

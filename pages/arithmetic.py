@@ -8,8 +8,8 @@ import streamlit as st
 
 from core.inspection.arithmetic import busiest_position, conv_step, pool_step, window_maps, window_spec
 from core.inspection.layers import conv_layers
-from core.visuals.figures import number_grid
 from core.visuals.sliding_window import cell_size, map_figure
+from core.visuals.value_grid import value_grid
 from ui.dataset_fit import context_bar, pairing
 from ui.router import require_router
 from ui.session import current_model, model_key
@@ -36,6 +36,17 @@ image = picked[0]
 image_id = (model_key(entry), hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest())
 
 
+# Each is a TensorFlow call, the same at every move of the window or click elsewhere on the page.
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_maps(_model, image_id: tuple, layer_name: str, _image) -> tuple[np.ndarray, np.ndarray]:
+    return window_maps(_model, layer_name, _image)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_step(_model, image_id: tuple, layer_name: str, channel: int, row: int, col: int, _image, pool: bool) -> dict:
+    return (pool_step if pool else conv_step)(_model, layer_name, _image, channel, row, col)
+
+
 def _clicked(chart: str, key: str, spec, on_input: bool) -> None:
     """Move the window to a clicked cell: of the input (the window centred there) or of the output."""
     points = st.session_state[chart].selection.points
@@ -54,7 +65,7 @@ def pick_position(layer_label: str, channel_label: str, names: list[str], key: s
     c = st.columns(4)
     name = c[0].selectbox(layer_label, names, key=persist(f"{key}_layer", names[0]))
     spec = window_spec(entry.model, name)
-    layer_in, layer_out = window_maps(entry.model, name, image)
+    layer_in, layer_out = cached_maps(entry.model, image_id, name, image)
     h, w, ch = spec.out_shape
     # Each layer, and each new image, starts where the input has content, not on the padding in a corner;
     # a pooling window reads one channel, so there it starts on that channel's content.
@@ -102,7 +113,7 @@ if not convs:
 else:
     layer_name, channel, row, col, spec, layer_in, layer_out = pick_position(
         "Conv layer", "Output channel", convs, "arith_conv")
-    step = conv_step(entry.model, layer_name, image, channel, row, col)
+    step = cached_step(entry.model, image_id, layer_name, channel, row, col, image, pool=False)
     n_in = step["patch"].shape[-1]
     shown_in = 0
     if n_in > 1:
@@ -123,9 +134,10 @@ else:
                   + ". Click on either map to move the window.")
     a, b, d = st.columns(3)
     patch = np.where(step["valid"][..., None], step["patch"], np.nan)  # padding cells read "pad"
-    a.plotly_chart(number_grid(patch[..., shown_in], f"input patch (channel {shown_in})"), key="arith_patch")
-    b.plotly_chart(number_grid(step["kernel"][..., shown_in], f"filter {channel} weights"), key="arith_kernel")
-    d.plotly_chart(number_grid(step["products"][..., shown_in], "patch × weights"), key="arith_products")
+    # tables of numbers, not charts: three more Plotly charts cost the browser more than the page's run
+    a.html(value_grid(patch[..., shown_in], f"input patch (channel {shown_in})", numbers=True))
+    b.html(value_grid(step["kernel"][..., shown_in], f"filter {channel} weights", numbers=True))
+    d.html(value_grid(step["products"][..., shown_in], "patch × weights", numbers=True))
     matches = np.isclose(step["postactivation"], step["layer_output"], rtol=1e-4, atol=1e-5)
     st.markdown(
         f"Sum of all {step['products'].size} products ({n_in} input channel{'s' if n_in > 1 else ''}): "
@@ -141,7 +153,7 @@ if not pools:
 else:
     pool_name, p_channel, p_row, p_col, pspec, pool_in, pool_out = pick_position(
         "Pooling layer", "Channel", pools, "arith_pool", per_channel=True)
-    pstep = pool_step(entry.model, pool_name, image, p_channel, p_row, p_col)
+    pstep = cached_step(entry.model, image_id, pool_name, p_channel, p_row, p_col, image, pool=True)
     # one cell size for both maps: the output is drawn at its true size beside its input
     cell_px = cell_size([pspec.in_shape[:2]])
     (in_h, in_w), (out_h, out_w) = pspec.in_shape[:2], pspec.out_shape[:2]
@@ -151,7 +163,7 @@ else:
     output_map(b, "arith_pool", pspec, pool_out[..., p_channel], p_row, p_col, f"{pool_name}: {out_h}×{out_w}", cell_px)
     a, b = st.columns(2)
     taken = tuple(pstep["argmax"]) if pstep["kind"] == "max" else None
-    a.plotly_chart(number_grid(pstep["window"], "input window", highlight=taken, scale="Viridis"), key="arith_window")
+    a.html(value_grid(pstep["window"], "input window", numbers=True, highlight=taken, scale="viridis"))
     if pstep["kind"] == "max":
         how = f"the largest value, {pstep['value']:.4f}, outlined"
     else:

@@ -1,23 +1,29 @@
 """Filters: the learned weights of every convolution layer, as pictures."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core.inspection.featurevis import cached_maximize, top_activating
 from core.inspection.filter_summary import strongest_first, summarise_filters
 from core.inspection.layers import conv_filters, conv_layers
 from core.visuals.filter_sheet import filter_sheet
+from core.visuals.markdown_table import markdown_table
 from core.visuals.tiles import feature_map_grid, grid, image_tile
 from ui.dataset_fit import context_bar, dataset_for, pairing
 from ui.evolution import show_evolution
 from ui.router import require_router
-from ui.session import current_model, model_key
+from ui.session import current_model, dataset_key, model_key
 from ui.widget_memory import persist
 from ui.widgets import picture
 
 require_router(__file__)
 
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_top_activating(_model, model_key: str, _dataset, dataset_key: str, layer_name: str, filter_index: int,
+                          n: int) -> list[dict]:
+    # the filter's maps of 1,000 test images: 50 to 150 ms of the page's run, at every click before it was kept
+    return top_activating(_model, layer_name, filter_index, _dataset.x_test[:n], k=9)
 
 
 def _same_size(images: list, shape: tuple) -> list:
@@ -81,30 +87,30 @@ channel_names = ((["red", "green", "blue"] if rgb else ["grey"]) if reads_image
                  else [f"map {i}" for i in range(n_in)])
 st.markdown("**What each filter weighs**")
 ranked = [summaries[i] for i in order]
-st.dataframe(pd.DataFrame({
+summary = {
     "filter": order,
     "strength (L2 norm)": [s.norm for s in ranked],
     "weights": [("mixed" if s.sign == "mixed" else f"mostly {s.sign}") + f" ({s.positive_share:.0%} positive)"
                 for s in ranked],
     "weighs most": [", ".join(f"{channel_names[c]} {share:.0%}" for c, share in s.top_inputs) for s in ranked],
     "bias": [s.bias for s in ranked],
-}).drop(columns=[] if n_in > 1 else ["weighs most"]), hide_index=True, key="filters_summary", height=min(38 + 35 * n_out, 400),
-    column_config={"strength (L2 norm)": st.column_config.ProgressColumn(
-        format="%.3f", min_value=0.0, max_value=max(s.norm for s in summaries) or 1.0)})
+}
+if n_in == 1:
+    del summary["weighs most"]
+number = "{:.3f}".format
+# Markdown tables, not st.dataframe: the data grid's code cost the page's first visit in a tab about 0.5 s
+with st.container(height=min(60 + 36 * n_out, 400), border=False):
+    st.markdown(markdown_table(summary, {"strength (L2 norm)": number, "bias": number}))
 st.caption("Weighs most: the input channels holding the largest share of the filter's squared weights. "
            + ("In a deeper layer each input channel is a map of the layer before: a filter that weighs a few maps "
               "combines those features." if not reads_image else ""))
 
 with st.expander("Per-filter statistics"):
     flat = kernel.reshape(-1, n_out)
-    stats = pd.DataFrame({
-        "filter": np.arange(n_out),
-        "mean": flat.mean(axis=0), "std": flat.std(axis=0),
-        "min": flat.min(axis=0), "max": flat.max(axis=0),
-        "L2 norm": np.linalg.norm(flat, axis=0),
-        "bias": bias if bias is not None else np.zeros(n_out),
-    })
-    st.dataframe(stats, hide_index=True, key="filters_stats")
+    stats = {"filter": range(n_out), "mean": flat.mean(axis=0), "std": flat.std(axis=0), "min": flat.min(axis=0),
+             "max": flat.max(axis=0), "L2 norm": np.linalg.norm(flat, axis=0),
+             "bias": bias if bias is not None else np.zeros(n_out)}
+    st.markdown(markdown_table(stats, {name: "{:.4f}".format for name in stats if name != "filter"}))
 
 st.subheader("What does one filter look for?")
 st.caption("Two ways to ask a filter what it wants to see. Left: start from grey noise and change the picture, "
@@ -121,7 +127,8 @@ if dataset is None:
     f2.info("Choose a dataset this model fits on the Data page to see the test images that excite this filter.")
 else:
     searched = dataset.x_test[:1000]
-    top = top_activating(entry.model, layer_name, filter_index, searched, k=9)
+    top = cached_top_activating(entry.model, model_key(entry), dataset, dataset_key(dataset), layer_name, filter_index,
+                                len(searched))
     tiles = [image_tile(dataset.x_test[t["index"]], max(1, 72 // dataset.input_shape[0])) for t in top]
     maps = _same_size([feature_map_grid(t["map"][..., None], "inferno", cols=1, tile_px=72) for t in top],
                       tiles[0].shape)

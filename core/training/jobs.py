@@ -27,6 +27,7 @@ import numpy as np
 
 from core.storage.card import ModelCard
 from core.training.config import TrainConfig, epoch_images, validation_size
+from core.training.give_way import give_way
 from core.training.progress import JobSnapshot, Snapshot
 from core.training.queue import QUEUE, JobQueue
 from core.training.run import train_model
@@ -180,6 +181,7 @@ class TrainingJob:
     # --- the training thread -----------------------------------------------------------
 
     def _on_batch_begin(self, model):
+        give_way()  # a page's script run has the cores first (core.training.give_way)
         # The pause comes first: a learning rate chosen while paused applies to the first batch after it.
         if not self._resume.is_set():
             with self._lock:

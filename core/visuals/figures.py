@@ -92,16 +92,6 @@ def ema(values: list[float], factor: float) -> list[float]:
     return out
 
 
-def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Viridis") -> go.Figure:
-    """One 2-D map with its values on hover (image orientation: row 0 at the top)."""
-    fig = go.Figure(go.Heatmap(z=np.asarray(values), colorscale=colorscale,
-                               hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))
-    fig.update_layout(title=title, height=360, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_xaxes(constrain="domain")
-    return fig
-
-
 def class_count_bars(train_counts: dict, test_counts: dict) -> go.Figure:
     """Images per class in the training and test splits, side by side."""
     fig = go.Figure([go.Bar(name="train", x=list(train_counts), y=list(train_counts.values())),
@@ -162,26 +152,4 @@ def embedding_scatter(points: np.ndarray, labels: np.ndarray, class_names: list[
         fig.add_trace(go.Scatter(x=[query[0]], y=[query[1]], mode="markers", name="your image",
                                  marker=dict(symbol="star", size=18, color="black", line=dict(color="white", width=1))))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), legend=dict(itemsizing="constant"))
-    return fig
-
-
-def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int] | None = None,
-                scale: str = "RdBu_r") -> go.Figure:
-    """A small matrix drawn as coloured cells with their numbers (NaN cells are padding, labelled "pad").
-
-    Red is positive and blue negative, as on the Filters page; ``highlight`` outlines one cell.
-    """
-    values = np.asarray(values, np.float64)
-    text = np.where(np.isnan(values), "pad", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(values)))
-    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    fig = go.Figure(go.Heatmap(z=values, text=text, texttemplate="%{text}", colorscale=scale, zmid=0,
-                               zmin=-limit or -1, zmax=limit or 1, showscale=False,
-                               hovertemplate="row %{y}, col %{x}: %{z:.5f}<extra></extra>"))
-    if highlight is not None:
-        r, c = highlight
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color="black", width=3))
-    side = 40 * max(values.shape) + 60
-    fig.update_layout(title=title, height=side, width=side, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_yaxes(autorange="reversed", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
     return fig

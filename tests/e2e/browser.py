@@ -6,9 +6,8 @@ import itertools
 import os
 from pathlib import Path
 
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
 from bench.app_server import CHROMIUM_ARGS, ROOT, chromium_path  # noqa: F401  (the tests' browser)
+from bench.app_server import run_message_kind
 
 MAIN = '[data-testid="stMain"]'
 
@@ -18,28 +17,10 @@ MAIN = '[data-testid="stMain"]'
 # started), and a short run's start and end can reach the page together and never show at all. The
 # server's own messages are exact: every whole run starts with a ``new_session`` message and ends
 # with ``script_finished`` (fragment runs, such as the Train page's progress panel, end with another
-# status). An action waits for a run that starts and finishes after it: no fixed pause, however slow
-# the machine is.
-_FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+# status; ``bench.app_server.run_message_kind`` reads them). An action waits for a run that starts and
+# finishes after it: no fixed pause, however slow the machine is.
 _IDLE = """() => { const app = document.querySelector('[data-testid="stApp"]');
   return !!app && app.getAttribute('data-test-script-state') === 'notRunning'; }"""
-
-
-def _message_kind(payload) -> str | None:
-    """``"start"``, ``"end"`` (of a whole script run) or None, for one websocket frame from the server."""
-    if isinstance(payload, str):
-        return None
-    msg = ForwardMsg()
-    try:
-        msg.ParseFromString(payload)
-    except Exception:  # not one of Streamlit's messages
-        return None
-    kind = msg.WhichOneof("type")
-    if kind == "new_session":
-        return "start"
-    if kind == "script_finished" and msg.script_finished in _FINISHED:
-        return "end"
-    return None
 
 
 def watch_app(page) -> None:
@@ -61,7 +42,7 @@ def act(page, action, timeout: float = 120) -> None:
     started = []
 
     def run_done(payload) -> bool:
-        kind = _message_kind(payload)
+        kind = run_message_kind(payload)
         if kind == "start":
             started.append(True)
         return kind == "end" and bool(started)

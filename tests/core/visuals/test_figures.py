@@ -96,16 +96,6 @@ def test_learning_rate_labels_sit_above_the_plot_area_clear_of_the_curves_and_th
     assert (title.yref, title.y, title.yanchor) == ("container", 1, "top") and fig.layout.margin.t >= 50
 
 
-# --- heatmap ---------------------------------------------------------------------------------
-
-def test_heatmap_holds_the_map_in_image_orientation():
-    grid = np.arange(12, dtype=np.float32).reshape(3, 4)
-    fig = figures.heatmap(grid, title="maps", colorscale="Greys")
-    np.testing.assert_array_equal(values(fig.data[0].z), grid)
-    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.title.text == "maps"
-    assert fig.data[0].colorscale[0][1] in ("rgb(0,0,0)", "rgb(255,255,255)")  # Greys, not the default
-
-
 # --- class_count_bars and pixel_histogram ------------------------------------------------------
 
 def test_class_count_bars_are_train_and_test_side_by_side():
@@ -203,30 +193,3 @@ def test_embedding_scatter_has_one_trace_per_class_plus_the_query_star():
     star = with_query.data[-1]
     assert star.name == "your image" and star.marker.symbol == "star"
     assert list(star.x) == [0.5] and list(star.y) == [-1.5]
-
-
-# --- number_grid -----------------------------------------------------------------------------
-
-def test_number_grid_labels_every_cell_and_padding():
-    grid = np.array([[np.nan, np.nan, np.nan], [np.nan, 0.5, -2.0], [np.nan, 1.25, 0.0]])
-    fig = figures.number_grid(grid, "input", highlight=(1, 2))
-    (heat,) = fig.data
-    np.testing.assert_array_equal(values(heat.z), grid)  # NaN cells stay empty in the colour map
-    assert values(heat.text).tolist() == [["pad", "pad", "pad"], ["pad", "0.50", "-2.00"], ["pad", "1.25", "0.00"]]
-    # symmetric colours around 0, as far as the largest magnitude
-    assert (heat.zmid, heat.zmin, heat.zmax) == (0, -2.0, 2.0)
-    (outline,) = fig.layout.shapes
-    assert (outline.x0, outline.x1, outline.y0, outline.y1) == (1.5, 2.5, 0.5, 1.5)  # around row 1, column 2
-    assert outline.line.width == 3
-    assert fig.layout.height == fig.layout.width == 40 * 3 + 60 and fig.layout.yaxis.autorange == "reversed"
-    assert fig.layout.title.text == "input"
-
-
-def test_number_grid_without_highlight_or_numbers():
-    plain = figures.number_grid(np.zeros((2, 5)), "zeros")
-    assert not plain.layout.shapes
-    assert (plain.data[0].zmin, plain.data[0].zmax) == (-1, 1)  # all zero: a range of its own
-    padding = figures.number_grid(np.full((2, 2), np.nan), "pad only")
-    assert values(padding.data[0].text).tolist() == [["pad", "pad"], ["pad", "pad"]]
-    assert (padding.data[0].zmin, padding.data[0].zmax) == (-1.0, 1.0)
-    assert plain.layout.width == 40 * 5 + 60
