@@ -60,21 +60,23 @@ def test_webcam_snapshot_is_classified(app_server, browser_page, camera_video, a
 def test_training_shows_a_live_chart_that_grows(app_server, browser_page, artifacts):
     page = browser_page
     open_app(page, app_server["url"])
-    start_training(page, 12)
-    counts, states, deadline = [], [], time.time() + 240
+    # long enough for the curves to be redrawn several times however fast the machine; stopped once they have
+    start_training(page, 200)
+    counts, deadline = [], time.time() + 240
     while time.time() < deadline:
         points = chart_points(page)
         if points:
             counts.append(sum(points))
-        text = main_text(page)
-        states.append(text)
-        if "test accuracy" in text and "after 12 epochs" in text:
+        if sum(b > a for a, b in zip(counts, counts[1:])) >= 3:
             break
-        time.sleep(1.0)
+        time.sleep(0.5)
     grew = [b > a for a, b in zip(counts, counts[1:])]
-    assert len(counts) >= 5 and sum(grew) >= 3, counts  # drawn again and again with more points while it trains
-    assert counts[-1] > counts[0]
-    assert "after 12 epochs" in states[-1], states[-1][-800:]
+    assert sum(grew) >= 3, counts  # drawn again and again with more points while it trains
+    page.locator(MAIN).get_by_role("button", name="Stop", exact=True).click()
+    wait_text(page, "test accuracy", timeout=120)  # stopped: the model keeps its weights and is scored
+    text = main_text(page)
+    assert "after " in text and " epochs (" in text, text[-800:]
     wait_idle(page)
+    assert len(chart_points(page)) == 2  # the loss and accuracy curves stay, with the run's result
     assert not exceptions(page) and page.errors == []
     shot(page, artifacts, "train_done")
