@@ -8,8 +8,9 @@ import streamlit as st
 
 from core.inspection.arithmetic import busiest_position, conv_step, pool_step, window_maps, window_spec
 from core.inspection.layers import conv_layers
-from core.visuals.sliding_window import cell_size, map_figure
+from core.visuals.sliding_window import cell_size, map_picture
 from core.visuals.value_grid import value_grid
+from ui.clickable_map import clickable_map
 from ui.dataset_fit import context_bar, pairing
 from ui.router import require_router
 from ui.session import current_model, model_key
@@ -47,16 +48,12 @@ def cached_step(_model, image_id: tuple, layer_name: str, channel: int, row: int
     return (pool_step if pool else conv_step)(_model, layer_name, _image, channel, row, col)
 
 
-def _clicked(chart: str, key: str, spec, on_input: bool) -> None:
+def _clicked(key: str, spec, on_input: bool, y: int, x: int) -> None:
     """Move the window to a clicked cell: of the input (the window centred there) or of the output."""
-    points = st.session_state[chart].selection.points
-    if not points:
-        return
-    y, x = float(points[0]["y"]), float(points[0]["x"])
     if on_input:
         row, col = spec.position_at(y, x)
     else:
-        row, col = (int(np.clip(round(v), 0, limit - 1)) for v, limit in zip((y, x), spec.out_shape[:2]))
+        row, col = (int(np.clip(v, 0, limit - 1)) for v, limit in zip((y, x), spec.out_shape[:2]))
     set_widget_values({f"{key}_row": row, f"{key}_col": col})
 
 
@@ -93,17 +90,14 @@ def sliding_window(column, key: str, spec, shown: np.ndarray, row: int, col: int
     pb = max(0, (spec.out_shape[0] - 1) * spec.stride[0] - pt + kh - in_h)
     pr = max(0, (spec.out_shape[1] - 1) * spec.stride[1] - pl + kw - in_w)
     top, left = spec.origin(row, col)
-    chart = f"{key}_input_chart"
-    column.plotly_chart(map_figure(shown, title, cell_px, (top, left, kh, kw), (pt, pb, pl, pr)),
-                        key=ephemeral(chart), width="content", on_select=partial(_clicked, chart, key, spec, True),
-                        selection_mode="points", config={"displayModeBar": False})
+    pad = (pt, pb, pl, pr)
+    clickable_map(column, map_picture(shown, cell_px, (top, left, kh, kw), pad), shown, pad, cell_px, title,
+                  key=ephemeral(f"{key}_input_chart"), on_click=partial(_clicked, key, spec, True))
 
 
 def output_map(column, key: str, spec, values: np.ndarray, row: int, col: int, title: str, cell_px: int) -> None:
-    chart = f"{key}_output_chart"
-    column.plotly_chart(map_figure(values, title, cell_px, (row, col, 1, 1)), key=ephemeral(chart), width="content",
-                        on_select=partial(_clicked, chart, key, spec, False), selection_mode="points",
-                        config={"displayModeBar": False})
+    clickable_map(column, map_picture(values, cell_px, (row, col, 1, 1)), values, (0, 0, 0, 0), cell_px, title,
+                  key=ephemeral(f"{key}_output_chart"), on_click=partial(_clicked, key, spec, False))
 
 
 st.header("Convolution")

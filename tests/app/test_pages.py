@@ -342,9 +342,11 @@ def test_step_by_step_page_checks_its_arithmetic_against_the_layers():
     checks = [m.value for m in at.markdown if "layer's own output" in m.value]
     assert len(checks) == 2 and all(c.endswith(":material/check_circle: the same]") for c in checks)
     assert "row 7, column 15, channel 3" in checks[0]
-    # the sliding windows over the input and the outputs they make (charts: a click moves the window);
-    # patch, weights, products and the pooling window as tables of numbers
-    assert len(at.get("plotly_chart")) == 4
+    # the sliding windows over the input and the outputs they make (clickable maps: a click moves the window);
+    # patch, weights, products and the pooling window as tables of numbers; no chart library to load
+    maps = at.get("bidi_component")
+    assert [m.proto.component_name for m in maps] == ["cnnlab.clickable_map"] * 4
+    assert "window at row 7, column 15" in str(maps[0].proto) and not at.get("plotly_chart")
     grids = [h.proto.body for h in at.get("html")]
     for title in ("input patch (channel 0)", "filter 3 weights", "patch × weights", "input window"):
         assert sum(title in g for g in grids) == 1, title

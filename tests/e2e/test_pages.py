@@ -57,7 +57,7 @@ def test_a_click_on_the_input_moves_the_step_by_step_window(app_server, browser_
 
     start = conv_row_col()
     # the first conv layer of the shipped 32x32 model reads 'same' padding: one grey cell around the image
-    plot = page.locator('[data-testid="stPlotlyChart"]').first.locator(".nsewdrag").first
+    plot = page.locator("img.cnnlab-map").first  # the input with its window (ui.clickable_map)
     plot.scroll_into_view_if_needed()
     box = plot.bounding_box()
     cell = box["width"] / 34
