@@ -9,7 +9,7 @@ from core.inspection.layers import activations, visual_layers
 from core.inspection.predict import class_probabilities
 from core.visuals.tiles import COLORMAPS, feature_map_grid, image_tile
 from core.visuals.value_grid import value_grid
-from ui.dataset_fit import context_bar, pairing
+from ui.dataset_fit import context_bar
 from ui.evolution import show_evolution
 from ui.router import require_router
 from ui.session import current_model
@@ -23,9 +23,9 @@ st.title("Activations")
 st.caption("Feed one image through the network and look at what every layer outputs. Each small picture is a "
            "feature map: bright where that channel's filter found its pattern. Pooling layers shrink the maps, "
            "keeping the strongest responses, so deeper layers see a coarser but more abstract picture.")
-context_bar(pairing(entry), key="act_ctx")
+dataset = context_bar(entry, key="act_ctx")
 
-picked = image_input(entry, key="act")
+picked = image_input(entry, key="act", dataset=dataset)
 if picked is None:
     st.stop()
 image, caption, _ = picked

@@ -11,7 +11,7 @@ from core.inspection.layers import conv_layers
 from core.visuals.sliding_window import cell_size, map_picture
 from core.visuals.value_grid import value_grid
 from ui.clickable_map import clickable_map
-from ui.dataset_fit import context_bar, pairing
+from ui.dataset_fit import context_bar
 from ui.router import require_router
 from ui.session import current_model, model_key
 from ui.widget_memory import ephemeral, persist, set_widget_values
@@ -28,9 +28,9 @@ st.title("Convolution and pooling, step by step")
 st.caption("Every number in a feature map comes from a small sum. Pick one output value, or click on the input to "
            "move the window there: see the patch of the input it looks at, the filter's weights, their products, "
            "and how the sum plus the bias becomes the value the layer really outputs.")
-context_bar(pairing(entry), key="arith_ctx")
+dataset = context_bar(entry, key="arith_ctx")
 
-picked = image_input(entry, key="arith")
+picked = image_input(entry, key="arith", dataset=dataset)
 if picked is None:
     st.stop()
 image = picked[0]

@@ -48,7 +48,7 @@ features, points, projection, train_features = cached_projection(entry.model, mo
                                                  dataset_key(dataset), layer, method)
 labels = dataset.y_test[: len(points)]
 
-picked = image_input(entry, key="emb")
+picked = image_input(entry, key="emb", dataset=dataset)
 neighbours = where = None
 if picked is not None:
     image, caption, _ = picked

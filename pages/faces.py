@@ -17,8 +17,8 @@ from ui.flash import show_flashes
 from ui.job_progress import draw_job_progress
 from ui.router import require_router
 from ui.runs import is_running, owned_job, start_new_run
-from ui.session import init_state, save_to_registry
-from ui.workspace import workspace
+from ui.session import init_state
+from ui.workspace import save_to_registry, workspace
 from ui.widget_memory import persist
 
 require_router(__file__)

@@ -9,7 +9,7 @@ from core.inspection.layers import conv_filters, conv_layers
 from core.visuals.filter_sheet import filter_sheet
 from core.visuals.markdown_table import markdown_table
 from core.visuals.tiles import feature_map_grid, grid, image_tile
-from ui.dataset_fit import context_bar, dataset_for, pairing
+from ui.dataset_fit import context_bar
 from ui.evolution import show_evolution
 from ui.router import require_router
 from ui.session import current_model, dataset_key, model_key
@@ -38,7 +38,7 @@ st.title("Filters")
 st.caption("A filter is a small grid of weights the network learned. It slides over its input and responds "
            "strongly wherever the input looks like it. First-layer filters of an image model often become edge, "
            "colour and corner detectors; deeper filters combine the maps of the layer before.")
-context_bar(pairing(entry), key="filt")
+dataset = context_bar(entry, key="filt")  # None when no test images fit the model
 
 layers = conv_layers(entry.model)
 if not layers:
@@ -122,7 +122,6 @@ with st.spinner("Growing the picture this filter likes best…"):
     best = cached_maximize(entry.model, model_key(entry), layer_name, filter_index)
 picture(f1, image_tile(best, max(1, 128 // best.shape[0])), caption=f"{layer_name}, filter {filter_index}: "
         "what excites it most")
-dataset = dataset_for(entry)
 if dataset is None:
     f2.info("Choose a dataset this model fits on the Data page to see the test images that excite this filter.")
 else:

@@ -8,7 +8,7 @@ from core.inspection.novelty import assess
 from core.inspection.predict import class_probabilities, top_k
 from core.visuals.figures import probability_bar
 from core.visuals.tiles import image_tile
-from ui.dataset_fit import context_bar, pairing
+from ui.dataset_fit import context_bar
 from ui.explain_view import show_explanations
 from ui.face_view import face_controls, show_face_pipeline
 from ui.novelty_view import calibration_for, show_novelty, show_softmax_meaning
@@ -25,13 +25,13 @@ st.title("Predict")
 st.caption("The model only ever sees a small square of pixels: your picture is cropped, resized and converted to "
            f"{entry.input_shape[0]}×{entry.input_shape[1]} {'colour' if entry.input_shape[2] == 3 else 'grey'} pixels first. "
            "Its last layer, the softmax, turns the scores into probabilities that add up to 100%.")
-context_bar(pairing(entry), key="pred_ctx")
+dataset = context_bar(entry, key="pred_ctx")
 st.markdown(f"Classes: {', '.join(entry.class_names)}")
 
 face_mode = st.toggle("Face mode", key=persist(f"pred_face_mode_{entry.id}", entry.card.is_face_model),
                       help="Find every face in the picture, level and cut it out, and identify each one, "
                            "instead of classifying the whole picture.")
-picked = image_input(entry, key="pred", sources=("upload", "camera", "sample"))
+picked = image_input(entry, key="pred", sources=("upload", "camera", "sample"), dataset=dataset)
 
 if face_mode:
     if picked is None:
@@ -61,7 +61,7 @@ else:
 
 probs = class_probabilities(entry.model, image)
 best = int(np.argmax(probs))
-calibration = calibration_for(entry)
+calibration = calibration_for(entry, dataset)
 report = assess(entry.model, image, probs, calibration.values) if calibration is not None else None
 verdict = "not checked" if report is None else "unlike its data" if report.novel else "like its data"
 remember(gallery_id, image, caption, original, entry.class_names[best], float(probs[best]), verdict)

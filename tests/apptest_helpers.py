@@ -33,6 +33,13 @@ def open_page(page: str, at: AppTest | None = None, timeout: float = 180, user: 
     return at
 
 
+def workspace_of(at: AppTest):
+    """The live workspace (``ui.workspace``) the session ``at`` works in: its models, run, faces and choices."""
+    from ui.workspace import USER_KEY, personal_user, workspace_for
+
+    return workspace_for(at.session_state[USER_KEY] if USER_KEY in at.session_state else personal_user())
+
+
 def load_folder(path, at: AppTest | None = None) -> AppTest:
     """Load the image folder ``path`` (one sub-folder per class) as the dataset on the Data page, as a user would."""
     at = open_page("pages/data.py", at)

@@ -64,28 +64,28 @@ def pairing(entry: ModelEntry) -> Pairing:
     return Pairing(entry, model_dataset(entry), chosen, problems)
 
 
-def dataset_for(entry: ModelEntry) -> Dataset | None:
-    return pairing(entry).dataset
-
-
 def _label(entry: ModelEntry) -> str:
     return f"{entry.name} (shipped)" if entry.shipped else entry.name
 
 
-def context_bar(p: Pairing, *, key: str) -> None:
-    """One line at the top of a page: which model, which test images, and what to do when they differ."""
+def context_bar(entry: ModelEntry, *, key: str) -> Dataset | None:
+    """One line at the top of a page: which model, which test images, and what to do when they differ.
+
+    Returns the test images to show ``entry`` with (``pairing``), or None when none fit.
+    """
+    p = pairing(entry)
     chosen_title = p.chosen.title if p.chosen is not None else "the chosen dataset"
     if p.dataset is not None and not p.own:
         st.caption(f":material/neurology: Model **{_label(p.entry)}** · :material/photo_library: Test images "
                    f"**{p.dataset.title}**")
-        return
+        return p.dataset
     if p.dataset is not None:
         st.info(f":material/neurology: Model **{_label(p.entry)}** · :material/photo_library: Test images "
                 f"**{p.dataset.title}**, the dataset it was trained on, not {chosen_title} chosen on the Data "
                 f"page: {' '.join(p.problems)}")
         st.button(f"Choose {p.dataset.title} on every page", key=f"{key}_use_own", on_click=set_dataset,
                   args=(p.dataset.name, p.dataset.options), icon=":material/sync:")
-        return
+        return p.dataset
     ref = p.entry.card.dataset
     why = (" It was trained on the faces enrolled on Who am I?: try it there, or on Predict with a photo."
            if p.entry.card.is_face_model or (ref is not None and ref.name == "faces") else
@@ -97,12 +97,12 @@ def context_bar(p: Pairing, *, key: str) -> None:
     for e, col in zip(others[:3], st.columns(3)):
         col.button(f"Use {_label(e)}", key=f"{key}_use_{e.id}", on_click=set_current_model, args=(e.id,),
                    help=f"A model made for {chosen_title}.")
+    return None
 
 
 def require_dataset(entry: ModelEntry, key: str) -> Dataset:
     """The test images to show ``entry`` with, after the context bar; the page run ends when there are none."""
-    p = pairing(entry)
-    context_bar(p, key=key)
-    if p.dataset is None:
+    dataset = context_bar(entry, key=key)
+    if dataset is None:
         st.stop()
-    return p.dataset
+    return dataset

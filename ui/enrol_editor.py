@@ -33,7 +33,6 @@ def gallery() -> FaceGallery:
         if ws.face_gallery is None:
             ws.face_gallery = FaceGallery()
             ws.face_gallery.add_identity("Me")
-    st.session_state["face_gallery"] = ws.face_gallery  # read by the tests
     return ws.face_gallery
 
 
@@ -95,7 +94,6 @@ def delete_everything() -> None:
     ws = workspace()
     for model_id in [mid for mid, e in ws.models.items() if e.card.private]:
         remove_model(model_id)
-    ss.pop("faces_model", None)
     job = owned_job("faces")
     if job is not None:
         job.stop()

@@ -1,9 +1,9 @@
 """What Predict's probabilities mean, and whether the picture looks like the images the model was made for.
 
 The checks' thresholds come from, in this order: the model's card (measured on its own dataset
-when it was saved: every model trained here, and the shipped one), else the test split of a
-dataset with the model's class names and input shape (measured now, once per model and
-dataset), else nowhere: then the page says that it cannot tell.
+when it was saved: every model trained here, and the shipped one), else the test split the page
+shows the model with, which has its class names and input shape (``ui.dataset_fit.context_bar``;
+measured now, once per model and dataset), else nowhere: then the page says that it cannot tell.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from core.data import Dataset, DatasetError
+from core.data import Dataset
 from core.inspection.novelty import SIGNAL_PASS, NoveltyCalibration, NoveltyReport, calibrate_on_dataset, \
     stored_calibration
 
-from .dataset_fit import model_dataset
 from .model_entry import ModelEntry
-from .session import current_dataset, dataset_key, model_key
+from .session import dataset_key, model_key
 
 
 @dataclass
@@ -35,25 +34,16 @@ def _calibrate(_model, key: str, _dataset: Dataset, data_key: str) -> NoveltyCal
     return calibrate_on_dataset(_model, _dataset)
 
 
-def _matching_dataset(entry: ModelEntry) -> Dataset | None:
-    """The model's own dataset, else the chosen one, when its class names and input shape are the model's."""
-    candidates = [model_dataset(entry)]
-    try:
-        candidates.append(current_dataset())
-    except DatasetError:
-        pass
-    return next((d for d in candidates if d is not None and list(d.class_names) == entry.class_names
-                 and d.input_shape == entry.input_shape and len(d.x_test) >= 2), None)
+def calibration_for(entry: ModelEntry, dataset: Dataset | None) -> Calibration | None:
+    """The thresholds for ``entry``'s model (see the module docstring), or None when nothing fits it.
 
-
-def calibration_for(entry: ModelEntry) -> Calibration | None:
-    """The thresholds for ``entry``'s model (see the module docstring), or None when nothing fits it."""
+    ``dataset``: the test images the page shows the model with (made for it), or None.
+    """
     stored = stored_calibration(entry.card)
     if stored is not None and stored.applies_to(entry.class_names, entry.input_shape):
         return Calibration(stored, f"measured on {stored.calibration_images:,} test images of {stored.dataset} "
                                    "when the model was saved (kept in its card)")
-    dataset = _matching_dataset(entry)
-    if dataset is None:
+    if dataset is None or len(dataset.x_test) < 2:
         return None
     values = _calibrate(entry.model, model_key(entry), dataset, dataset_key(dataset))
     return Calibration(values, f"measured just now on {values.calibration_images:,} test images of {dataset.title}, "

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import streamlit as st
 
 from core.data import DATASETS, Dataset
+from core.data.folder import folder_title
 from core.storage.card import ModelCard
 
 from .dataset_cache import get_dataset
 from .model_entry import ModelEntry
 from .widget_memory import reset_widgets, restore_widgets
-from .workspace import save_to_registry, workspace  # noqa: F401  (save_to_registry: the pages' import)
+from .workspace import workspace
 
 
 # The Data page's choices, which start from the dataset in use (pages/data.py)
@@ -49,8 +49,6 @@ def init_state() -> None:
         reset_widgets(DATA_WIDGETS)
     ss["_dataset_seen"] = ss["dataset"]
     ss["job"], ss["job_owner"] = ws.job, ws.job_owner
-    for page in ("classes", "faces"):
-        ss[f"{page}_model"] = ws.page_entries.get(page)
 
 
 def current_model() -> ModelEntry:
@@ -69,7 +67,7 @@ def chosen_dataset_title() -> str:
     """The chosen dataset's title without loading it (a folder is named as its loader names it)."""
     choice = st.session_state["dataset"]
     if choice["name"] == "folder":
-        return f"Folder: {Path(choice['options'].get('path') or '?').name}"
+        return folder_title(choice["options"].get("path") or "?")
     info = DATASETS.get(choice["name"])
     return info.title if info else choice["name"]
 

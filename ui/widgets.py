@@ -5,22 +5,25 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.data import Dataset
 from core.data.images import SUPPORTED, ImageDecodeError, decode_image, encode_png, image_notes, to_model_input
 
-from .dataset_fit import dataset_for
 from .model_entry import ModelEntry
 from .widget_memory import persist
 
 
-def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample", "upload", "camera")):
+def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample", "upload", "camera"),
+                dataset: Dataset | None = None):
     """Let the user pick an image for ``entry``'s model.
+
+    ``dataset`` holds the test images offered as samples: the ones the page shows the model with
+    (``ui.dataset_fit.context_bar``); without it there are no samples.
 
     Returns:
         ``(image, caption, original)``: the model-ready float array, a caption,
         and the original picture (uint8 array) when it came from a file or camera;
         ``None`` while nothing usable is chosen. Bad files show an error here.
     """
-    dataset = dataset_for(entry) if "sample" in sources else None  # never a dataset it was not made for
     labels = {"sample": "Dataset sample", "upload": "Upload a photo", "camera": "Webcam snapshot"}
     available = [s for s in sources if s != "sample" or dataset is not None]
     source = st.radio("Image source", available, format_func=labels.get, horizontal=True,

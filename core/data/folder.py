@@ -56,6 +56,11 @@ def _detect_channels(files: list[Path]) -> int:
     return 1
 
 
+def folder_title(path: str | Path) -> str:
+    """What a folder dataset is called (``Folder: pets``), known without loading it."""
+    return f"Folder: {Path(path).expanduser().name}"
+
+
 def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int | None = None,
                 test_fraction: float = 0.2, seed: int = 0, train_per_class: int | None = None,
                 progress: ProgressFn | None = None) -> Dataset:
@@ -132,7 +137,7 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
         raise DatasetError(f"No readable images found in {root}.")
 
     return Dataset(
-        name="folder", title=f"Folder: {root.name}",
+        name="folder", title=folder_title(root),
         description=f"{len(x_train) + len(x_test)} images in {len(class_names)} classes from {root}.",
         class_names=class_names, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         source=str(root),

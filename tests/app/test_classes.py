@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 
-from apptest_helpers import open_page, train_to_end, widget_by_prefix
+from apptest_helpers import open_page, train_to_end, widget_by_prefix, workspace_of
 from core.workspace import personal_user
 from class_photos import TEXT_AS_JPG, photo, truncated_png
 
@@ -126,7 +126,7 @@ def test_name_snap_upload_delete_train_and_try_your_own_classes():
     assert entry.card.dataset_title == "My classes: temple, flower, sunset"
     for page in ("pages/filters.py", "pages/activations.py", "pages/predict.py"):
         at = open_page(page, at)
-        assert at.session_state["current_model"] == at.session_state["classes_model"]
+        assert at.session_state["current_model"] == workspace_of(at).page_model("classes").id
     assert any("Classes: flower, sunset, temple" in m.value for m in at.markdown)  # Predict
     at = open_page("pages/classes.py", at)
     assert {name: len(images_on_disk(at, name)) for name in ("flower", "sunset", "temple")} == \

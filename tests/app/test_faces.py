@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from apptest_helpers import open_page, train_to_end, widget_by_prefix
+from apptest_helpers import open_page, train_to_end, widget_by_prefix, workspace_of
 from class_photos import TEXT_AS_JPG
 from face_photos import no_face, snapshot, two_faces
 
@@ -32,7 +32,7 @@ def snap(at, name: str, data: bytes):
 
 
 def enrolled(at) -> dict[str, int]:
-    return at.session_state["face_gallery"].counts()
+    return workspace_of(at).face_gallery.counts()
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -48,10 +48,10 @@ def test_enrol_from_the_webcam_train_and_recognise(shared_datasets_or_none):
 
     at.text_input(key="face_new_name").input("Eileen")
     at.button(key="face_add").click().run()
-    at.session_state["face_gallery"].remove_identity("Me")  # the default first identity is not used here
+    workspace_of(at).face_gallery.remove_identity("Me")  # the default first identity is not used here
     at.text_input(key="face_new_name").input("Sam")
     at.button(key="face_add").click().run()
-    assert at.session_state["face_gallery"].names() == ["Eileen", "Sam"]
+    assert workspace_of(at).face_gallery.names() == ["Eileen", "Sam"]
 
     for seed in range(6):
         snap(at, "Eileen", snapshot("astronaut", seed))
@@ -70,7 +70,7 @@ def test_enrol_from_the_webcam_train_and_recognise(shared_datasets_or_none):
     assert enrolled(at) == {"Eileen": 6, "Sam": 6}
 
     # the kept faces are aligned crops; one is deleted with its button
-    gallery = at.session_state["face_gallery"]
+    gallery = workspace_of(at).face_gallery
     crops = gallery.faces("Eileen")
     assert all(f.crop.shape == (64, 64, 3) for f in crops)
     at.button(key=f"face_del_{crops[0].id}").click().run()
@@ -79,7 +79,7 @@ def test_enrol_from_the_webcam_train_and_recognise(shared_datasets_or_none):
 
     job = train_to_end(at, "face_train", timeout=180)
     assert job.dataset.class_names == ["Eileen", "Sam"] and job.dataset.class_counts("test") == {"Eileen": 1, "Sam": 1}
-    entry = at.session_state["models"][at.session_state["faces_model"]]
+    entry = workspace_of(at).page_model("faces")
     assert entry.card.private and entry.class_names == ["Eileen", "Sam"]
     assert not entry.saved_id
     # nothing was written to disk: no snapshot, no crop, no model
@@ -140,7 +140,7 @@ def test_enrol_from_the_webcam_train_and_recognise(shared_datasets_or_none):
 
 def test_face_mode_on_predict_finds_and_identifies_each_face():
     at = open_page("pages/faces.py")
-    gallery = at.session_state["face_gallery"]
+    gallery = workspace_of(at).face_gallery
     gallery.add_identity("Sam")
     gallery.remove_identity("Me")
     gallery.add_identity("Eileen")
@@ -151,7 +151,7 @@ def test_face_mode_on_predict_finds_and_identifies_each_face():
     train_to_end(at, "face_train", timeout=180)
 
     at = open_page("pages/predict.py", at)  # the face model is the current one: face mode is on
-    assert at.session_state["current_model"] == at.session_state["faces_model"]
+    assert at.session_state["current_model"] == workspace_of(at).page_model("faces").id
     at.radio(key="pred_source").set_value("upload").run()
     at.file_uploader(key="pred_upload").set_value(("group.jpg", two_faces(60), "image/jpeg")).run()
     assert not at.exception

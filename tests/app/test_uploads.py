@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from apptest_helpers import open_page
+from apptest_helpers import open_page, workspace_of
 
 
 def png(seed: int) -> bytes:
@@ -29,14 +29,6 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 
 GOOD = {**{f"pets/cats/{i}.png": png(i) for i in range(6)}, **{f"pets/dogs/{i}.png": png(100 + i) for i in range(6)},
         "pets/readme.txt": b"not an image"}
-
-
-def workspace_folder(at) -> Path:
-    from ui.workspace import workspace_for
-    from core.workspace import personal_user
-
-    return workspace_for(at.session_state["workspace_user"] if "workspace_user" in at.session_state
-                         else personal_user()).store.folder
 
 
 def upload_page(user: str | None = None):
@@ -58,7 +50,7 @@ def test_a_zip_of_class_folders_becomes_a_dataset_of_its_users_workspace_only():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Classes"] == "2" and metrics["Image size"] == "16×16×3"
     folder = Path(at.session_state["dataset"]["options"]["path"])
-    assert folder.parent == workspace_folder(at) / "uploads"
+    assert folder.parent == workspace_of(at).store.uploads
 
     again = open_page("pages/data.py")  # the same user's refreshed tab: the dataset and the upload are back
     assert again.session_state["dataset"] == at.session_state["dataset"]
