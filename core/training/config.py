@@ -101,6 +101,18 @@ def steps_per_epoch(n: int, validation_split: float, batch_size: int) -> int:
     return -(-(n - validation_size(n, validation_split)) // batch_size)
 
 
+def batch_and_epochs(n: int, batches: tuple[int, int], epochs: tuple[int, int]) -> tuple[int, int]:
+    """A batch size and epochs for ``n`` training images: batches of about a sixth of them (a power of two
+    within ``batches``), and enough epochs (within ``epochs``) for ``FEW_UPDATES`` weight updates.
+
+    Returns:
+        (batch_size, epochs).
+    """
+    batch = int(np.clip(2 ** round(np.log2(max(n, 1) / 6)), *batches))
+    steps = -(-max(n, 1) // batch)
+    return batch, int(np.clip(-(-FEW_UPDATES // steps), *epochs))
+
+
 def suggested_run(n: int, validation_split: float) -> tuple[int, int]:
     """Epochs and batch size the Train page starts from for ``n`` training images: at least ``FEW_UPDATES``
     weight updates, in small batches for a few hundred photos and batches of 64 for thousands.
@@ -108,10 +120,8 @@ def suggested_run(n: int, validation_split: float) -> tuple[int, int]:
     Returns:
         (epochs, batch_size): the batch one of ``BATCH_SIZES``, the epochs between 5 and 60.
     """
-    kept = max(1, n - validation_size(n, validation_split))
-    batch = int(np.clip(2 ** round(np.log2(max(kept, 1) / 6)), BATCH_SIZES[0], 64))
-    steps = -(-kept // batch)
-    return int(np.clip(-(-FEW_UPDATES // steps), 5, 60)), batch
+    batch, epochs = batch_and_epochs(n - validation_size(n, validation_split), (BATCH_SIZES[0], 64), (5, 60))
+    return epochs, batch
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):

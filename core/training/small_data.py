@@ -6,13 +6,9 @@ the batch grows with the number of photos and the epochs give about 100 weight u
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from core.models.architecture import ModelSpec
 from core.models.presets import PRESETS
-from core.training.config import TrainConfig
+from core.training.config import TrainConfig, batch_and_epochs
 
 PRESET = "small_cnn"  # three small conv blocks: trains on a few dozen images in seconds on a CPU
 # Mild changes for a handful of webcam photos: a little turn, zoom, shift and light,
@@ -43,10 +39,8 @@ def choose_config(n_train: int, epochs: int | None = None, learning_rate: float 
     """
     # Small batches for few images: every epoch costs a fixed overhead (callbacks,
     # the job's filter snapshots), so more steps per epoch train faster overall.
-    batch_size = int(np.clip(2 ** round(math.log2(max(n_train, 1) / 6)), 4, 32))
-    if epochs is None:
-        steps_per_epoch = max(1, math.ceil(n_train / batch_size))
-        epochs = int(np.clip(math.ceil(100 / steps_per_epoch), 10, 40))
+    batch_size, enough = batch_and_epochs(n_train, (4, 32), (10, 40))
+    epochs = enough if epochs is None else epochs
     return TrainConfig(epochs=int(epochs), batch_size=batch_size, learning_rate=float(learning_rate), optimizer="adam",
                        validation_split=0.0, seed=int(seed),
                        augmentation=dict(MILD_AUGMENTATION) if augment else None)
