@@ -24,7 +24,6 @@ from ui.widgets import image_input
 
 require_router(__file__)
 init_state()
-ss = st.session_state
 
 st.title("My classes")
 st.caption("Teach a CNN your own classes: name them, show it a few examples of each with your webcam or your "

@@ -88,7 +88,7 @@ st.caption("A CNN learns only from examples. Look at them first: what varies ins
            "what tells classes apart, and whether every class has enough images.")
 
 current = st.session_state["dataset"]
-given = current["options"] if current["name"] != "shapes" else {}  # a refreshed tab starts on the dataset in use
+given = current["options"]  # the widgets start on the dataset in use (a refreshed tab, another tab's choice)
 names = list(DATASETS)
 name = st.selectbox("Dataset", names, key=persist("data_name", current["name"]),
                     format_func=lambda n: DATASETS[n].title)

@@ -23,7 +23,6 @@ from ui.widget_memory import persist
 
 require_router(__file__)
 init_state()
-ss = st.session_state
 RECIPE = RECIPES["orl_faces"]  # its architecture and augmentation, tuned for a few photos a person
 
 st.title("Who am I?")

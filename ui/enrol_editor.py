@@ -1,8 +1,8 @@
 """The Who am I? page's identity panels: a name, a webcam and uploads, and the aligned faces kept.
 
 The faces live in a ``core.faces.enrol.FaceGallery`` in the user's workspace (``ui.workspace``),
-in memory, never on disk: a refreshed tab finds them, a restarted server does not. Every change happens in a widget callback, before the page runs,
-so the page always draws the gallery as it is.
+in memory, never on disk: a refreshed tab finds them, a restarted server does not. Every change
+happens in a widget callback, before the page runs, so the page always draws the gallery as it is.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def delete_everything() -> None:
     if job is not None:
         job.stop()
         ws.discard(job)  # its model must not join the models when it ends
-    flash("success", "Every enrolled face, and every model trained on them in this session, is deleted.",
+    flash("success", "Every enrolled face, and every model trained on them, is deleted.",
           slot="face_deleted")
 
 

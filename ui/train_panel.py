@@ -46,13 +46,8 @@ def _nearest(value: float) -> float:
 PAGES = {"classes": "My classes", "faces": "Who am I?"}
 
 
-def train_job():
-    """The run this page started (the workspace's run when the Train page started it), else None."""
-    return owned_job("train")
-
-
 def _progress() -> None:
-    job = train_job()
+    job = owned_job("train")  # the Train page's own run; another page's is only named
     if job is None:
         other = session_job()
         if other is not None and not other.finished:
@@ -107,7 +102,7 @@ def _progress() -> None:
 
 
 def _curves() -> None:
-    job = train_job()
+    job = owned_job("train")
     if job is None:
         return
     snap = job.snapshot()
