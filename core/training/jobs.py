@@ -67,7 +67,7 @@ class TrainingJob:
 
     Once finished, ``result`` holds what ``train_model`` returned, its ``train_seconds`` less the time
     spent paused (``paused_seconds``), and ``card`` the model's card;
-    ``model_id`` is set by whoever adds the model to a list of models (the session's), so a page
+    ``model_id`` is set by whoever adds the model to a list of models (the workspace's), so a page
     finds the model its run produced.
     """
 
