@@ -270,8 +270,9 @@ def recipe_time_estimate(recipe: Recipe, dataset) -> str:
     basis = "measured" if cost.measured else "from its target"
     size = (f" at {cost.size[0]}×{cost.size[1]}, scaled to {height}×{width}"
             if cost.size and cost.size != (height, width) else "")
-    return (f"On these {images:,} training photos of {height}×{width} training should take about "
-            f"{format_duration(seconds)} (an estimate: {images:,} photos × {recipe.epochs} epochs × "
+    photos = f"{images:,} photo{'s' if images != 1 else ''}"
+    return (f"On these {photos.replace('photo', 'training photo')} of {height}×{width} training should take about "
+            f"{format_duration(seconds)} (an estimate: {photos} × {recipe.epochs} epochs × "
             f"{1000 * cost.seconds:.2g} ms a photo and epoch, {basis}{size}).")
 
 

@@ -203,3 +203,11 @@ def test_the_photo_recipe_estimates_the_loaded_folder(tmp_path, monkeypatch):
     assert (f"On these 1,800 training photos of 128×128 training should take about {expected / 60:.0f} min "
             f"(an estimate: 1,800 photos × {recipe.epochs} epochs × 2 ms a photo and epoch, measured at 64×64, "
             "scaled to 128×128).") in promise
+
+
+def test_the_estimate_counts_one_photo_as_one_photo():
+    from core.training.recipes import recipe_time_estimate
+
+    recipe = recipe_for(photos("folder", 3, 2, 1))  # 2 photos, 1 held out for validation: 1 to train on
+    assert recipe_time_estimate(recipe, photos("folder", 3, 2, 1)).startswith("On these 1 training photo of 8×8 ")
+    assert "(an estimate: 1 photo × " in recipe_time_estimate(recipe, photos("folder", 3, 2, 1))
