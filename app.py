@@ -12,15 +12,20 @@ import core  # noqa: F401  (first: it sets TensorFlow's environment before anyth
 
 from core.training.give_way import page_run
 
+from ui.identity import gate
 from ui.runtime import keep_keras_state_between_reruns
 from ui.router import mark_routed, take_pending_page
 from ui.shipped import preload_shipped_model
 from ui.sidebar import draw_sidebar
+from ui.upkeep import start_upkeep
 
 keep_keras_state_between_reruns()
 
 # A file of our own: a material icon as page_icon is fetched by the browser from a font host.
 st.set_page_config(page_title="CNN Lab", page_icon=Path(__file__).parent / "assets" / "icon.png", layout="wide")
+
+start_upkeep()  # once per process: stale classroom workspaces are deleted, at start and daily
+gate()  # classroom mode: who this is (a login screen until logged in, or a private link)
 
 pages = [
     st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),

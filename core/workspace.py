@@ -4,7 +4,11 @@ A workspace is one folder, ``<data root>/workspaces/<user>/``, holding:
 
 - ``state.json``: the dataset chosen (name and loader options), the current model (a models-folder
   id, or the shipped model's id) and the model each page last trained (My classes);
-- ``uploads/``: the image zips the user unpacked and the My classes photos.
+- ``uploads/``: the image zips the user unpacked and the My classes photos;
+- ``models/``: in classroom mode, the user's saved models (personal mode keeps them in the one
+  models folder of the machine, ``core.storage.registry.models_dir``);
+- ``.visited``: touched when the user opens the app (at most hourly), so a classroom server can
+  delete the workspaces nobody opened for ``CNNLAB_WORKSPACE_DAYS`` days (``remove_stale``).
 
 In personal mode, the default of ``make run`` on one's own machine, the user is the machine's user,
 so every browser tab of the server opens the same workspace. The data root is ``$CNNLAB_DATA_DIR``,
@@ -23,7 +27,9 @@ import getpass
 import json
 import os
 import re
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +109,37 @@ class Workspace:
         return self.folder / "uploads"
 
     @property
+    def models(self) -> Path:
+        """The user's own models folder (classroom mode; personal mode uses the machine's models folder)."""
+        return self.folder / "models"
+
+    @property
+    def visited_path(self) -> Path:
+        return self.folder / ".visited"
+
+    def mark_visit(self, every_s: float = 3600.0) -> None:
+        """Record that the user opened the app now (a write at most every ``every_s`` seconds)."""
+        try:
+            if time.time() - self.visited_path.stat().st_mtime < every_s:
+                return
+        except OSError:
+            pass
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.visited_path.touch()
+        except OSError:  # a full or read-only disk: the workspace is only kept a little less surely
+            pass
+
+    def last_visit(self) -> float:
+        """When the user last opened the app (seconds since the epoch): ``.visited``, else the folder's own time."""
+        for path in (self.visited_path, self.state_path, self.folder):
+            try:
+                return path.stat().st_mtime
+            except OSError:
+                continue
+        return 0.0
+
+    @property
     def state_path(self) -> Path:
         return self.folder / "state.json"
 
@@ -137,3 +174,26 @@ class Workspace:
             except OSError:
                 pass
             raise
+
+
+def remove_stale(root: str | Path, days: float, keep: set[str] = frozenset(), now: float | None = None) -> list[str]:
+    """Delete the workspaces under ``root`` nobody opened for ``days`` days; return their names.
+
+    ``keep`` names workspaces in use in this process (never deleted, whatever their age). A
+    classroom server calls this at start and once a day: the link of a student who never comes
+    back must not hold their photos on the server for ever.
+    """
+    now = time.time() if now is None else now
+    folder = Path(root).expanduser() / "workspaces"
+    removed = []
+    try:
+        children = list(folder.iterdir())
+    except OSError:
+        return removed
+    for child in children:
+        if child.name in keep or not child.is_dir() or child.is_symlink() or not _USER_PATTERN.match(child.name):
+            continue
+        if now - Workspace(child.name, root).last_visit() > days * 86400:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child.name)
+    return removed

@@ -5,13 +5,17 @@ from pathlib import Path
 import streamlit as st
 
 from core.data import DATASETS, DatasetError, DatasetUnavailableError
+from core.settings import classroom
 from core.data.pixel_stats import pixel_statistics
 from core.visuals.figures import class_count_bars, pixel_histogram
 from core.visuals.tiles import image_grid
 from ui import uploads
 from ui.augment_view import draw_augmentation_section
 from ui.dataset_cache import get_dataset
+from ui.access import official_files_folder
 from ui.flash import flash, show_flashes
+from ui.folder_picker import folder_picker
+from ui.identity import identify
 from ui.router import require_router
 from ui.session import current_dataset, dataset_key, init_state, set_dataset
 from ui.widget_memory import persist
@@ -49,9 +53,22 @@ FOLDER_HINTS = {
 }
 
 
+def sources(name: str) -> list[str]:
+    """How this user may get the official files of ``name``: in a classroom, only the teacher imports them."""
+    if not classroom():
+        return ["download", "folder", "upload"]
+    if identify().teacher:
+        return ["download", "folder", "upload"]
+    return ["download"] + (["shared"] if official_files_folder(name).is_dir() else [])
+
+
 def offer_import(name: str, message: str) -> None:
     """A failed download: what failed, and the two ways to import the official files right here."""
     st.error(message)
+    if "upload" not in sources(name):
+        st.info("On this classroom server only the teacher imports the official files: ask them to upload them "
+                "on this page. Until then, Shapes, Digits and your own photos work offline.")
+        return
     st.markdown("**Import the official files instead**")
     c1, c2 = st.columns(2)
     c1.button("Upload the official files", key="data_import_upload", on_click=_set_source, args=("upload",),
@@ -97,21 +114,37 @@ st.caption(DATASETS[name].description)
 options: dict = {}
 how = None
 if name in FOLDER_HINTS:
-    how = st.radio("Source", ["download", "folder", "upload"], horizontal=True,
-                   key=persist("data_source", "folder" if given.get("folder") else "download"),
+    allowed = sources(name)
+    start = "folder" if given.get("folder") else "download"
+    if start not in allowed:
+        start = "shared" if "shared" in allowed and given.get("folder") else "download"
+    how = st.radio("Source", allowed, horizontal=True, key=persist("data_source", start),
                    format_func={"download": "Download (once, then kept for every session)",
                                 "folder": "Local folder with the official files",
-                                "upload": "Upload the official files"}.get)
+                                "upload": "Upload the official files",
+                                "shared": "The files the teacher imported"}.get)
     if how == "upload":
         options["folder"] = uploads.official_files_upload(name)
-    if how == "folder":
+    if how == "shared":
+        options["folder"] = str(official_files_folder(name))
+    if how == "folder" and classroom():
+        options["folder"] = folder_picker("Folder with the official files", "data_shared_official",
+                                          given.get("folder"), help=FOLDER_HINTS[name])
+    elif how == "folder":
         options["folder"] = st.text_input("Folder", key=persist("data_folder", given.get("folder", "")),
                                           placeholder=FOLDER_HINTS[name])
 elif name == "folder":
     in_uploads = uploads.is_upload(given.get("path"))
-    where = st.radio("Images", ["server", "zip"], horizontal=True, key=persist("data_where", "zip" if in_uploads else "server"),
-                     format_func={"server": "A folder on this machine", "zip": "Upload a .zip of class folders"}.get)
-    if where == "server":
+    places = ["server", "zip"] if not classroom() else ["shared", "zip"]
+    where = st.radio("Images", places, horizontal=True,
+                     key=persist("data_where", "zip" if in_uploads or not given.get("path") and classroom()
+                                 else places[0]),
+                     format_func={"server": "A folder on this machine", "zip": "Upload a .zip of class folders",
+                                  "shared": "A folder the teacher shares"}.get)
+    if where == "shared":
+        options["path"] = folder_picker("Folder with one sub-folder per class", "data_shared",
+                                        None if in_uploads else given.get("path"))
+    elif where == "server":
         options["path"] = st.text_input("Folder with one sub-folder per class",
                                         key=persist("data_path", "" if in_uploads else given.get("path", "")),
                                         placeholder="/path/to/images")

@@ -18,7 +18,7 @@ from ui.job_progress import draw_job_progress
 from ui.router import require_router
 from ui.runs import is_running, owned_job, start_new_run
 from ui.session import init_state
-from ui.workspace import save_to_registry, workspace
+from ui.workspace import workspace
 from ui.widget_memory import persist
 
 require_router(__file__)
@@ -115,7 +115,7 @@ if entry is not None:
     elif st.button("Save this model", icon=":material/save:", key="face_save",
                    help="Write the model (its weights and the enrolled faces' gradient patterns, not the photos) "
                         "to the models folder, to load it later."):
-        save_to_registry(entry)
+        workspace().save_model(entry)
         if entry.save_error:
             st.error(entry.save_error)
         else:

@@ -35,9 +35,12 @@ def open_page(page: str, at: AppTest | None = None, timeout: float = 180, user: 
 
 def workspace_of(at: AppTest):
     """The live workspace (``ui.workspace``) the session ``at`` works in: its models, run, faces and choices."""
-    from ui.workspace import USER_KEY, personal_user, workspace_for
+    from core.workspace import personal_user
+    from ui.workspace import USER_KEY, workspace_for
 
-    return workspace_for(at.session_state[USER_KEY] if USER_KEY in at.session_state else personal_user())
+    if USER_KEY in at.session_state:
+        return workspace_for(at.session_state[USER_KEY])
+    return workspace_for(at.session_state["identity"].workspace if "identity" in at.session_state else personal_user())
 
 
 def load_folder(path, at: AppTest | None = None) -> AppTest:

@@ -59,6 +59,9 @@ def get_dataset(name: str, options: dict | None = None) -> Dataset:
     abort it, and another session asking for the same dataset meanwhile watches the
     same load instead of starting a second one. Loads of other datasets never wait.
     """
+    from .access import check_dataset
+
+    check_dataset(name, options)  # before the cache: another user's loaded folder is not one's own
     key = (name, json.dumps(options or {}, sort_keys=True))
     with _DATASETS_LOCK:
         if key in _DATASETS:

@@ -24,7 +24,7 @@ from .workspace import workspace
 
 # The Data page's choices, which start from the dataset in use (pages/data.py)
 DATA_WIDGETS = ("data_name", "data_source", "data_folder", "data_where", "data_path", "data_zip_pick", "data_size",
-                "data_channels", "data_split", "data_k")
+                "data_channels", "data_split", "data_k", "data_shared", "data_shared_official")
 NOTICE_SECONDS = 300  # a tab opened later than this after a run ended is not told of it (the sidebar shows the model)
 
 
@@ -39,6 +39,8 @@ def init_state() -> None:
     restore_widgets()
     ss = st.session_state
     ws = workspace()
+    if ws.private_models:  # classroom mode: a workspace nobody opens any more is deleted after a while
+        ws.store.mark_visit()
     ws.restore()
     ss["models"] = ws.models
     ss["current_model"] = ws.current

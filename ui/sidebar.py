@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .identity import identify, share_link
 from .runs import is_running, session_job
 from .session import chosen_dataset_title, end_unseen, init_state, mark_end_seen, set_current_model, show_notices
 from .widget_memory import ephemeral
@@ -30,7 +31,24 @@ def draw_sidebar() -> None:
             st.metric("Test accuracy", f"{acc:.1%}")
 
         training_status()
+        your_link()
     show_notices()
+
+
+def your_link() -> None:
+    """Classroom mode with private links: the address that brings the user back to their work."""
+    who = identify()
+    link = share_link(who)
+    if link is None:
+        return
+    if who.new and not st.session_state.get("identity_link_told"):
+        st.session_state["identity_link_told"] = True
+        st.toast("A private workspace was made for you: bookmark this page to come back to your work.",
+                 icon=":material/bookmark:")
+    with st.expander("Your private link", icon=":material/key:", expanded=who.new):
+        st.caption("Bookmark it: it is the only way back to your models and photos on this server. Anyone who has "
+                   "it can open them, so keep it to yourself." + (" You are the teacher." if who.teacher else ""))
+        st.code(link, language=None)
 
 
 def training_status() -> None:

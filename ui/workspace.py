@@ -11,16 +11,15 @@ ends, adds the model to the workspace's models, writes it to the models folder (
 enrolled faces stays in memory until its user saves it) and makes it the current model, whatever
 the tabs do, refreshed or closed.
 
-In personal mode the user is the machine's user (``core.workspace.personal_user``); a session
-whose ``workspace_user`` key is set uses that workspace instead. A server started with
-``CNNLAB_WORKSPACE_FROM_URL=1`` sets that key from the address's ``?workspace=NAME``, so several
-browsers on one machine can act as several users (the end-to-end tests and the load benchmark);
-anyone who knows a name opens its workspace, so it is not a way to share a server among people.
+Who the user is comes from ``ui.identity``: the machine's user in personal mode; a logged-in
+account or a private workspace link in classroom mode. In classroom mode the user's models are
+saved in their own workspace (``Workspace.models``); the gallery (``core.storage.gallery``) holds
+the models the teacher published, read-only for everyone. A saved model is named by its id in
+the user's models folder, or ``gallery:ID`` for one of the gallery.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,13 +27,16 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from core.storage.card import ModelCard
-from core.workspace import Workspace, WorkspaceState, personal_user, validate_user
+from core.settings import classroom
+from core.storage.gallery import GALLERY_PREFIX, gallery_registry
+from core.workspace import Workspace, WorkspaceState, personal_user  # noqa: F401  (the personal-mode user, for callers)
+
+from .identity import gate
 
 from .model_entry import ModelEntry
 from .shipped import SHIPPED_ID, loaded_shipped_model, shipped_card, shipped_model
 
-USER_KEY = "workspace_user"
-URL_ENV = "CNNLAB_WORKSPACE_FROM_URL"
+USER_KEY = "workspace_user"  # a test may set it to open another workspace in this session (AppTest)
 
 _LIVE: dict[tuple[str, str], "LiveWorkspace"] = {}
 _LIVE_LOCK = threading.Lock()
@@ -53,8 +55,9 @@ class Notice:
 class LiveWorkspace:
     """One user's workspace in this server process (see the module docstring)."""
 
-    def __init__(self, store: Workspace):
+    def __init__(self, store: Workspace, private_models: bool = False):
         self.store = store
+        self.private_models = private_models  # classroom mode: models saved in the workspace, not the machine's folder
         self.lock = threading.RLock()
         self.state: WorkspaceState = store.load_state()
         shipped = ModelEntry(SHIPPED_ID, loaded_shipped_model(), shipped_card(), shipped=True, loader=shipped_model)
@@ -154,21 +157,32 @@ class LiveWorkspace:
                 if entry is not None:
                     self.page_entries = {**self.page_entries, page: entry.id}
 
+    def registry(self):
+        """The user's models folder: their own in classroom mode, the machine's in personal mode."""
+        from core.storage.registry import ModelRegistry
+
+        return ModelRegistry(self.store.models) if self.private_models else ModelRegistry()
+
+    def registry_of(self, saved_id: str):
+        """``(registry, id in it)`` of a saved model's id (``gallery:ID`` names one of the gallery)."""
+        if saved_id.startswith(GALLERY_PREFIX):
+            return gallery_registry(), saved_id[len(GALLERY_PREFIX):]
+        return self.registry(), saved_id
+
     def _load_saved(self, saved_id: str) -> ModelEntry | None:
         from core.storage.files import ModelFileError
-        from core.storage.registry import ModelRegistry
 
         known = self.find_saved(saved_id)
         if known is not None:
             return known
         try:
-            registry = ModelRegistry()
-            card = registry.get(saved_id).card  # its JSON only: the first page draws without TensorFlow
-            snapshots, probe = registry.load_replay(saved_id) or (None, None)
+            registry, entry_id = self.registry_of(saved_id)
+            card = registry.get(entry_id).card  # its JSON only: the first page draws without TensorFlow
+            snapshots, probe = registry.load_replay(entry_id) or (None, None)
         except (ModelFileError, ValueError, OSError):
             return None
         return self.add_model(None, card, evolution=snapshots, probe=probe, saved_id=saved_id,
-                              loader=lambda: registry.load(saved_id)[0])
+                              loader=lambda: registry.load(entry_id)[0])
 
     # --- the training run -------------------------------------------------------------------
 
@@ -196,7 +210,7 @@ class LiveWorkspace:
             entry = self.add_model(job.model, job.card, evolution=list(job.snapshots), probe=job.probe)
             job.model_id = entry.id
         if not job.card.private:
-            save_to_registry(entry, replay=(list(job.snapshots), job.probe))
+            self.save_model(entry, replay=(list(job.snapshots), job.probe))
         with self.lock:
             if job.id in self._discarded:
                 self.remove_model(entry.id)
@@ -221,37 +235,34 @@ class LiveWorkspace:
             pass
 
 
-def save_to_registry(entry: ModelEntry, replay: tuple | None = None) -> None:
-    """Keep a model in the models folder; the entry records its id there, or why it failed (never raised)."""
-    from core.storage.registry import ModelRegistry
-
-    try:
-        entry.saved_id = ModelRegistry().save(entry.model, entry.card, replay=replay).id
-        entry.save_error = None
-    except OSError as exc:
-        entry.save_error = f"Could not save it to the models folder: {exc}"
+    def save_model(self, entry: ModelEntry, replay: tuple | None = None) -> None:
+        """Keep a model in the user's models folder; the entry records its id there, or why it failed (never raised)."""
+        try:
+            entry.saved_id = self.registry().save(entry.model, entry.card, replay=replay).id
+            entry.save_error = None
+        except (OSError, ValueError) as exc:  # a full disk, or the user's quota (a ValueError)
+            entry.save_error = f"Could not save it to your models: {exc}"
 
 
 def workspace_for(user: str) -> LiveWorkspace:
     """The live workspace of ``user`` under the current data root (created on first use)."""
     store = Workspace(user)
-    key = (str(store.root.resolve()), store.user)
+    private = classroom()
+    key = (str(store.root.resolve()), store.user, private)
     with _LIVE_LOCK:
         live = _LIVE.get(key)
         if live is None:
-            live = _LIVE[key] = LiveWorkspace(store)
+            live = _LIVE[key] = LiveWorkspace(store, private_models=private)
     return live
 
 
+def live_users() -> set[str]:
+    """The workspaces open in this process (never deleted as stale)."""
+    with _LIVE_LOCK:
+        return {key[1] for key in _LIVE}
+
+
 def workspace() -> LiveWorkspace:
-    """This session's workspace: its user's (the machine's user in personal mode)."""
-    ss = st.session_state
-    if os.environ.get(URL_ENV) == "1":
-        if USER_KEY not in ss:
-            try:
-                ss[USER_KEY] = validate_user(st.query_params.get("workspace", ""))
-            except ValueError:
-                ss[USER_KEY] = None
-        if ss[USER_KEY] and st.query_params.get("workspace") != ss[USER_KEY]:
-            st.query_params["workspace"] = ss[USER_KEY]  # kept in the address on every page: a refresh finds it
-    return workspace_for(ss.get(USER_KEY) or personal_user())
+    """This session's workspace: its user's (``ui.identity``)."""
+    user = st.session_state.get(USER_KEY) or gate().workspace
+    return workspace_for(user)

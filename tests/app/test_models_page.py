@@ -117,19 +117,42 @@ def test_rename(registry):
     assert [e.name for e in registry.list_entries()] == ["shapes, renamed"]
 
 
-def download_file_id(at: AppTest) -> str:
-    """The media file id in the Models page's download URL (Streamlit derives it from the data and the file name)."""
-    return Path(at.get("download_button")[0].proto.url).stem
+@pytest.fixture
+def deferred(monkeypatch):
+    """The downloads the page offers, as ``{file id: (reader, file name)}``: the file is read when clicked."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    offered = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        file_id = original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+        offered[file_id] = (data_callable, mimetype, file_name)
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return offered
 
 
-def test_rename_tells_the_browser_names_the_download_and_renames_the_loaded_copy(registry):
+def download_file_id(at: AppTest, deferred: dict) -> str:
+    """The media file id of the Models page's download, as a click makes it (Streamlit derives it from the data and
+    the file name). The file is read on the click only, not on every run: the button holds no URL before."""
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+    proto = at.get("download_button")[0].proto
+    assert proto.url == "" and proto.deferred_file_id in deferred
+    reader, mimetype, file_name = deferred[proto.deferred_file_id]
+    return _calculate_file_id(reader(), mimetype, file_name)
+
+
+def test_rename_tells_the_browser_names_the_download_and_renames_the_loaded_copy(registry, deferred):
     from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 
     at = open_models_page()
     [entry] = registry.list_entries()
     at = run(at.selectbox(key="models_pick").set_value(entry.id))
     data = entry.keras_path.read_bytes()
-    assert download_file_id(at) == _calculate_file_id(data, "application/octet-stream", "tiny_shapes.keras")
+    assert download_file_id(at, deferred) == _calculate_file_id(data, "application/octet-stream", "tiny_shapes.keras")
     at = run(at.button(key="models_load").click())
     loaded = at.session_state["current_model"]
     at = run(at.text_input(key="models_new_name").input("Shapes, renamed"))
@@ -141,7 +164,8 @@ def test_rename_tells_the_browser_names_the_download_and_renames_the_loaded_copy
     # the value: the old label would show the old name, and, no longer an option, clear the choice.
     assert pick.proto.set_value and pick.proto.raw_value == label
     # the download is named after the model, not its id
-    assert download_file_id(at) == _calculate_file_id(data, "application/octet-stream", "shapes-renamed.keras")
+    assert download_file_id(at, deferred) == _calculate_file_id(data, "application/octet-stream",
+                                                                "shapes-renamed.keras")
     # the copy loaded before has the new name too (the sidebar lists it), and Load still reuses it
     assert at.session_state["models"][loaded].card.name == "Shapes, renamed"
     count = len(at.session_state["models"])
