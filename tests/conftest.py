@@ -121,6 +121,14 @@ def private_models_dir(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("models")
     monkeypatch.setenv("CNNLAB_MODELS_DIR", str(folder))
     monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    # a shell that runs a classroom server must not change what the tests see: personal mode, default limits
+    from dataclasses import fields
+
+    from core.settings import Limits
+
+    for name in ["CNNLAB_MODE", "CNNLAB_FOLDER_ROOTS", "CNNLAB_TEACHER_KEY", "CNNLAB_TEACHERS",
+                 "CNNLAB_WORKSPACE_FROM_URL", *(f"CNNLAB_{f.name.upper()}" for f in fields(Limits))]:
+        monkeypatch.delenv(name, raising=False)
     return folder
 
 

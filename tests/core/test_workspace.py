@@ -54,3 +54,37 @@ def test_the_personal_user_and_the_data_root(monkeypatch, tmp_path):
     assert data_root() == tmp_path
     monkeypatch.delenv("CNNLAB_DATA_DIR")
     assert str(data_root()).endswith(".cnnlab")
+
+
+def test_workspaces_nobody_opened_for_days_are_removed_and_the_others_kept(tmp_path):
+    import os
+    import time
+
+    from core.workspace import Workspace, remove_stale
+
+    now = time.time()
+    old, recent, live = Workspace("lold", tmp_path), Workspace("lrecent", tmp_path), Workspace("llive", tmp_path)
+    for ws in (old, recent, live):
+        (ws.uploads / "photos").mkdir(parents=True)
+        ws.mark_visit()
+    for ws, days in ((old, 31), (live, 40), (recent, 29)):
+        os.utime(ws.visited_path, (now - days * 86400, now - days * 86400))
+    (tmp_path / "workspaces" / "not a workspace").mkdir()
+    assert remove_stale(tmp_path, 30, keep={"llive"}, now=now) == ["lold"]
+    assert not old.folder.exists() and recent.folder.exists() and live.folder.exists()
+    assert (tmp_path / "workspaces" / "not a workspace").exists()
+
+
+def test_a_visit_is_written_at_most_hourly(tmp_path):
+    import os
+
+    from core.workspace import Workspace
+
+    ws = Workspace("lvisit", tmp_path)
+    ws.mark_visit()
+    os.utime(ws.visited_path, (1000, 1000))
+    ws.mark_visit()  # an hour has passed since 1970: written
+    assert ws.last_visit() > 1000
+    stamp = ws.visited_path.stat().st_mtime
+    ws.mark_visit()
+    assert ws.visited_path.stat().st_mtime == stamp
