@@ -184,12 +184,18 @@ class ModelRegistry:
         """Give an entry a new human name (its id and files keep theirs).
 
         Raises:
-            ValueError: a blank name or an unsafe id.
+            ValueError: a blank name, one longer than ``max_name_length`` (``core.settings``), or an unsafe id.
             ModelFileError: no such entry.
         """
-        new_name = (new_name or "").strip()
+        from core.settings import limits
+
+        new_name = " ".join((new_name or "").split())
         if not new_name:
             raise ValueError(f"Expected a non-empty model name. Received: {new_name!r}")
+        longest = limits().max_name_length
+        if len(new_name) > longest:
+            raise ValueError(f"Expected a model name of at most {longest} characters. Received: {len(new_name):,} "
+                             "characters")
         with _LOCK:
             entry = self.get(entry_id)
             text = replace(entry.card, name=new_name).to_json()

@@ -288,3 +288,22 @@ def test_a_training_replay_is_saved_loaded_and_deleted_with_its_model(tmp_path):
     registry.delete(entry.id)
     assert not replay_path(entry.keras_path).exists()
 
+
+
+def test_a_name_longer_than_the_limit_is_refused_and_spaces_are_folded(tmp_path, monkeypatch):
+    import keras
+
+    from core.storage.card import ModelCard
+    from core.storage.registry import ModelRegistry
+
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
+    registry = ModelRegistry(tmp_path)
+    entry = registry.save(model, ModelCard(name="m"))
+    with pytest.raises(ValueError, match="at most 60 characters. Received: 5,094"):
+        registry.rename(entry.id, "x" * 5094)
+    assert registry.get(entry.id).name == "m"
+    assert registry.rename(entry.id, "  two\n words ").name == "two words"
+    monkeypatch.setenv("CNNLAB_MAX_NAME_LENGTH", "5")
+    with pytest.raises(ValueError, match="at most 5"):
+        registry.rename(entry.id, "sixsix")
