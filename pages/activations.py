@@ -15,6 +15,7 @@ from ui.router import require_router
 from ui.session import current_model
 from ui.widget_memory import persist
 from ui.widgets import image_input, picture
+from ui.text import plain
 
 require_router(__file__)
 
@@ -44,7 +45,7 @@ probs = class_probabilities(entry.model, image)
 best = int(np.argmax(probs))
 left, right = st.columns([1, 2])
 picture(left, image_tile(image, max(1, 160 // image.shape[0])), caption=caption)
-left.markdown(f"Prediction: **{entry.class_names[best]}** ({probs[best]:.1%})")
+left.markdown(f"Prediction: **{plain(entry.class_names[best])}** ({probs[best]:.1%})")
 
 map_layers = visual_layers(entry.model)
 
@@ -63,7 +64,7 @@ layer_names = list(acts)
 for layer in map_layers:
     maps = acts[layer.name]
     kind = type(layer).__name__
-    st.markdown(f"#### {layer.name} · {kind} · output {maps.shape[0]}×{maps.shape[1]}×{maps.shape[2]}")
+    st.markdown(f"#### {plain(layer.name)} · {kind} · output {maps.shape[0]}×{maps.shape[1]}×{maps.shape[2]}")
     if "Pooling" in kind:
         position = layer_names.index(layer.name)
         before_name = layer_names[position - 1] if position > 0 else None

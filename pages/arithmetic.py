@@ -16,6 +16,7 @@ from ui.router import require_router
 from ui.session import current_model, model_key
 from ui.widget_memory import ephemeral, persist, set_widget_values
 from ui.widgets import image_input
+from ui.text import plain
 
 require_router(__file__)
 
@@ -162,7 +163,7 @@ else:
         how = f"the largest value, {pstep['value']:.4f}, outlined"
     else:
         how = f"the average of its {pstep['count']} values, {pstep['value']:.4f}"
-    b.markdown(f"**{pool_name}** keeps {how}.  \nThe layer's own output at row {p_row}, column {p_col}: "
+    b.markdown(f"**{plain(pool_name)}** keeps {how}.  \nThe layer's own output at row {p_row}, column {p_col}: "
                f"**{pstep['layer_output']:.4f}** "
                + (SAME if np.isclose(pstep["value"], pstep["layer_output"], rtol=1e-5, atol=1e-6) else DIFFERENT))
     b.caption("Pooling shrinks each map: a window slides with a stride, and each step keeps one number. Max pooling "

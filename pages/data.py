@@ -20,6 +20,7 @@ from ui.router import require_router
 from ui.session import current_dataset, dataset_key, init_state, set_dataset
 from ui.widget_memory import persist
 from ui.widgets import picture
+from ui.text import plain
 
 require_router(__file__)
 
@@ -86,16 +87,16 @@ def _on_zip() -> None:
     if imported is None:
         return
     filename, folder, report = imported
-    counts = ", ".join(f"{name} {n}" for name, n in report.class_counts.items())
+    counts = ", ".join(f"{plain(name)} {n}" for name, n in report.class_counts.items())
     given = (f", and its own test split: {sum(report.test_counts.values())} images in test/"
              if report.test_counts else "")
-    flash("success", f"{filename}: {sum(report.class_counts.values())} images in {len(report.class_counts)} "
+    flash("success", f"{plain(filename)}: {sum(report.class_counts.values())} images in {len(report.class_counts)} "
                      f"classes ({counts}){given}. Press Load dataset to use it.", slot="data_zip")
     if report.small_classes:
-        flash("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)
+        flash("warning", "Too few images to learn from in: " + ", ".join(plain(c) for c in report.small_classes)
                          + ". Add more before training.", slot="data_zip")
     if report.skipped:
-        flash("info", f"{len(report.skipped)} files skipped: " + "; ".join(report.skipped[:10])
+        flash("info", f"{len(report.skipped)} files skipped: " + "; ".join(plain(s, 200) for s in report.skipped[:10])
                       + (" …" if len(report.skipped) > 10 else ""), slot="data_zip")
     st.session_state["data_zip_pick"] = folder
 
@@ -222,7 +223,7 @@ for start in range(0, ds.num_classes, 2):
     cols = st.columns(2)
     for col, cls in zip(cols, range(start, min(start + 2, ds.num_classes))):
         idx = picked[cls]
-        col.markdown(f"**{ds.class_names[cls]}**" + ("" if len(idx) else ": no images"))
+        col.markdown(f"**{plain(ds.class_names[cls])}**" + ("" if len(idx) else ": no images"))
         if len(idx):
             picture(col, image_grid(ds.x_train[idx], cols=per_class))
 

@@ -10,6 +10,7 @@ from ui.router import require_router
 from ui.session import current_model, dataset_key, model_key
 from ui.widget_memory import persist
 from ui.widgets import image_input, picture
+from ui.text import plain
 
 require_router(__file__)
 
@@ -31,7 +32,7 @@ except ValueError as exc:
 c1, c2 = st.columns([1, 2])
 method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key=persist("emb_method", "pca"),
                   format_func={"pca": "PCA (fast, linear)", "tsne": "t-SNE (slower, keeps neighbours)"}.get)
-c2.caption(f"Embeddings of layer **{layer}**, {min(MAX_POINTS, len(dataset.x_test)):,} test images. PCA keeps the "
+c2.caption(f"Embeddings of layer **{plain(layer)}**, {min(MAX_POINTS, len(dataset.x_test)):,} test images. PCA keeps the "
            "two directions of largest spread; t-SNE keeps close images close but distorts distances.")
 
 

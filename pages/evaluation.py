@@ -12,6 +12,7 @@ from ui.router import require_router
 from ui.session import current_model, dataset_key, model_key
 from ui.widget_memory import persist
 from ui.widgets import picture
+from ui.text import plain
 
 require_router(__file__)
 
@@ -62,7 +63,7 @@ pred_c = c2.selectbox("Predicted as", range(len(names)), format_func=names.__get
                       key=persist(f"eval_pred_{entry.id}", int(worst[1])))
 idx = ev.cell(true_c, pred_c)
 if len(idx) == 0:
-    st.caption(f"No test image of {names[true_c]} was predicted as {names[pred_c]}.")
+    st.caption(f"No test image of {plain(names[true_c])} was predicted as {plain(names[pred_c])}.")
 else:
     shown = idx[:8]
     picture(st, image_grid(dataset.x_test[shown], cols=8, tile_px=72),

@@ -15,6 +15,7 @@ from ui.router import require_router
 from ui.session import current_model, dataset_key, model_key
 from ui.widget_memory import persist
 from ui.widgets import picture
+from ui.text import plain
 
 require_router(__file__)
 
@@ -42,7 +43,7 @@ dataset = context_bar(entry, key="filt")  # None when no test images fit the mod
 
 layers = conv_layers(entry.model)
 if not layers:
-    st.warning(f"{entry.name} has no convolution layers to show.")
+    st.warning(f"{plain(entry.name)} has no convolution layers to show.")
     st.stop()
 
 names = [layer.name for layer in layers]
@@ -58,7 +59,7 @@ rgb = n_in == 3
 reads_image = names.index(layer_name) == 0 and n_in == entry.input_shape[-1]
 summaries = summarise_filters(kernel, bias)
 
-st.markdown(f"**{layer_name}**: {n_out} filters of {kh}×{kw}×{n_in} weights"
+st.markdown(f"**{plain(layer_name)}**: {n_out} filters of {kh}×{kw}×{n_in} weights"
             + (" plus one bias each" if bias is not None else "") + f", {kernel.size + (0 if bias is None else bias.size):,} parameters.")
 c1, c2 = st.columns([2, 1])
 order_by = c1.radio("Order", ["strength", "number"], horizontal=True, key=persist("filters_order", "strength"),

@@ -9,6 +9,7 @@ from ui.flash import flash, show_flashes
 from ui.router import require_router
 from ui.session import chosen_dataset_title, current_model, set_dataset
 from ui.workspace import workspace
+from ui.text import plain
 
 require_router(__file__)
 
@@ -53,10 +54,10 @@ st.markdown(
 acc = entry.card.test_accuracy
 with st.container(border=True):
     st.markdown(
-        f":material/neurology: **Current model** {entry.name}{' (shipped)' if entry.shipped else ''} · "
-        f"trained on {entry.card.dataset_title or 'an unknown dataset'} · "
+        f":material/neurology: **Current model** {plain(entry.name)}{' (shipped)' if entry.shipped else ''} · "
+        f"trained on {plain(entry.card.dataset_title or 'an unknown dataset')} · "
         f"test accuracy {f'{acc:.1%}' if acc is not None else 'not measured'} · {entry.params:,} parameters  \n"
-        f":material/photo_library: **Dataset** {chosen_dataset_title()}"
+        f":material/photo_library: **Dataset** {plain(chosen_dataset_title())}"
     )
 
 st.subheader("Start here")

@@ -17,6 +17,7 @@ from ui.router import require_router
 from ui.session import current_model, model_key
 from ui.widget_memory import persist
 from ui.widgets import image_input, picture
+from ui.text import plain
 
 require_router(__file__)
 
@@ -26,7 +27,7 @@ st.caption("The model only ever sees a small square of pixels: your picture is c
            f"{entry.input_shape[0]}×{entry.input_shape[1]} {'colour' if entry.input_shape[2] == 3 else 'grey'} pixels first. "
            "Its last layer, the softmax, turns the scores into probabilities that add up to 100%.")
 dataset = context_bar(entry, key="pred_ctx")
-st.markdown(f"Classes: {', '.join(entry.class_names)}")
+st.markdown(f"Classes: {', '.join(plain(c) for c in entry.class_names)}")
 
 face_mode = st.toggle("Face mode", key=persist(f"pred_face_mode_{entry.id}", entry.card.is_face_model),
                       help="Find every face in the picture, level and cut it out, and identify each one, "
@@ -75,7 +76,7 @@ picture(c2, image_tile(image, max(1, 160 // image.shape[0])), caption="What the 
 with c3:
     st.metric("Prediction", entry.class_names[best], f"softmax {probs[best]:.1%}", delta_color="off", delta_arrow="off")
     k = min(3, len(entry.class_names))
-    st.caption(f"Top {k}: " + " · ".join(f"{name} {p:.1%}" for name, p in top_k(probs, entry.class_names, k)))
+    st.caption(f"Top {k}: " + " · ".join(f"{plain(name)} {p:.1%}" for name, p in top_k(probs, entry.class_names, k)))
     st.plotly_chart(probability_bar(probs, entry.class_names), key="pred_probs")
 
 show_softmax_meaning(entry)

@@ -18,6 +18,7 @@ from core.storage.checks import made_for
 from .dataset_cache import get_dataset
 from .model_entry import ModelEntry
 from .session import current_dataset, set_current_model, set_dataset
+from .text import plain
 
 
 @dataclass
@@ -65,7 +66,7 @@ def pairing(entry: ModelEntry) -> Pairing:
 
 
 def _label(entry: ModelEntry) -> str:
-    return f"{entry.name} (shipped)" if entry.shipped else entry.name
+    return f"{plain(entry.name)} (shipped)" if entry.shipped else plain(entry.name)
 
 
 def context_bar(entry: ModelEntry, *, key: str) -> Dataset | None:
@@ -77,21 +78,21 @@ def context_bar(entry: ModelEntry, *, key: str) -> Dataset | None:
     chosen_title = p.chosen.title if p.chosen is not None else "the chosen dataset"
     if p.dataset is not None and not p.own:
         st.caption(f":material/neurology: Model **{_label(p.entry)}** · :material/photo_library: Test images "
-                   f"**{p.dataset.title}**")
+                   f"**{plain(p.dataset.title)}**")
         return p.dataset
     if p.dataset is not None:
         st.info(f":material/neurology: Model **{_label(p.entry)}** · :material/photo_library: Test images "
-                f"**{p.dataset.title}**, the dataset it was trained on, not {chosen_title} chosen on the Data "
-                f"page: {' '.join(p.problems)}")
+                f"**{plain(p.dataset.title)}**, the dataset it was trained on, not {plain(chosen_title)} chosen on the Data "
+                f"page: {plain(' '.join(p.problems), 600)}")
         st.button(f"Choose {p.dataset.title} on every page", key=f"{key}_use_own", on_click=set_dataset,
                   args=(p.dataset.name, p.dataset.options), icon=":material/sync:")
         return p.dataset
     ref = p.entry.card.dataset
     why = (" It was trained on the faces enrolled on Who am I?: try it there, or on Predict with a photo."
            if p.entry.card.is_face_model or (ref is not None and ref.name == "faces") else
-           f" The dataset it was trained on, {ref.title}, cannot be loaded here." if ref is not None else "")
-    st.warning(f":material/neurology: Model **{_label(p.entry)}** was not made for {chosen_title}: "
-               f"{' '.join(p.problems)}{why} Its test images are not shown, so nothing here is scored on "
+           f" The dataset it was trained on, {plain(ref.title)}, cannot be loaded here." if ref is not None else "")
+    st.warning(f":material/neurology: Model **{_label(p.entry)}** was not made for {plain(chosen_title)}: "
+               f"{plain(' '.join(p.problems), 600)}{why} Its test images are not shown, so nothing here is scored on "
                "images it does not know.")
     others = [e for e in st.session_state["models"].values() if p.chosen is not None and not fits(e, p.chosen)]
     for e, col in zip(others[:3], st.columns(3)):

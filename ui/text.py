@@ -14,7 +14,8 @@ from core.settings import limits
 # CommonMark lets a backslash escape any ASCII punctuation; Streamlit's :colour[...] and
 # :material/...: directives and emoji short codes start with ":", so that is escaped too.
 # An "_" inside a word (``mnist_cnn``) is literal in CommonMark, and stays as typed.
-_SPECIAL = re.compile(r"([\\`*\[\]<>#!|~:$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# A ":" starts a directive or an emoji code only when a letter follows (``:red[``, ``:smile:``).
+_SPECIAL = re.compile(r"([\\`*\[\]<>#!|~$]|:(?=[A-Za-z])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
 def shorten(text, limit: int | None = None) -> str:

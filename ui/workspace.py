@@ -35,6 +35,7 @@ from .identity import gate
 
 from .model_entry import ModelEntry
 from .shipped import SHIPPED_ID, loaded_shipped_model, shipped_card, shipped_model
+from .text import plain
 
 USER_KEY = "workspace_user"  # a test may set it to open another workspace in this session (AppTest)
 
@@ -148,7 +149,7 @@ class LiveWorkspace:
                 if entry is not None:
                     self.current = entry.id
                 else:
-                    self.notices.append(Notice("restore", "warning", f"The model you last used ({wanted}) is no "
+                    self.notices.append(Notice("restore", "warning", f"The model you last used ({plain(wanted)}) is no "
                                                "longer in the models folder: the shipped model is current."))
                     self.state.current_model = SHIPPED_ID
                     self._save()
@@ -223,8 +224,8 @@ class LiveWorkspace:
                      " (kept in memory until you save it on Who am I?)" if job.card.private else "")
             self.notices = self.notices[-9:]
             self.notices.append(Notice(f"job:{job.id}", "success",
-                                       f"Training of **{entry.name}** ended: it is now the current model on every "
-                                       f"page{where}" + (f" (instead of {previous})." if previous else ".")))
+                                       f"Training of **{plain(entry.name)}** ended: it is now the current model on every "
+                                       f"page{where}" + (f" (instead of {plain(previous)})." if previous else ".")))
             if entry.save_error:
                 self.notices.append(Notice(f"job-save:{job.id}", "warning", entry.save_error))
 
