@@ -12,7 +12,7 @@ from core.visuals.tiles import image_grid
 from ui import uploads
 from ui.augment_view import draw_augmentation_section
 from ui.dataset_cache import get_dataset
-from ui.access import official_files_folder
+from ui.access import official_files_folder, shown_source
 from ui.flash import flash, show_flashes
 from ui.folder_picker import folder_picker
 from ui.identity import identify
@@ -208,7 +208,7 @@ m1.metric("Classes", ds.num_classes)
 m2.metric("Training images", f"{len(ds.x_train):,}")
 m3.metric("Test images", f"{len(ds.x_test):,}")
 m4.metric("Image size", f"{h}×{w}×{c}")
-st.caption(f"Source: {ds.source}")
+st.caption(f"Source: {plain(shown_source(ds.source), 300)}")
 if ds.warnings:
     with st.expander(f"{len(ds.warnings)} files skipped"):
         st.text("\n".join(ds.warnings[:200]))

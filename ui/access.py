@@ -70,3 +70,16 @@ def _refusal() -> str:
         " The teacher allows no folders of the server; upload a .zip of class folders instead."
     return ("This folder is not one you may open on this server: in a classroom, each user sees only their own "
             "uploads and the folders the teacher shares." + where)
+
+
+def shown_source(source: str) -> str:
+    """A dataset's source as a classroom user may see it: no path of the server, only what they chose."""
+    if not classroom() or not source or not source.startswith("/"):
+        return source
+    own = workspace().store.uploads
+    if inside(source, own):
+        return f"your upload {Path(source).name}"
+    for root in folder_roots():
+        if inside(source, root):
+            return f"{root.name}/{Path(source).resolve().relative_to(root)}".rstrip("/.")
+    return Path(source).name

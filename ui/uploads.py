@@ -18,6 +18,7 @@ from core.data.classic import save_cifar_upload
 from core.data.download import CIFAR_DIR
 from core.data.idx import IDX_FILES, save_idx_uploads
 from core.data.zip_import import ZipImportError, ZipReport, extract_image_zip
+from core.settings import classroom
 from core.workspace import data_root
 
 from .flash import flash
@@ -107,9 +108,13 @@ def idx_upload(name: str) -> str | None:
             st.error(str(exc))
             return None
     if (target / IDX_FILES["x_train"]).is_file():
-        st.caption(f"Stored in {target} for every session. Press Load dataset.")
+        st.caption(f"Stored {_where(target)}for every user. Press Load dataset.")
         return str(target)
     return None
+
+
+def _where(target: Path) -> str:
+    return "on the server " if classroom() else f"in {target} "
 
 
 def cifar_upload() -> str | None:
@@ -131,7 +136,7 @@ def cifar_upload() -> str | None:
     if file is not None and checked and checked[0] == file.file_id and checked[1]:
         st.error(checked[1])
     if (target / CIFAR_DIR / "test_batch").is_file():
-        st.caption(f"Stored in {target} for every session. Press Load dataset.")
+        st.caption(f"Stored {_where(target)}for every user. Press Load dataset.")
         return str(target)
     return None
 

@@ -145,6 +145,24 @@ def test_the_shared_folders_are_offered_by_name(classroom):
     assert at.selectbox(key="data_shared").options == ["shared", "shared/pets"]
 
 
+def test_a_shared_folder_loads_and_no_server_path_is_shown(classroom):
+    import numpy as np
+    from PIL import Image
+
+    for cls, value in (("cat", 40), ("dog", 200)):
+        for i in range(4):
+            Image.fromarray(np.full((16, 16, 3), value + i, np.uint8)).save(classroom / "pets" / cls / f"{i}.png")
+    at = session(new_key(), "pages/data.py")
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.radio(key="data_where").set_value("shared").run()
+    at.selectbox(key="data_shared").set_value("shared/pets").run()
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"]["options"]["path"] == str(classroom / "pets")
+    shown = " ".join(e.value for e in (*at.caption, *at.markdown, *at.info))
+    assert "Source: shared/pets" in shown and str(classroom) not in shown
+
+
 def test_only_the_teacher_imports_official_files(classroom):
     student = session(new_key(), "pages/data.py")
     student.selectbox(key="data_name").set_value("mnist").run()
