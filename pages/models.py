@@ -182,11 +182,9 @@ def model_table(entries) -> pd.DataFrame:
 def file_reader(source, entry_id: str):
     """The download's bytes, read when the user clicks, not on every run (a model may be 40 MB)."""
     def read() -> bytes:
-        try:
-            return source.get(entry_id).keras_path.read_bytes()
-        except (ModelFileError, ValueError, OSError):
-            # deleted since the list was drawn: the browser saves an empty file rather than the page failing
-            return b""
+        # A model deleted since the list was drawn raises here: the browser says "Failed to generate file for
+        # download" and the page stays as it is (an empty file saved as a model would be silently wrong).
+        return source.get(entry_id).keras_path.read_bytes()
     return read
 
 

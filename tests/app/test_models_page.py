@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.storage.card import DatasetRef, Metrics, ModelCard
+from core.storage.files import ModelFileError
 from core.storage.registry import ModelRegistry
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -244,3 +245,16 @@ def test_a_model_for_an_offline_dataset_offers_to_switch_to_it(registry, upload_
     at = run(at.button(key="models_use_digits").click())
     assert at.session_state["dataset"] == {"name": "digits", "options": {}}
     assert any("Digits (scikit-learn) is now the dataset" in s.value for s in at.success)
+
+
+def test_a_model_deleted_after_the_list_was_drawn_fails_its_download_not_the_page(registry, deferred):
+    at = open_models_page()
+    [entry] = registry.list_entries()
+    at = run(at.selectbox(key="models_pick").set_value(entry.id))
+    proto = at.get("download_button")[0].proto
+    reader, _, _ = deferred[proto.deferred_file_id]
+    registry.delete(entry.id)  # another tab deletes it
+    with pytest.raises(ModelFileError):
+        reader()  # Streamlit answers the browser "Failed to generate file for download"
+    at = run(at.button(key="models_load").click())
+    assert any("Could not load the model" in e.value for e in at.error)
