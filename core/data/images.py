@@ -1,40 +1,171 @@
 """Safe decoding of user images into arrays a model can take.
 
 Every image a user brings (an upload, a webcam snapshot, a file in a dataset
-folder) goes through ``decode_image`` and ``to_model_input``. Anything that is
-not a readable image raises ``ImageDecodeError`` with a message written for the
-user; nothing else escapes.
+folder or a zip) is opened by ``open_image``, the one place the app calls
+Pillow's ``Image.open``: only the formats the app documents (``IMAGE_FORMATS``)
+are tried, so a PostScript file never reaches Ghostscript, and the pixel count
+the header declares is checked against ``core.settings.limits().max_image_pixels``
+before a single pixel is decoded. ``decode_image`` then loads the picture and
+``to_model_input`` fits it to a model. Anything that is not a readable image
+raises ``ImageDecodeError`` with a message written for the user; nothing else escapes.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
-from typing import Literal
+from pathlib import Path
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# A 4000x3000 photo has 12 MP; 50 MP leaves room for big camera photos while
-# refusing decompression bombs (tiny files that declare gigantic sizes).
-MAX_PIXELS = 50_000_000
+from core.settings import limits
+
 # Refuse files so large that merely reading them would strain the server.
 MAX_BYTES = 50 * 1024 * 1024
 
+# Pillow's names of the formats the app reads (PPM covers PBM, PGM and PPM; JPEG covers the
+# MPO files phones write). Pillow knows some forty more, and opening one may start a
+# program (Ghostscript for EPS) or a decoder nobody here has audited: they are never tried.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+# The file names the folder loader, the zip import and My classes take for images: those
+# Pillow maps to IMAGE_FORMATS (tests/core/data/test_images.py checks that they agree).
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SUPPORTED = "PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM"
+
+# Kinds of files people upload by mistake, told apart by their first bytes, to say what was received.
+_KNOWN_KINDS = (
+    (b"%!PS", "a PostScript (EPS) file"),
+    (b"\xc5\xd0\xd3\xc6", "a PostScript (EPS) file"),
+    (b"%PDF", "a PDF document"),
+    (b"8BPS", "a Photoshop (PSD) file"),
+    (b"\x00\x00\x01\x00", "an icon (ICO) file"),
+    (b"\xff\x4f\xff\x51", "a JPEG 2000 file"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
+    (b"PK\x03\x04", "a zip archive"),
+)
 
 
 class ImageDecodeError(ValueError):
     """The bytes are not an image we can read; the message is meant for the user."""
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+# The signatures of IMAGE_FORMATS: a file that starts like one and still cannot be opened is damaged.
+_OUR_KINDS = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+              (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _received(head: bytes) -> str:
+    """What a file that is not one of IMAGE_FORMATS seems to be, from its first bytes."""
+    for magic, kind in _OUR_KINDS:
+        if head.startswith(magic):
+            return f"a damaged {kind} file"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "a damaged WebP file"
+    for magic, kind in _KNOWN_KINDS:
+        if head.startswith(magic):
+            return kind
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc"):
+        return "a HEIC or AVIF photo (save it as JPEG first)"
+    text = head.lstrip().lower()
+    if text.startswith((b"<svg", b"<?xml")) and b"<svg" in head.lower():
+        return "an SVG drawing"
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "a web page"
+    return "a file of another kind"
+
+
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> ImageDecodeError:
+    return ImageDecodeError(
+        f"The image declares {width}x{height} pixels ({width * height / 1e6:.0f} MP); "
+        f"at most {max_pixels / 1e6:.0f} MP are accepted. Expected a smaller picture: "
+        f"scale it down, to {_fitting_side(width, height, max_pixels)}, and try again.")
+
+
+def _fitting_side(width: int, height: int, max_pixels: int) -> str:
+    scale = (max_pixels / (width * height)) ** 0.5
+    return f"{max(1, int(width * scale))}x{max(1, int(height * scale))} or less"
+
+
+def open_image(source: bytes | str | Path | BinaryIO, max_pixels: int | None = None) -> Image.Image:
+    """Open an image for reading: its format and header are checked, its pixels not yet decoded.
+
+    The one function of the app that calls ``PIL.Image.open``. Use it as a context manager
+    (``with open_image(path) as img: ...``) and ``load()`` or convert the image inside.
+
+    Args:
+        source: the file's bytes, a path, or an open binary file.
+        max_pixels: images whose header declares more pixels are refused before
+            decoding; ``limits().max_image_pixels`` when omitted.
+
+    Returns:
+        A lazily loaded Pillow image whose format is one of ``IMAGE_FORMATS``.
+
+    Raises:
+        ImageDecodeError: not one of those formats, a header too damaged to read,
+            too many pixels, or a decompression bomb.
+    """
+    max_pixels = limits().max_image_pixels if max_pixels is None else int(max_pixels)
+    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 MP; our own limit, checked below, is the one that decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(fp, formats=IMAGE_FORMATS)
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError(f"This file is not an image we can read. Expected {SUPPORTED}. "
+                               f"Received: {_received(_head(source))}.") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError("The image declares far more pixels than its file size allows "
+                               "(a decompression bomb); refused.") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise ImageDecodeError(f"The image file is damaged or truncated and cannot be decoded ({exc}).") from exc
+    width, height = img.size
+    if width * height > max_pixels:
+        img.close()
+        raise _too_many_pixels(width, height, max_pixels)
+    return img
+
+
+def _head(source) -> bytes:
+    """The first bytes of ``source``, to say what kind of file it is; empty when they cannot be read."""
+    try:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return bytes(source[:64])
+        if isinstance(source, (str, Path)):
+            with open(source, "rb") as fh:
+                return fh.read(64)
+        position = source.tell()
+        source.seek(0)
+        head = source.read(64)
+        source.seek(position)
+        return head
+    except (OSError, ValueError, AttributeError):
+        return b""
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """The bytes of an image file, refused (``ImageDecodeError``) when it is over ``MAX_BYTES`` before any is read."""
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_BYTES:
+            raise ImageDecodeError(f"The file is {size / 2**20:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
+        with open(path, "rb") as fh:
+            return fh.read(MAX_BYTES + 1)  # a file that grew since stat is caught by decode_image
+    except OSError as exc:
+        raise ImageDecodeError(f"The file cannot be read ({exc.strerror or exc}).") from exc
+
+
+def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     """Decode bytes into a fully loaded, upright Pillow image.
 
     Args:
         data: the raw file bytes.
-        max_pixels: images that declare more pixels than this are refused.
+        max_pixels: images that declare more pixels than this are refused before
+            they are decoded; ``limits().max_image_pixels`` when omitted.
 
     Raises:
         ImageDecodeError: empty, not an image, damaged, or too large.
@@ -43,31 +174,17 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageDecodeError("The file is empty (0 bytes). Choose an image file.")
     if len(data) > MAX_BYTES:
         raise ImageDecodeError(f"The file is {len(data) / 2**20:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
+    img = open_image(data, max_pixels)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            width, height = img.size
-            if width * height > max_pixels:
-                raise ImageDecodeError(
-                    f"The image declares {width}x{height} pixels ({width * height / 1e6:.0f} MP); "
-                    f"at most {max_pixels / 1e6:.0f} MP are accepted."
-                )
-            frames = int(getattr(img, "n_frames", 1) or 1)
-            source_format, source_mode = img.format, img.mode
-            transparent = source_mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-            img.seek(0)  # animated images: the first frame
-            img.load()
-            if img.mode == "I" and img.format == "PPM":
-                # Pillow scales every PGM with maxval > 255 onto 0..65535 in mode "I"; say so
-                # in the mode, or a dark picture (all samples <= 255) would be read as 8-bit.
-                img = Image.fromarray(np.asarray(img, np.uint16))  # mode "I;16"
-    except ImageDecodeError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise ImageDecodeError(f"This file is not an image we can read. Expected {SUPPORTED}.") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageDecodeError("The image declares far more pixels than its file size allows (a decompression bomb); refused.") from exc
+        frames = int(getattr(img, "n_frames", 1) or 1)
+        source_format, source_mode = img.format, img.mode
+        transparent = source_mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+        img.seek(0)  # animated images: the first frame
+        img.load()
+        if img.mode == "I" and img.format == "PPM":
+            # Pillow scales every PGM with maxval > 255 onto 0..65535 in mode "I"; say so
+            # in the mode, or a dark picture (all samples <= 255) would be read as 8-bit.
+            img = Image.fromarray(np.asarray(img, np.uint16))  # mode "I;16"
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise ImageDecodeError(f"The image file is damaged or truncated and cannot be decoded ({exc}).") from exc
     orientation = 1

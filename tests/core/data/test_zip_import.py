@@ -173,7 +173,8 @@ def test_wrapped_zip_with_junk_extracts_and_loads(tmp_path):
     assert report.skipped == [
         "dataset/notes.txt: not inside a class folder",
         "dataset/cats/readme.txt: not an image file type",
-        "dataset/dogs/bad.png: This file is not an image we can read. Expected PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM.",
+        "dataset/dogs/bad.png: This file is not an image we can read. Expected PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM. "
+        "Received: a damaged PNG file.",
     ]
     assert report.total_bytes == sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     # Only the images, at the root of the target: no wrapper, no junk, no leftover temporary folder.
