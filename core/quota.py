@@ -123,7 +123,11 @@ def check_room(user_folder: str | Path, incoming_bytes: int, limits_in_force: Li
     disk itself is nearly full, that the teacher must be told (no deletion of one user's
     files would be enough).
     """
-    now = usage(user_folder, limits_in_force)
+    check_fits(usage(user_folder, limits_in_force), incoming_bytes)
+
+
+def check_fits(now: Usage, incoming_bytes: int) -> None:
+    """``check_room`` for a ``Usage`` measured already (a batch measures once, then counts what it writes)."""
     incoming = max(0, int(incoming_bytes))
     if now.used + incoming > now.quota:
         raise QuotaError(
@@ -135,3 +139,8 @@ def check_room(user_folder: str | Path, incoming_bytes: int, limits_in_force: Li
             f"The server's disk is nearly full: {human_bytes(now.free)} free, and {human_bytes(now.floor)} must stay "
             f"free, so {human_bytes(incoming)} more cannot be stored. Tell the teacher: deleting your own files "
             "will not be enough.")
+
+
+def after_writing(now: Usage, written_bytes: int) -> Usage:
+    """``now`` once ``written_bytes`` more are stored in the user's folder."""
+    return Usage(used=now.used + written_bytes, quota=now.quota, free=now.free - written_bytes, floor=now.floor)
