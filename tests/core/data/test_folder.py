@@ -149,6 +149,8 @@ import time  # noqa: E402
 from bad_files import png16_zeros  # noqa: E402
 from core.data.folder import MAX_DEPTH  # noqa: E402
 
+# Times below are CPU times of the test's thread (time.thread_time): other work on the machine does not count.
+
 
 def test_a_folder_holding_too_many_files_is_refused_quickly(tmp_path, monkeypatch):
     make_class_tree(tmp_path, classes=("a", "b"), per_class=3)
@@ -157,21 +159,21 @@ def test_a_folder_holding_too_many_files_is_refused_quickly(tmp_path, monkeypatc
     for i in range(60):
         (junk / f"{i}.js").write_text("x")
     monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "50")
-    start = time.perf_counter()
+    start = time.thread_time()
     with pytest.raises(DatasetError, match=r"holding at most 50 files\. Received: .*which holds more\. Pick the one "
                                            r"folder whose sub-folders are the classes"):
         load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
-    assert time.perf_counter() - start < 1.0
+    assert time.thread_time() - start < 1.0
     monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "100")  # 2 classes, 6 images, a folder and 60 files: 70 entries
     assert len(load_dataset("folder", {"path": str(tmp_path), "image_size": 8}).x_train) > 0
 
 
 def test_the_root_of_the_disk_is_refused_not_walked(monkeypatch):
     monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "2000")
-    start = time.perf_counter()
+    start = time.thread_time()
     with pytest.raises(DatasetError, match="holding at most 2,000 files"):
         load_dataset("folder", {"path": "/usr", "image_size": 8})
-    assert time.perf_counter() - start < 2.0
+    assert time.thread_time() - start < 2.0
 
 
 def test_only_the_class_folders_own_files_are_listed_as_skipped(tmp_path):
@@ -195,9 +197,9 @@ def test_only_the_class_folders_own_files_are_listed_as_skipped(tmp_path):
 def test_an_image_over_the_pixel_limit_is_skipped_with_the_reason(tmp_path):
     make_class_tree(tmp_path, classes=("a", "b"), per_class=3)
     (tmp_path / "a" / "huge.png").write_bytes(png16_zeros(7000, 7000))
-    start = time.perf_counter()
+    start = time.thread_time()
     ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
-    assert time.perf_counter() - start < 2.0
+    assert time.thread_time() - start < 2.0
     assert ds.warnings == ["a/huge.png: The image declares 7000x7000 pixels (49 MP); at most 16 MP are accepted. "
                            "Expected a smaller picture: scale it down, to 4000x4000 or less, and try again."]
     assert len(ds.x_train) + len(ds.x_test) == 6

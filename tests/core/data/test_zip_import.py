@@ -276,10 +276,10 @@ def test_a_zip_of_100_blank_bmps_is_refused_before_anything_is_written(tmp_path)
     # Every member is under 1 MiB, where the per-file ratio check does not look; the archive is 116 KB for 105 MB.
     assert len(data) < 130_000 and declared > 100_000_000 and max(i.file_size for i in infos) < 2**20
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.thread_time()  # CPU time of this thread: other work on the machine does not count
     with pytest.raises(ZipImportError, match=r"unpacks to at most 200 times its size.*zip bomb") as info:
         extract_image_zip(data, tmp_path / "target")
-    seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+    seconds, peak = time.thread_time() - start, tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert "Save the images as PNG or JPEG" in str(info.value)
     assert listing(tmp_path) == []  # no target, no partial folder
@@ -321,9 +321,9 @@ def test_the_server_limits_are_read_when_the_zip_is_imported(tmp_path, monkeypat
 def test_an_image_over_the_pixel_limit_is_skipped_with_the_reason_not_decoded(tmp_path):
     entries = [(f"{c}/{i}.png", small_png(10 * j + i)) for j, c in enumerate("ab") for i in range(3)]
     data = zip_of(entries + [("a/huge.png", png16_zeros(7000, 7000))])
-    start = time.perf_counter()
+    start = time.thread_time()
     report = extract_image_zip(data, tmp_path / "target")
-    assert time.perf_counter() - start < 1.0
+    assert time.thread_time() - start < 1.0
     assert report.class_counts == {"a": 3, "b": 3}
     assert report.skipped == ["a/huge.png: The image declares 7000x7000 pixels (49 MP); at most 16 MP are accepted. "
                               "Expected a smaller picture: scale it down, to 4000x4000 or less, and try again."]
