@@ -22,6 +22,7 @@ from typing import BinaryIO, Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.data.file_kind import describe_file, read_head
 from core.settings import limits
 
 # Refuse files so large that merely reading them would strain the server.
@@ -36,46 +37,8 @@ IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SUPPORTED = "PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM"
 
-# Kinds of files people upload by mistake, told apart by their first bytes, to say what was received.
-_KNOWN_KINDS = (
-    (b"%!PS", "a PostScript (EPS) file"),
-    (b"\xc5\xd0\xd3\xc6", "a PostScript (EPS) file"),
-    (b"%PDF", "a PDF document"),
-    (b"8BPS", "a Photoshop (PSD) file"),
-    (b"\x00\x00\x01\x00", "an icon (ICO) file"),
-    (b"\xff\x4f\xff\x51", "a JPEG 2000 file"),
-    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
-    (b"PK\x03\x04", "a zip archive"),
-)
-
-
 class ImageDecodeError(ValueError):
     """The bytes are not an image we can read; the message is meant for the user."""
-
-
-# The signatures of IMAGE_FORMATS: a file that starts like one and still cannot be opened is damaged.
-_OUR_KINDS = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
-              (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
-
-
-def _received(head: bytes) -> str:
-    """What a file that is not one of IMAGE_FORMATS seems to be, from its first bytes."""
-    for magic, kind in _OUR_KINDS:
-        if head.startswith(magic):
-            return f"a damaged {kind} file"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "a damaged WebP file"
-    for magic, kind in _KNOWN_KINDS:
-        if head.startswith(magic):
-            return kind
-    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc"):
-        return "a HEIC or AVIF photo (save it as JPEG first)"
-    text = head.lstrip().lower()
-    if text.startswith((b"<svg", b"<?xml")) and b"<svg" in head.lower():
-        return "an SVG drawing"
-    if text.startswith((b"<!doctype html", b"<html")):
-        return "a web page"
-    return "a file of another kind"
 
 
 def _too_many_pixels(width: int, height: int, max_pixels: int) -> ImageDecodeError:
@@ -117,7 +80,7 @@ def open_image(source: bytes | str | Path | BinaryIO, max_pixels: int | None = N
             img = Image.open(fp, formats=IMAGE_FORMATS)
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(f"This file is not an image we can read. Expected {SUPPORTED}. "
-                               f"Received: {_received(_head(source))}.") from exc
+                               f"Received: {describe_file(read_head(source))}.") from exc
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError("The image declares far more pixels than its file size allows "
                                "(a decompression bomb); refused.") from exc
@@ -128,23 +91,6 @@ def open_image(source: bytes | str | Path | BinaryIO, max_pixels: int | None = N
         img.close()
         raise _too_many_pixels(width, height, max_pixels)
     return img
-
-
-def _head(source) -> bytes:
-    """The first bytes of ``source``, to say what kind of file it is; empty when they cannot be read."""
-    try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            return bytes(source[:64])
-        if isinstance(source, (str, Path)):
-            with open(source, "rb") as fh:
-                return fh.read(64)
-        position = source.tell()
-        source.seek(0)
-        head = source.read(64)
-        source.seek(position)
-        return head
-    except (OSError, ValueError, AttributeError):
-        return b""
 
 
 def read_image_file(path: str | Path) -> bytes:
