@@ -221,8 +221,8 @@ def bad_inputs(folder: Path) -> list[BadFile]:
     add("symlink.zip", _zip({**_class_members(), "cats/link.png": b"/etc/passwd"}, symlinks=("cats/link.png",)),
         "zip", "symbolic link", what="a zip with a symbolic link to /etc/passwd")
     add("bomb.zip", _zip_bomb(), "zip", "(a zip bomb?)", what="a zip bomb: 1 GB of zeros in 1 MB")
-    add("many_files.zip", _zip({f"cats/{i}.png": b"x" for i in range(5001)}), "zip", "at most 5000 files",
-        what="a zip of 5,001 files")
+    add("many_files.zip", _zip({f"cats/{i}.png": b"x" for i in range(20001)}), "zip", "at most 20000 files",
+        what="a zip of 20,001 files")
     add("not_a_zip.zip", b"This is a plain text file with a .zip name.\n" * 10, "zip", "not a zip or is damaged",
         what="a text file renamed .zip")
     add("empty.zip", b"", "zip", "empty file (0 bytes)", what="an empty .zip")

@@ -140,7 +140,7 @@ def webp():
 
 
 def big_jpeg():
-    # 4000x3000 (12 MP), as a phone camera writes; under MAX_PIXELS, so it must be accepted.
+    # 4000x3000 (12 MP), as a phone camera writes; under limits().max_image_pixels, so it must be accepted.
     data = encode(Image.fromarray(gradient_rgb(4000, 3000)), "JPEG", quality=80)
 
     def check(arr):
