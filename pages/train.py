@@ -40,6 +40,10 @@ try:
 except DatasetError as exc:
     st.error(f"The chosen dataset cannot be loaded: {exc}")
     st.stop()
+if len(dataset.x_test) == 0:  # a run measures itself on test images and shows one of them as it learns
+    st.error(f"{dataset.title} has no test images to measure a model with. Give every class at least 2 images "
+             "(one is kept for testing), then load it again on the Data page.")
+    st.stop()
 st.markdown(f"Training on **{dataset.title}**: {len(dataset.x_train):,} training images of "
             f"{dataset.input_shape[0]}×{dataset.input_shape[1]}×{dataset.input_shape[2]}, "
             f"{dataset.num_classes} classes. Change it on the Data page.")

@@ -19,14 +19,20 @@ from . import uploads
 from .flash import flash, show_flashes
 from .photo_inputs import draw_photo_inputs, item_slot
 from .widget_memory import ephemeral, persist
+from .workspace import workspace
 
 THUMBS_SHOWN = 24  # newest thumbnails drawn per class until "Show all" is on
 THUMB_COLUMNS = 6
 
 
 def class_store() -> ClassImages:
-    """This session's classes (``<uploads>/<session>/my_classes``), created with two empty classes."""
-    return ClassImages(uploads.session_folder() / "my_classes").start()
+    """This user's classes (``<uploads>/my_classes``), created with two empty classes.
+
+    A deleted photo goes from the frozen copies of ``runs_folder`` too, and what is added counts
+    against the quota of the user's workspace folder.
+    """
+    return ClassImages(uploads.session_folder() / "my_classes", runs_root=runs_folder(),
+                       quota_folder=workspace().store.folder).start()
 
 
 def runs_folder() -> Path:

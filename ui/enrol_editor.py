@@ -12,8 +12,7 @@ import uuid
 import streamlit as st
 
 from core.data.class_images import ClassImageError
-from core.data.images import SUPPORTED, ImageDecodeError
-from core.faces.detect import FaceError
+from core.data.images import SUPPORTED
 from core.faces.enrol import MIN_FACES, FaceGallery
 
 from .flash import drop_flashes, flash, show_flashes
@@ -50,22 +49,22 @@ def _say(iid: str, kind: str, text: str) -> None:
 
 def _enrol(name: str, files: list[tuple[str, bytes]], source: str) -> None:
     # a snapshot and an uploaded photo are checked alike (source: "camera" or "upload")
+    # Refused photos count towards the identity's room and the batch's bound as kept ones do (enrol_many).
     iid = identity_id(name)
-    added = 0
-    for label, data in files:
-        try:
-            result = gallery().enrol(name, data)
-        except (FaceError, ImageDecodeError) as exc:
-            _say(iid, "error", f"{label}: not added. {exc}")
-        except KeyError:
-            return  # the identity was removed meanwhile
-        else:
-            added += 1
-            _say(iid, "success", f"{label}: face found ({result.face.confidence:.1%} sure), eyes levelled by "
-                                 f"{result.aligned.angle:+.0f}°, added to {name}.")
-    if added > 3:  # one line per photo is too much for a batch of uploads
+    try:
+        report = gallery().enrol_many(name, files)
+    except KeyError:
+        return  # the identity was removed meanwhile
+    for label, reason in report.refused:
+        _say(iid, "error", f"{label}: not added. {reason}")
+    if report.bound_reason:
+        _say(iid, "error", report.bound_reason)
+    for label, result in report.added:
+        _say(iid, "success", f"{label}: face found ({result.face.confidence:.1%} sure), eyes levelled by "
+                             f"{result.aligned.angle:+.0f}°, added to {name}.")
+    if len(report.added) > 3:  # one line per photo is too much for a batch of uploads
         drop_flashes(item_slot("face", iid), "success")
-        _say(iid, "success", f"{added} faces added to {name}.")
+        _say(iid, "success", f"{len(report.added)} faces added to {name}.")
 
 
 def _add_identity() -> None:

@@ -19,7 +19,9 @@ from typing import Callable
 
 import streamlit as st
 
-from .flash import show_flashes
+from core.settings import limits
+
+from .flash import flash, show_flashes
 from .widget_memory import persist
 
 AddPhotos = Callable[[str, list[tuple[str, bytes]], str], None]
@@ -53,7 +55,12 @@ def _on_camera(state: str, item_id: str, name: str, key: str, add: AddPhotos, la
 
 def _on_upload(state: str, item_id: str, name: str, key: str, add: AddPhotos) -> None:
     files = st.session_state.get(key) or []
-    add(name, [(f.name, f.getvalue()) for f in files], "upload")
+    # The uploader takes any number of files; only the first max_upload_files are read and looked at.
+    batch = limits().max_upload_files
+    add(name, [(f.name, f.getvalue()) for f in files[:batch]], "upload")
+    if len(files) > batch:
+        flash("error", f"Only the first {batch} of the {len(files)} files sent were looked at: at most {batch} are "
+                       "taken at once.", slot=item_slot(state, item_id))
     next_generation(state, f"up_{item_id}")
 
 

@@ -6,11 +6,15 @@
 large is refused with a message and never reaches the folder; images already
 there are never touched by a refused one.
 
-    >>> classes = ClassImages(Path("uploads/abc/my_classes")).start()
+    >>> classes = ClassImages(Path("uploads/abc/my_classes"), runs_root=Path("uploads/abc/.my_classes_runs"),
+    ...                       quota_folder=Path("workspaces/abc")).start()
     >>> classes.add_image("Class 1", webcam_jpeg_bytes)
     >>> classes.training_problems()          # [] once every class has enough images
     >>> frozen = classes.snapshot(Path("uploads/abc/.my_classes_runs/run1"))
     >>> dataset = load_class_dataset(frozen, image_size=64)
+
+A photo deleted here is deleted from the frozen copies under ``runs_root`` too: a
+person who deletes a picture of themselves expects it gone from the server.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from typing import Iterable
 import numpy as np
 
 from core.data import Dataset, load_dataset
-from core.data.folder import IMAGE_SUFFIXES, _natural_key
-from core.data.images import ImageDecodeError, decode_image, to_model_input, to_uint8
+from core.data.folder import _natural_key
+from core.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image, open_image, to_model_input, to_uint8
+from core.quota import QuotaError, Usage, after_writing, check_fits, usage
+from core.settings import limits
 
 DEFAULT_CLASSES = ("Class 1", "Class 2")
 # The folder loader holds out 20 % of each class for testing: with 5 images that
@@ -60,7 +66,8 @@ class AddReport:
     """What ``add_images`` kept and what it refused."""
 
     added: list[Path] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # "file name: reason"
+    refused: list[str] = field(default_factory=list)  # "file name: reason", then one line for the files not looked at
+    not_looked_at: int = 0  # files of the batch past its bound (max_upload_files, or the class's room)
 
 
 def check_class_name(name: str, existing: Iterable[str] = ()) -> str:
@@ -118,8 +125,16 @@ class ClassImages:
     keeps their names.
     """
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, runs_root: Path | str | None = None, quota_folder: Path | str | None = None):
+        """
+        Args:
+            root: the folder of the classes.
+            runs_root: where ``snapshot`` copies go; a deleted image is deleted there too.
+            quota_folder: the user's folder whose quota (``core.quota``) bounds what is added; None: no quota.
+        """
         self.root = Path(root)
+        self.runs_root = Path(runs_root) if runs_root is not None else None
+        self.quota_folder = Path(quota_folder) if quota_folder is not None else None
         self._order_file = self.root / ".order.json"
 
     def start(self, names: Iterable[str] = DEFAULT_CLASSES) -> "ClassImages":
@@ -176,8 +191,9 @@ class ClassImages:
         return clean
 
     def remove_class(self, name: str) -> None:
-        """Delete a class and all its images."""
+        """Delete a class and all its images, with their frozen copies."""
         names = self.class_names()
+        self._remove_copies([p.name for p in self.images(name)])
         shutil.rmtree(self.folder(name))
         self._save_order([n for n in names if n != name])
 
@@ -192,12 +208,28 @@ class ClassImages:
     def counts(self) -> dict[str, int]:
         return {name: len(self.images(name)) for name in self.class_names()}
 
-    def add_image(self, name: str, data: bytes) -> Path:
-        """Add one image to class ``name``; raises ``ImageDecodeError`` or ``ClassImageError`` with the reason."""
+    def add_image(self, name: str, data: bytes, room: Usage | None = None) -> Path:
+        """Add one image to class ``name``.
+
+        Args:
+            name: the class.
+            data: the image file's bytes.
+            room: what the user's folder takes, if the caller measured it already (a batch);
+                else it is measured in ``quota_folder``, when there is one.
+
+        Raises:
+            ImageDecodeError: not an image, or over the pixel limit.
+            ClassImageError: the class is full.
+            QuotaError: the user's quota or the server's disk is full.
+        """
         folder = self.folder(name)
         if len(self.images(name)) >= MAX_IMAGES_PER_CLASS:
             raise ClassImageError(f"'{name}' already has {MAX_IMAGES_PER_CLASS} images, the most a class may hold.")
         encoded = encode_image(data)
+        if room is None and self.quota_folder is not None:
+            room = usage(self.quota_folder)
+        if room is not None:
+            check_fits(room, len(encoded))
         target = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}.jpg"
         # Written under a hidden name, which the folder loader skips, then renamed into place.
         tmp = folder / f".{target.name}.part"
@@ -206,28 +238,73 @@ class ClassImages:
         return target
 
     def add_images(self, name: str, files: Iterable[tuple[str, bytes]]) -> AddReport:
-        """Add every readable image of ``files`` (``(file name, bytes)``); the others are listed with the reason."""
+        """Add every readable image of ``files`` (``(file name, bytes)``); the others are listed with the reason.
+
+        At most ``limits().max_upload_files`` files, and no more than the class has room for, are looked
+        at: a refused file counts as one looked at, so a batch of bad files costs no more work than a
+        batch of good ones. The rest are counted in ``not_looked_at`` and named in one line of ``refused``.
+        """
         report = AddReport()
+        room = MAX_IMAGES_PER_CLASS - len(self.images(name))
+        batch = limits().max_upload_files
+        bound = max(0, min(room, batch))
+        # The user's folder is walked once for the batch, then what is written is counted.
+        disk = usage(self.quota_folder) if self.quota_folder is not None else None
+        full = False
         for filename, data in files:
+            if full or len(report.added) + len(report.refused) >= bound:
+                report.not_looked_at += 1
+                continue
             try:
-                report.added.append(self.add_image(name, data))
-            except (ImageDecodeError, ClassImageError) as exc:
+                path = self.add_image(name, data, room=disk)
+            except (ImageDecodeError, ClassImageError, QuotaError) as exc:
                 report.refused.append(f"{filename}: {exc}")
+                full = isinstance(exc, QuotaError)  # the other files would not fit either
+                continue
+            report.added.append(path)
+            if disk is not None:
+                disk = after_writing(disk, path.stat().st_size)
+        if report.not_looked_at:
+            why = ("your workspace is full" if full else
+                   f"'{name}' had room for {max(room, 0)} more of its {MAX_IMAGES_PER_CLASS} images"
+                   if room <= batch else f"at most {batch} files are taken at once")
+            report.refused.append(f"{report.not_looked_at} more file{'s were' if report.not_looked_at != 1 else ' was'} "
+                                  f"not looked at: {why}, and every file sent counts, added or not.")
         return report
 
     def remove_image(self, name: str, filename: str) -> None:
-        """Delete one image of class ``name`` by its file name."""
+        """Delete one image of class ``name`` by its file name, and its frozen copies under ``runs_root``."""
         path = self.folder(name) / filename
         if Path(filename).name != filename or not path.is_file():
             raise ClassImageError(f"Expected an image of '{name}'. Received: {filename!r}")
+        self._remove_copies([filename])
         path.unlink()
 
     def clear_class(self, name: str) -> int:
-        """Delete every image of class ``name``; returns how many there were."""
+        """Delete every image of class ``name`` and their frozen copies; returns how many there were."""
         images = self.images(name)
+        self._remove_copies([p.name for p in images])
         for path in images:
             path.unlink(missing_ok=True)
         return len(images)
+
+    def _remove_copies(self, filenames: list[str]) -> None:
+        """Delete the snapshots' copies of these images: ``runs_root/<run>/<class>/<file name>``.
+
+        An image's file name (the time it was added and a random part) is unique and kept by
+        ``snapshot``, whatever the class is called now; a hard link and a copied file alike are found.
+        """
+        if self.runs_root is None or not filenames or not self.runs_root.is_dir():
+            return
+        wanted = set(filenames)
+        for run in self.runs_root.iterdir():
+            if not run.is_dir() or run.is_symlink():
+                continue
+            for folder in run.iterdir():
+                if not folder.is_dir() or folder.is_symlink():
+                    continue
+                for filename in wanted:
+                    (folder / filename).unlink(missing_ok=True)
 
     # --- training ------------------------------------------------------------------
 
@@ -278,9 +355,7 @@ def load_class_dataset(path: Path | str, image_size: int = DEFAULT_IMAGE_SIZE, s
 
 def thumbnail(path: Path | str, size: int = 96) -> np.ndarray:
     """A uint8 RGB picture of the image at ``path`` whose longer side is at most ``size``."""
-    from PIL import Image
-
-    with Image.open(path) as img:
+    with open_image(path) as img:
         img = img.convert("RGB")
         img.thumbnail((size, size))
         return np.asarray(img)

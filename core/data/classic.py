@@ -10,7 +10,6 @@ them, or an upload on the Data page (``save_idx_uploads``, ``save_cifar_upload``
 from __future__ import annotations
 
 import codecs
-import os
 import pickle
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ import numpy as np
 from core.data.base import Dataset, DatasetError, ProgressFn, validate_arrays
 from core.data.download import CIFAR_BATCHES, CIFAR_DIR, dataset_lock, extract_tar_safely, fetch_dataset
 from core.data.idx import IDX_FILES, load_idx_folder
+from core.data.versioned_folder import publish_folder, read_folder
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -95,9 +95,13 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_cifar_batches(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The six batches of ``folder/cifar-10-batches-py`` (or ``folder`` itself), all of one set
+    even while ``save_cifar_upload`` replaces them (``core.data.versioned_folder``)."""
     inner = folder / CIFAR_DIR
-    if inner.is_dir():
-        folder = inner
+    return read_folder(inner if inner.is_dir() else folder, _read_six)
+
+
+def _read_six(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     parts = [_read_batch(folder / name) for name in CIFAR_BATCHES[:-1]]
     x_test, y_test = _read_batch(folder / CIFAR_BATCHES[-1])
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), x_test, y_test)
@@ -117,8 +121,10 @@ def save_cifar_upload(archive: Path | BinaryIO, folder: str | Path, progress: Pr
     """Check an uploaded ``cifar-10-python.tar.gz`` and keep its batches in ``folder``.
 
     The archive is extracted safely (``extract_tar_safely``) into a temporary folder, every
-    batch is read back, and only then does ``folder/cifar-10-batches-py`` appear (or get
-    replaced). ``load_classic("cifar10", folder=folder)`` then reads it.
+    batch is read back, and only then does ``folder/cifar-10-batches-py`` appear, or get
+    replaced in one step (``core.data.versioned_folder``): a session loading CIFAR-10 meanwhile
+    reads the old six batches or the new six, never a mix. ``load_classic("cifar10", folder=folder)``
+    then reads it.
 
     Raises:
         DatasetError: not a tar.gz, unsafe members, or not the official batches; nothing
@@ -138,11 +144,8 @@ def save_cifar_upload(archive: Path | BinaryIO, folder: str | Path, progress: Pr
             if progress:
                 progress(0.8 + 0.2 * i / len(CIFAR_BATCHES), f"checking {name}")
             _read_batch(batches / name)
-        dest, old = folder / CIFAR_DIR, work / "previous"
         with dataset_lock(folder / ".cifar-upload.lock"):  # two sessions may store an upload at once
-            if dest.exists():
-                os.rename(dest, old)  # out of the way in one step; deleted with the work folder
-            os.rename(batches, dest)
+            publish_folder(batches, folder / CIFAR_DIR)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if progress:

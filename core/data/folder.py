@@ -7,51 +7,107 @@ Two layouts are understood:
   (also named ``training_set`` and ``test_set``, the layout of many course downloads).
 
 Every file goes through ``core.data.images``, so a non-image in the folder is
-skipped and reported instead of stopping the load.
+skipped and reported instead of stopping the load. The walk is bounded: at most
+``limits().max_zip_files`` entries are looked at and ``MAX_DEPTH`` folders deep inside a
+class folder, so a path such as ``/`` or a home folder is refused in a moment
+instead of being read for minutes by a thread nobody can stop.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from core.data.base import Dataset, DatasetError, ProgressFn
-from core.data.images import ImageDecodeError, decode_image, to_model_input
+from core.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image, open_image, read_image_file, to_model_input
+from core.settings import limits
+
+__all__ = ["IMAGE_SUFFIXES", "SPLIT_FOLDERS", "folder_title", "load_folder", "per_class_split", "stratified_split"]
 
 # names of the training and test folders of a folder that comes split
 SPLIT_FOLDERS = (("train", "test"), ("training_set", "test_set"))
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+# Folders read inside a class folder: cats/1.png is at depth 1, cats/2019/summer/1.png at depth 3.
+# Photo collections sorted by year and month fit; a class folder holding a whole disk does not.
+MAX_DEPTH = 3
 
 
-def _class_dirs(root: Path) -> list[Path]:
-    return sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: _natural_key(d.name))
+class _Budget:
+    """Counts the directory entries a load looks at and stops it past ``limits().max_zip_files``."""
+
+    def __init__(self, root: Path):
+        self.root, self.limit, self.seen = root, limits().max_zip_files, 0
+
+    def spend(self) -> None:
+        self.seen += 1
+        if self.seen > self.limit:
+            raise DatasetError(
+                f"Expected a folder of class sub-folders holding at most {self.limit:,} files. Received: {self.root}, "
+                "which holds more. Pick the one folder whose sub-folders are the classes (cats/, dogs/, ...).")
+
+
+def _class_dirs(root: Path, budget: _Budget) -> list[Path]:
+    found = []
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                budget.spend()
+                if not entry.name.startswith(".") and entry.is_dir():
+                    found.append(Path(entry.path))
+    except OSError as exc:
+        raise DatasetError(f"Expected a folder that can be read. Received: {root} ({exc.strerror or exc})") from exc
+    return sorted(found, key=lambda d: _natural_key(d.name))
 
 
 def _natural_key(name: str):
     """Sort s2 before s10, as a person would."""
-    import re
-
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
-def _list_files(class_dir: Path) -> list[Path]:
-    # Hidden files and anything inside hidden folders (.thumbs/, .git/) are not images of the class.
-    return sorted((p for p in class_dir.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_dir).parts)),
-                  key=lambda p: _natural_key(p.name))
+def _list_files(class_dir: Path, budget: _Budget, root: Path, skipped: list[str]) -> list[Path]:
+    """The image files of one class folder and its sub-folders down to MAX_DEPTH.
+
+    Files that are not images are named in ``skipped`` only when they sit in the class folder
+    itself: the contents of sub-folders that hold no images (a project, a backup) would bury
+    the list. Hidden files and hidden folders (.thumbs/, .git/) are not images of the class.
+    """
+    images: list[Path] = []
+    stack = [(class_dir, 1)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    budget.spend()
+                    if entry.name.startswith("."):
+                        continue
+                    path = Path(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth < MAX_DEPTH:
+                            stack.append((path, depth + 1))
+                        else:
+                            skipped.append(f"{path.relative_to(root)}/: more than {MAX_DEPTH} folders deep "
+                                           "inside a class folder, not read")
+                    elif entry.is_file():
+                        if path.suffix.lower() in IMAGE_SUFFIXES:
+                            images.append(path)
+                        elif depth == 1:
+                            skipped.append(f"{path.relative_to(root)}: not an image file type")
+        except OSError as exc:
+            skipped.append(f"{folder.relative_to(root)}/: cannot be read ({exc.strerror or exc})")
+    return sorted(images, key=lambda p: (_natural_key(p.name), str(p)))
 
 
 def _detect_channels(files: list[Path]) -> int:
     """1 when every sampled image is greyscale, else 3."""
-    from PIL import Image
-
     for path in files[:: max(1, len(files) // 50)]:
         try:
-            with Image.open(path) as img:
+            with open_image(path) as img:  # the header says the mode; no pixel is decoded
                 if img.mode not in ("L", "1", "I", "I;16", "F", "LA"):
                     return 3
-        except Exception:
+        except (ImageDecodeError, OSError):
             continue
     return 1
 
@@ -89,22 +145,24 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
     split_roots = ({"train": root / split_names[0], "test": root / split_names[1]} if split_layout
                    else {"all": root})
 
-    class_names = [d.name for d in _class_dirs(next(iter(split_roots.values())))]
+    budget = _Budget(root)
+    class_names = [d.name for d in _class_dirs(next(iter(split_roots.values())), budget)]
     if len(class_names) < 2:
         raise DatasetError(f"Expected at least 2 class sub-folders in {root}. Received: {len(class_names)}")
-    files = {split: [(p, c) for c, name in enumerate(class_names) for p in _list_files(r / name)]
+    skipped: list[str] = []
+    if split_layout:
+        # The classes are train/'s folders; a test/ folder of another class cannot be labelled.
+        train, test = split_names
+        skipped += [f"{test}/{d.name}: no {train}/{d.name} folder, so its images are left out"
+                    for d in _class_dirs(root / test, budget) if d.name not in class_names]
+    files = {split: [(p, c) for c, name in enumerate(class_names) if (r / name).is_dir()
+                     for p in _list_files(r / name, budget, root, skipped)]
              for split, r in split_roots.items()}
     all_files = [p for fl in files.values() for p, _ in fl]
     if channels is None:
         channels = _detect_channels(all_files)
     shape = (height, width, channels)
 
-    skipped: list[str] = []
-    if split_layout:
-        # The classes are train/'s folders; a test/ folder of another class cannot be labelled.
-        train, test = split_names
-        skipped += [f"{test}/{d.name}: no {train}/{d.name} folder, so its images are left out"
-                    for d in _class_dirs(root / test) if d.name not in class_names]
     arrays = {}
     done, total = 0, max(1, len(all_files))
     for split, entries in files.items():
@@ -113,14 +171,12 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
             done += 1
             if progress and done % 200 == 0:
                 progress(done / total, f"Reading image {done} of {total}")
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
-                skipped.append(f"{file.relative_to(root)}: not an image file type")
-                continue
             try:
-                # centre crop, as the Predict page fits an upload by default and the model's metadata says
-                images.append(to_model_input(decode_image(file.read_bytes()), shape, fit="crop"))
+                # centre crop, as the Predict page fits an upload by default and the model's metadata says;
+                # an image over the pixel limit is refused from its header, before it is decoded
+                images.append(to_model_input(decode_image(read_image_file(file)), shape, fit="crop"))
                 labels.append(label)
-            except (ImageDecodeError, OSError) as exc:
+            except ImageDecodeError as exc:
                 skipped.append(f"{file.relative_to(root)}: {exc}")
         arrays[split] = (np.stack(images) if images else np.zeros((0, *shape), np.float32), np.asarray(labels, np.int64))
 
@@ -135,6 +191,16 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
         x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
     if len(x_train) == 0:
         raise DatasetError(f"No readable images found in {root}.")
+    if len(x_test) == 0:
+        # Every page that measures a model (the Train page's runs, Evaluation, the samples of Predict)
+        # needs test images; a dataset without any is refused here rather than failing on each of them.
+        counts = np.bincount(y_train, minlength=len(class_names))
+        found = ", ".join(f"{n} in {name}" for name, n in zip(class_names, counts))
+        if split_layout:
+            raise DatasetError(f"Expected readable images in {split_names[1]}/ to test the model with. "
+                               f"Received: none ({found} in {split_names[0]}/)")
+        raise DatasetError("Each class needs at least 2 images to keep one for testing. "
+                           f"Received: {found}")
 
     return Dataset(
         name="folder", title=folder_title(root),

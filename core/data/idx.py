@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from core.data.base import DatasetError
+from core.data.versioned_folder import publish_folder, read_folder, staging_folder
 
 # The four official file names, the same for MNIST and Fashion-MNIST.
 IDX_FILES = {
@@ -61,8 +63,14 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
 
 
 def load_idx_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Read the four official idx files from ``folder`` (``.gz`` or uncompressed)."""
-    folder = Path(folder)
+    """Read the four official idx files from ``folder`` (``.gz`` or uncompressed).
+
+    The four come from one set even while ``save_idx_uploads`` replaces them (``core.data.versioned_folder``).
+    """
+    return read_folder(Path(folder), _read_four)
+
+
+def _read_four(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     arrays = {}
     for key, fname in IDX_FILES.items():
         candidates = [folder / fname, folder / fname[:-3]]
@@ -76,19 +84,41 @@ def load_idx_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndar
     return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
 
 
+def check_idx_set(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> None:
+    """Raise DatasetError unless the four arrays make one dataset: images and labels that go together."""
+    for what, x, y in (("training", x_train, y_train), ("test", x_test, y_test)):
+        if x.ndim != 3 or x.dtype != np.uint8:
+            raise DatasetError(f"Expected {what} images of shape (N, height, width) and bytes. "
+                               f"Received: shape={x.shape}, {x.dtype}")
+        if y.ndim != 1 or len(y) != len(x):
+            raise DatasetError(f"Expected one {what} label per image. Received: {len(y)} labels of shape {y.shape} "
+                               f"for {len(x)} images")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) > 9):
+            raise DatasetError(f"Expected {what} labels from 0 to 9. Received: {int(y.min())} to {int(y.max())}")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DatasetError(f"Expected training and test images of one size. Received: {x_train.shape[1:]} and "
+                           f"{x_test.shape[1:]}")
+
+
 def save_idx_uploads(files: dict[str, bytes], folder: str | Path) -> Path:
-    """Check uploaded idx files and store the four official ones in ``folder``.
+    """Check uploaded idx files and store the four official ones in ``folder``, replacing the set it held.
+
+    The four are written into a new folder beside it, read back and checked together, and only then
+    made what ``folder`` holds, in one step (``core.data.versioned_folder``): a session loading the
+    dataset meanwhile reads the old four or the new four, never a mix, and a set that fails a check
+    leaves the old one as it was.
 
     Args:
         files: file name -> bytes, as uploaded (``.gz`` or uncompressed names).
-        folder: where to keep them (created); a dataset can then be loaded from it.
+        folder: where to keep them; a dataset can then be loaded from it.
 
     Returns:
         The folder.
 
     Raises:
         DatasetError: a name that is not one of the four, a file that is not a valid
-            idx file, or a missing file; nothing is written then.
+            idx file, a missing file, or four files that do not make one dataset;
+            nothing is changed then.
     """
     folder = Path(folder)
     wanted = {name: name for name in IDX_FILES.values()}
@@ -104,9 +134,13 @@ def save_idx_uploads(files: dict[str, bytes], folder: str | Path) -> Path:
     missing = sorted(set(IDX_FILES.values()) - set(checked))
     if missing:
         raise DatasetError(f"Expected all four official files. Missing: {', '.join(missing)}")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in checked.items():
-        tmp = folder / f".{name}.part"
-        tmp.write_bytes(data)
-        tmp.replace(folder / name)
+    stage = staging_folder(folder)
+    try:
+        for name, data in checked.items():
+            (stage / name).write_bytes(data)
+        check_idx_set(*_read_four(stage))  # what was written, read back
+        publish_folder(stage, folder)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     return folder

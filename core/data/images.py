@@ -1,40 +1,117 @@
 """Safe decoding of user images into arrays a model can take.
 
 Every image a user brings (an upload, a webcam snapshot, a file in a dataset
-folder) goes through ``decode_image`` and ``to_model_input``. Anything that is
-not a readable image raises ``ImageDecodeError`` with a message written for the
-user; nothing else escapes.
+folder or a zip) is opened by ``open_image``, the one place the app calls
+Pillow's ``Image.open``: only the formats the app documents (``IMAGE_FORMATS``)
+are tried, so a PostScript file never reaches Ghostscript, and the pixel count
+the header declares is checked against ``core.settings.limits().max_image_pixels``
+before a single pixel is decoded. ``decode_image`` then loads the picture and
+``to_model_input`` fits it to a model. Anything that is not a readable image
+raises ``ImageDecodeError`` with a message written for the user; nothing else escapes.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
-from typing import Literal
+from pathlib import Path
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# A 4000x3000 photo has 12 MP; 50 MP leaves room for big camera photos while
-# refusing decompression bombs (tiny files that declare gigantic sizes).
-MAX_PIXELS = 50_000_000
+from core.data.file_kind import describe_file, read_head
+from core.settings import limits
+
 # Refuse files so large that merely reading them would strain the server.
 MAX_BYTES = 50 * 1024 * 1024
 
+# Pillow's names of the formats the app reads (PPM covers PBM, PGM and PPM; JPEG covers the
+# MPO files phones write). Pillow knows some forty more, and opening one may start a
+# program (Ghostscript for EPS) or a decoder nobody here has audited: they are never tried.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+# The file names the folder loader, the zip import and My classes take for images: those
+# Pillow maps to IMAGE_FORMATS (tests/core/data/test_images.py checks that they agree).
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SUPPORTED = "PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM"
-
 
 class ImageDecodeError(ValueError):
     """The bytes are not an image we can read; the message is meant for the user."""
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> ImageDecodeError:
+    return ImageDecodeError(
+        f"The image declares {width}x{height} pixels ({width * height / 1e6:.0f} MP); "
+        f"at most {max_pixels / 1e6:.0f} MP are accepted. Expected a smaller picture: "
+        f"scale it down, to {_fitting_side(width, height, max_pixels)}, and try again.")
+
+
+def _fitting_side(width: int, height: int, max_pixels: int) -> str:
+    scale = (max_pixels / (width * height)) ** 0.5
+    return f"{max(1, int(width * scale))}x{max(1, int(height * scale))} or less"
+
+
+def open_image(source: bytes | str | Path | BinaryIO, max_pixels: int | None = None) -> Image.Image:
+    """Open an image for reading: its format and header are checked, its pixels not yet decoded.
+
+    The one function of the app that calls ``PIL.Image.open``. Use it as a context manager
+    (``with open_image(path) as img: ...``) and ``load()`` or convert the image inside.
+
+    Args:
+        source: the file's bytes, a path, or an open binary file.
+        max_pixels: images whose header declares more pixels are refused before
+            decoding; ``limits().max_image_pixels`` when omitted.
+
+    Returns:
+        A lazily loaded Pillow image whose format is one of ``IMAGE_FORMATS``.
+
+    Raises:
+        ImageDecodeError: not one of those formats, a header too damaged to read,
+            too many pixels, or a decompression bomb.
+    """
+    max_pixels = limits().max_image_pixels if max_pixels is None else int(max_pixels)
+    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 MP; our own limit, checked below, is the one that decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(fp, formats=IMAGE_FORMATS)
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError(f"This file is not an image we can read. Expected {SUPPORTED}. "
+                               f"Received: {describe_file(read_head(source))}.") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError("The image declares far more pixels than its file size allows "
+                               "(a decompression bomb); refused.") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise ImageDecodeError(f"The image file is damaged or truncated and cannot be decoded ({exc}).") from exc
+    width, height = img.size
+    if width * height > max_pixels:
+        img.close()
+        raise _too_many_pixels(width, height, max_pixels)
+    return img
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """The bytes of an image file, refused (``ImageDecodeError``) when it is over ``MAX_BYTES`` before any is read."""
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_BYTES:
+            raise ImageDecodeError(f"The file is {size / 2**20:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
+        with open(path, "rb") as fh:
+            return fh.read(MAX_BYTES + 1)  # a file that grew since stat is caught by decode_image
+    except OSError as exc:
+        raise ImageDecodeError(f"The file cannot be read ({exc.strerror or exc}).") from exc
+
+
+def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     """Decode bytes into a fully loaded, upright Pillow image.
 
     Args:
         data: the raw file bytes.
-        max_pixels: images that declare more pixels than this are refused.
+        max_pixels: images that declare more pixels than this are refused before
+            they are decoded; ``limits().max_image_pixels`` when omitted.
 
     Raises:
         ImageDecodeError: empty, not an image, damaged, or too large.
@@ -43,31 +120,17 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageDecodeError("The file is empty (0 bytes). Choose an image file.")
     if len(data) > MAX_BYTES:
         raise ImageDecodeError(f"The file is {len(data) / 2**20:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
+    img = open_image(data, max_pixels)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            width, height = img.size
-            if width * height > max_pixels:
-                raise ImageDecodeError(
-                    f"The image declares {width}x{height} pixels ({width * height / 1e6:.0f} MP); "
-                    f"at most {max_pixels / 1e6:.0f} MP are accepted."
-                )
-            frames = int(getattr(img, "n_frames", 1) or 1)
-            source_format, source_mode = img.format, img.mode
-            transparent = source_mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-            img.seek(0)  # animated images: the first frame
-            img.load()
-            if img.mode == "I" and img.format == "PPM":
-                # Pillow scales every PGM with maxval > 255 onto 0..65535 in mode "I"; say so
-                # in the mode, or a dark picture (all samples <= 255) would be read as 8-bit.
-                img = Image.fromarray(np.asarray(img, np.uint16))  # mode "I;16"
-    except ImageDecodeError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise ImageDecodeError(f"This file is not an image we can read. Expected {SUPPORTED}.") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageDecodeError("The image declares far more pixels than its file size allows (a decompression bomb); refused.") from exc
+        frames = int(getattr(img, "n_frames", 1) or 1)
+        source_format, source_mode = img.format, img.mode
+        transparent = source_mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+        img.seek(0)  # animated images: the first frame
+        img.load()
+        if img.mode == "I" and img.format == "PPM":
+            # Pillow scales every PGM with maxval > 255 onto 0..65535 in mode "I"; say so
+            # in the mode, or a dark picture (all samples <= 255) would be read as 8-bit.
+            img = Image.fromarray(np.asarray(img, np.uint16))  # mode "I;16"
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise ImageDecodeError(f"The image file is damaged or truncated and cannot be decoded ({exc}).") from exc
     orientation = 1
@@ -115,10 +178,15 @@ def image_notes(img: Image.Image) -> list[str]:
 
 def _to_8bit(img: Image.Image) -> Image.Image:
     """16-bit integer and float greyscale images to 8 bits."""
+    # 0..65535 onto 0..255 by 257, rounding down. In integers (16 MP of 16-bit samples: 32 MB, where
+    # float64 took 400 MB at the peak); float32 where samples may be negative or over 65535, which is
+    # exact for the 0..65535 that are not clipped.
+    if img.mode.startswith("I;16"):
+        return Image.fromarray((np.asarray(img, dtype=np.uint16) // 257).astype(np.uint8), "L")
     if img.mode.startswith("I"):
-        arr = np.asarray(img, dtype=np.float64)
-        if img.mode.startswith("I;16") or arr.max() > 255:
-            arr = arr / 257.0  # 0..65535 onto 0..255
+        arr = np.asarray(img, dtype=np.int32)
+        if arr.max() > 255:
+            arr = arr.astype(np.float32) / np.float32(257.0)
         return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)

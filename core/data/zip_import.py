@@ -7,7 +7,7 @@ with a ``ZipImportError`` whose message is written for the user, and leaves
 the target folder untouched: the tree is built in a temporary folder next to
 it and renamed into place only once every check has passed.
 
-    >>> report = extract_image_zip(upload.getvalue(), Path("data/my_zip"))
+    >>> report = extract_image_zip(upload.getvalue(), Path("data/my_zip"), room_bytes=room_left(user_folder))
     >>> ds = load_folder(report.root, image_size=64)
 
 Somewhat over 300 lines: every check on the way from the upload to the folder is here, in the
@@ -16,6 +16,7 @@ order they run, so that what a hostile zip can and cannot do is read in one plac
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -27,8 +28,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from core.data.folder import IMAGE_SUFFIXES
-from core.data.images import ImageDecodeError, decode_image
+from core.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
+from core.settings import human_bytes, limits as server_limits
 
 # Bytes read from a member at a time: small enough that a lying header is
 # caught after at most one chunk beyond a limit.
@@ -39,16 +40,26 @@ _JUNK_NAMES = {"thumbs.db", "desktop.ini"}
 
 @dataclass
 class ZipLimits:
-    """What a zip may hold before it is refused."""
+    """What a zip may hold before it is refused. ``None``: the server's limit (``core.settings``), read at import."""
 
-    max_files: int = 5000  # members of any kind; bounds the work and the inode count
-    max_total_bytes: int = 500 * 1024 * 1024  # uncompressed, all members together; fits a server's disk easily
+    max_files: int | None = None  # members of any kind (limits().max_zip_files); bounds the work and the inode count
+    max_total_bytes: int | None = None  # uncompressed, all members together (limits().max_unpacked_bytes)
     max_file_bytes: int = 50 * 1024 * 1024  # one member; matches core.data.images.MAX_BYTES, larger images are refused anyway
-    max_ratio: float = 200.0  # uncompressed / compressed per member; photos hardly compress, bombs reach 1000
-    min_images_per_class: int = 5  # fewer leaves nothing to hold out for testing; flagged, not refused
-    # Members below this size skip the ratio check: a small blank BMP compresses
-    # 500-fold yet cannot hurt; the size limits still bound them.
+    # Uncompressed / compressed, for one member and for the whole archive. Photos hardly compress (PNG and
+    # JPEG are compressed already), bombs reach 1000: 100 blank BMPs make a 116 KB zip that unpacks to 105 MB.
+    max_ratio: float = 200.0
+    min_images_per_class: int = 5  # fewer leaves little to hold out for testing; flagged, not refused
+    # Members, and whole zips, that unpack to less than this skip the ratio check: a few blank BMPs
+    # compress 500-fold yet cannot hurt; the size limits still bound them.
     ratio_min_bytes: int = 1024 * 1024
+    archive_ratio_min_bytes: int = 16 * 1024 * 1024
+
+    def resolved(self) -> "ZipLimits":
+        """These limits with the server's in place of every ``None``."""
+        current = server_limits()
+        return dataclasses.replace(
+            self, max_files=current.max_zip_files if self.max_files is None else self.max_files,
+            max_total_bytes=current.max_unpacked_bytes if self.max_total_bytes is None else self.max_total_bytes)
 
 
 class ZipImportError(ValueError):
@@ -65,13 +76,7 @@ class ZipReport:
     small_classes: list[str] = field(default_factory=list)  # classes below min_images_per_class
     total_bytes: int = 0  # bytes of the images written
     test_counts: dict[str, int] = field(default_factory=dict)  # class -> images of the zip's own test/; empty without one
-
-
-def _format_bytes(n: float) -> str:
-    """1000 bytes, 12.3 KB, 50.0 MB: readable whatever the limits were set to."""
-    if n < 1024:
-        return f"{int(n)} bytes"
-    return f"{n / 1024:.1f} KB" if n < 1024**2 else f"{n / 1024**2:.1f} MB"
+    warnings: list[str] = field(default_factory=list)  # sentences for the user: what will go wrong when training
 
 
 def _natural_key(name: str):
@@ -95,8 +100,9 @@ def _safe_parts(name: str) -> tuple[str, ...]:
     return parts
 
 
-def _check_members(infos: list[zipfile.ZipInfo], limits: ZipLimits) -> dict[str, tuple[str, ...]]:
-    """Refuse the zip on any unsafe member header; return the safe parts of every member name."""
+def _check_members(infos: list[zipfile.ZipInfo], limits: ZipLimits, archive_bytes: int) -> dict[str, tuple[str, ...]]:
+    """Refuse the zip on any unsafe member header, or on sizes over the limits summed over the whole
+    archive; return the safe parts of every member name."""
     if len(infos) > limits.max_files:
         raise ZipImportError(f"Expected at most {limits.max_files} files in the zip. Received: {len(infos)}")
     if not infos:
@@ -118,12 +124,18 @@ def _check_members(infos: list[zipfile.ZipInfo], limits: ZipLimits) -> dict[str,
                 f"Received: {ratio:.0f} for {info.filename!r} (a zip bomb?)")
         if info.file_size > limits.max_file_bytes:
             raise ZipImportError(
-                f"Expected files of at most {_format_bytes(limits.max_file_bytes)}. "
-                f"Received: {_format_bytes(info.file_size)} for {info.filename!r}")
+                f"Expected files of at most {human_bytes(limits.max_file_bytes)}. "
+                f"Received: {human_bytes(info.file_size)} for {info.filename!r}")
         total += info.file_size
     if total > limits.max_total_bytes:
         raise ZipImportError(
-            f"Expected at most {_format_bytes(limits.max_total_bytes)} uncompressed. Received: {_format_bytes(total)}")
+            f"Expected at most {human_bytes(limits.max_total_bytes)} uncompressed. Received: {human_bytes(total)}")
+    # Per member, a small blank image may compress 500-fold; a hundred of them are what a bomb is made of.
+    if total >= limits.archive_ratio_min_bytes and total > limits.max_ratio * max(archive_bytes, 1):
+        raise ZipImportError(
+            f"Expected a zip that unpacks to at most {limits.max_ratio:.0f} times its size. Received: "
+            f"{human_bytes(archive_bytes)} that unpack to {human_bytes(total)}, {total / max(archive_bytes, 1):.0f} "
+            "times (a zip bomb?). Save the images as PNG or JPEG, which are compressed already.")
     return parts_of
 
 
@@ -168,7 +180,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ZipLimits, 
                         f"Received: more than that")
                 if count > cap:
                     raise ZipImportError(
-                        f"Expected at most {_format_bytes(max(cap, 0))} more uncompressed data. "
+                        f"Expected at most {human_bytes(max(cap, 0))} more uncompressed data. "
                         f"Received: more from {info.filename!r}")
                 chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
@@ -186,7 +198,8 @@ def _class_summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{c}={n}" for c, n in counts.items()) or "none"
 
 
-def extract_image_zip(data: bytes, target_dir: Path, limits: ZipLimits | None = None) -> ZipReport:
+def extract_image_zip(data: bytes, target_dir: Path, limits: ZipLimits | None = None,
+                      room_bytes: int | None = None) -> ZipReport:
     """Extract a zip of images into a class-per-folder tree that ``load_folder`` reads.
 
     The zip holds one folder per class (``cats/1.png``, ``dogs/2.jpg``), possibly
@@ -200,17 +213,21 @@ def extract_image_zip(data: bytes, target_dir: Path, limits: ZipLimits | None = 
         data: the zip file's bytes.
         target_dir: where the tree goes; it must be missing or empty. On any error
             it is left as it was and nothing is written next to it.
-        limits: size and count limits; ``ZipLimits()`` when omitted.
+        limits: size and count limits; ``ZipLimits()`` (the server's) when omitted.
+        room_bytes: the disk space the caller allows the images to take, usually
+            ``core.quota.room_left(user_folder)``; ``None``: no bound but the limits.
+            A zip whose images declare more is refused before anything is written,
+            and the bytes actually written are counted against it too.
 
     Returns:
         A ``ZipReport`` whose ``root`` is ``target_dir``.
 
     Raises:
         ZipImportError: not a zip, damaged, unsafe (paths leaving the target,
-            symlinks, encryption, zip bombs), over the limits, or fewer than 2
-            classes with readable images.
+            symlinks, encryption, zip bombs), over the limits or the room, fewer
+            than 2 classes with readable images, or no image to keep for testing.
     """
-    limits = limits or ZipLimits()
+    limits = (limits or ZipLimits()).resolved()
     target_dir = Path(target_dir)
     if not data:
         raise ZipImportError("Expected a zip file. Received: an empty file (0 bytes)")
@@ -225,7 +242,7 @@ def extract_image_zip(data: bytes, target_dir: Path, limits: ZipLimits | None = 
     work = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}-", suffix=".partial", dir=target_dir.parent))
     try:
         with zf:
-            report = _extract(zf, work, limits)
+            report = _extract(zf, work, limits, len(data), room_bytes)
         if target_dir.exists():
             target_dir.rmdir()  # empty, checked above; rename cannot replace a folder everywhere
         os.rename(work, target_dir)
@@ -236,10 +253,10 @@ def extract_image_zip(data: bytes, target_dir: Path, limits: ZipLimits | None = 
     return report
 
 
-def _extract(zf: zipfile.ZipFile, work: Path, limits: ZipLimits) -> ZipReport:
+def _extract(zf: zipfile.ZipFile, work: Path, limits: ZipLimits, archive_bytes: int, room: int | None) -> ZipReport:
     """Check and extract every member of ``zf`` into the empty folder ``work``."""
     infos = zf.infolist()
-    parts_of = _check_members(infos, limits)
+    parts_of = _check_members(infos, limits, archive_bytes)
     candidates = {i.filename: parts_of[i.filename] for i in infos
                   if not i.is_dir() and parts_of[i.filename] and not _is_junk(parts_of[i.filename])}
     layout = _strip_wrappers(candidates)
@@ -267,6 +284,9 @@ def _extract(zf: zipfile.ZipFile, work: Path, limits: ZipLimits) -> ZipReport:
         raise ZipImportError(
             f"Expected at least 2 class folders with images in the zip{' (in train/)' if split else ''}. "
             f"Received: {len(classes)} ({', '.join(classes) or 'none'})")
+    declared = sum(info.file_size for info, _ in planned)
+    if room is not None and declared > room:
+        raise ZipImportError(_no_room(room, f"a zip whose images unpack to {human_bytes(declared)}"))
 
     root = work.resolve()
     counts = {c: 0 for c in classes}
@@ -284,6 +304,9 @@ def _extract(zf: zipfile.ZipFile, work: Path, limits: ZipLimits) -> ZipReport:
         seen.add(key)
         content = _read_member(zf, info, limits, limits.max_total_bytes - read_total)
         read_total += len(content)
+        if room is not None and written + len(content) > room:
+            # Headers can lie; the bytes written, not the sizes declared, decide.
+            raise ZipImportError(_no_room(room, f"more than that from {info.filename!r}"))
         try:
             decode_image(content)
         except ImageDecodeError as exc:
@@ -308,7 +331,24 @@ def _extract(zf: zipfile.ZipFile, work: Path, limits: ZipLimits) -> ZipReport:
     if split and not any(test_counts.values()):
         raise ZipImportError("Expected readable images in the zip's test/ class folders. Received: none")
     test_counts = {c: n for c, n in test_counts.items() if c in counts}
+    warnings = []
+    if not split:
+        # load_folder keeps one image of each class for testing, and none of a class that has only one.
+        single = [c for c, n in counts.items() if n < 2]
+        if len(single) == len(counts):
+            raise ZipImportError("Each class needs at least 2 images to keep one for testing. "
+                                 f"Received: {_class_summary(counts)}")
+        if single:
+            warnings.append("Each class needs at least 2 images to keep one for testing; "
+                            f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} only one, "
+                            "so the test accuracy says nothing about "
+                            f"{'it' if len(single) == 1 else 'them'}.")
     # Folders are made only for images that decoded, so a class with none leaves no empty folder behind.
     small = [c for c, n in counts.items() if n < limits.min_images_per_class]
     return ZipReport(root=work, class_counts=counts, skipped=skipped, small_classes=small, total_bytes=written,
-                     test_counts=test_counts)
+                     test_counts=test_counts, warnings=warnings)
+
+
+def _no_room(room: int, received: str) -> str:
+    return (f"Expected at most {human_bytes(room)} of images, the room left for your uploads. Received: {received}. "
+            "Delete uploads you no longer need, or upload fewer images.")

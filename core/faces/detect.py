@@ -33,6 +33,11 @@ MAX_DETECT_SIDE = 1024
 # one. On the 400 ORL photos MTCNN finds every face with 0.25, and misses one with 0.15.
 CONTEXT_BORDER = 0.25
 MAX_BORDER = 96
+# Sides of a photo faces are looked for in: MTCNN's smallest window is 12 pixels, and a photo much longer
+# than it is wide (a phone panorama is about 4:1, a 360° one 8:1) shrunk to MAX_DETECT_SIDE leaves its
+# short side too thin for any face; a 100000x12 strip would make OpenCV fail on a 0-pixel side.
+MIN_DETECT_SIDE = 12
+MAX_ASPECT_RATIO = 10
 DEFAULT_MARGIN = 0.2  # of the box's height, added above and below the face when cropping
 
 _detector = None
@@ -143,10 +148,12 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
 
     rgb = as_rgb_uint8(image)
     h, w = rgb.shape[:2]
-    if min(h, w) < 12:
-        raise FaceError(f"Expected a photo at least 12 pixels on each side to look for faces. Received: {w}x{h}")
+    check_photo_shape(w, h)
     scale = min(1.0, MAX_DETECT_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    try:
+        small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    except cv2.error as exc:  # check_photo_shape leaves OpenCV nothing to refuse; a message, never a traceback
+        raise FaceError(f"This photo cannot be searched for faces ({w}x{h} pixels): {exc.err or exc}") from exc
     border = min(MAX_BORDER, max(8, round(CONTEXT_BORDER * min(small.shape[:2]))))
     padded = np.pad(small, ((border, border), (border, border), (0, 0)), mode="edge")
     found = get_detector().detect_faces(padded, min_face_size=max(12, round(min_face_size * scale)))
@@ -166,6 +173,21 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
         faces.append(Face(box=(round(x0), round(y0), round(x1 - x0), round(y1 - y0)), confidence=confidence,
                           landmarks=landmarks))
     return sorted(faces, key=lambda f: f.box[0])
+
+
+def check_photo_shape(width: int, height: int) -> None:
+    """Raise ``FaceError`` unless a ``width`` x ``height`` photo can be searched for faces.
+
+    Each side must be at least ``MIN_DETECT_SIDE`` pixels, and the longer at most
+    ``MAX_ASPECT_RATIO`` times the shorter.
+    """
+    if min(width, height) < MIN_DETECT_SIDE:
+        raise FaceError(f"Expected a photo at least {MIN_DETECT_SIDE} pixels on each side to look for faces. "
+                        f"Received: {width}x{height}")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise FaceError(f"Expected a photo at most {MAX_ASPECT_RATIO} times as long as it is wide to look for faces. "
+                        f"Received: {width}x{height}, {max(width, height) / min(width, height):.0f} times. "
+                        "Crop it around the faces first.")
 
 
 def align_face(image: np.ndarray, face: Face, size: tuple[int, int], margin: float = DEFAULT_MARGIN) -> AlignedFace:
@@ -203,8 +225,12 @@ def align_face(image: np.ndarray, face: Face, size: tuple[int, int], margin: flo
     matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
     matrix[0, 2] += out_w / 2.0 - cx
     matrix[1, 2] += out_h / 2.0 - cy
-    crop = cv2.warpAffine(rgb, matrix, (out_w, out_h), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    try:
+        crop = cv2.warpAffine(rgb, matrix, (out_w, out_h), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+    except cv2.error as exc:  # a face from another photo, or a crop OpenCV cannot make: a message, not a traceback
+        raise FaceError(f"This face cannot be cut out of a {rgb.shape[1]}x{rgb.shape[0]} photo at "
+                        f"{out_w}x{out_h}: {exc.err or exc}") from exc
     return AlignedFace(image=crop, matrix=matrix, angle=angle)
 
 

@@ -18,14 +18,16 @@ import math
 import threading
 import uuid
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
 from core.data import Dataset
 from core.data.class_images import ClassImageError, check_class_name
-from core.data.images import decode_image
+from core.data.images import ImageDecodeError, decode_image
 from core.faces.detect import DEFAULT_MARGIN, AlignedFace, Face, FaceError, align_face, detect_faces, to_cnn_input
 from core.faces.openset import UNKNOWN, OpenSetReference, decide, face_embedding
+from core.settings import limits
 
 CROP_SIZE = (64, 64)  # (height, width) of the kept crops and of the CNN trained on them
 MIN_FACES = 5  # per identity: 4 to learn from, 1 to test
@@ -53,6 +55,16 @@ class EnrolResult:
     face: Face
     aligned: AlignedFace
     photo: np.ndarray  # uint8 RGB
+
+
+@dataclass
+class EnrolReport:
+    """What ``FaceGallery.enrol_many`` did with a batch of photos."""
+
+    added: list[tuple[str, EnrolResult]] = field(default_factory=list)  # (label, result)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (label, reason)
+    not_looked_at: int = 0  # photos past the batch's bound, neither decoded nor searched for a face
+    bound_reason: str = ""  # why they were not looked at, a sentence for the user
 
 
 def find_one_face(photo: np.ndarray, margin: float = DEFAULT_MARGIN, size: tuple[int, int] = CROP_SIZE) -> EnrolResult:
@@ -125,6 +137,39 @@ class FaceGallery:
                 self._identities[name].append(EnrolledFace(id=uuid.uuid4().hex[:12], crop=result.aligned.image,
                                                            confidence=result.face.confidence))
         return result
+
+    def enrol_many(self, name: str, files: Iterable[tuple[str, bytes | np.ndarray]]) -> EnrolReport:
+        """Enrol a batch of photos (``(label, file bytes or uint8 photo)``) under ``name``, each as ``enrol`` does.
+
+        Every photo looked at counts towards the identity's room (``MAX_FACES`` minus its faces) and the
+        batch's bound (``limits().max_upload_files``), whether its face is kept or it is refused: finding
+        faces costs about 0.3 s a photo, and a batch of bad files must cost no more than a batch of good
+        ones. The photos past the bound are counted in ``not_looked_at``.
+
+        Raises:
+            KeyError: no identity ``name``.
+        """
+        counts = self.counts()
+        if name not in counts:
+            raise KeyError(f"No identity named {name!r}.")
+        room, batch = MAX_FACES - counts[name], limits().max_upload_files
+        bound = max(0, min(room, batch))
+        report = EnrolReport()
+        for label, data in files:
+            if len(report.added) + len(report.refused) >= bound:
+                report.not_looked_at += 1
+                continue
+            try:
+                report.added.append((label, self.enrol(name, data)))
+            except (FaceError, ImageDecodeError) as exc:
+                report.refused.append((label, str(exc)))
+        if report.not_looked_at:
+            report.bound_reason = (
+                f"{report.not_looked_at} more photo{'s were' if report.not_looked_at != 1 else ' was'} not looked at: "
+                + (f"{name} had room for {max(room, 0)} more of the {MAX_FACES} faces a person may have"
+                   if room <= batch else f"at most {batch} photos are taken at once")
+                + ", and every photo sent counts, added or not.")
+        return report
 
     def delete(self, name: str, face_id: str) -> None:
         with self._lock:

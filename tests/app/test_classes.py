@@ -136,6 +136,15 @@ def test_name_snap_upload_delete_train_and_try_your_own_classes():
     assert at.select_slider(key="cls_size").value == 32 and at.number_input(key="cls_epochs").value == 20
     assert at.text_input(key="cls_model_name").value == "landscapes"
 
+    # a photo deleted after training is deleted from the copy the model was trained on too
+    user_folder = Path(os.environ["CNNLAB_DATA_DIR"]) / "workspaces" / personal_user()
+    gone = images_on_disk(at, "temple")[0]
+    content = gone.read_bytes()
+    assert len([p for p in user_folder.rglob("*") if p.is_file() and p.read_bytes() == content]) == 2
+    at.button(key=f"cls_del_{cid(at, 'temple')}_{gone.stem}").click().run()
+    assert not at.exception
+    assert [p for p in user_folder.rglob("*") if p.is_file() and p.read_bytes() == content] == []
+
 
 def test_clear_and_remove_a_class_and_a_bad_snapshot():
     at = open_page("pages/classes.py")
@@ -153,3 +162,14 @@ def test_clear_and_remove_a_class_and_a_bad_snapshot():
     assert [t.value for t in at.text_input if t.key.startswith("cls_name_")] == ["Class 1"]
     assert any("Add at least two classes" in w.value for w in at.warning)
     assert at.button(key="cls_train").disabled
+
+
+def test_an_upload_batch_is_bounded_and_refused_files_count(monkeypatch):
+    monkeypatch.setenv("CNNLAB_MAX_UPLOAD_FILES", "3")
+    at = open_page("pages/classes.py")
+    upload(at, "Class 1", [(f"notes{i}.jpg", TEXT_AS_JPG, "image/jpeg") for i in range(4)]
+           + [("good.jpg", photo("china", 1), "image/jpeg")])
+    errors = " ".join(e.value for e in at.error)
+    assert errors.count("This file is not an image we can read") == 3
+    assert "Only the first 3 of the 5 files sent were looked at" in errors
+    assert images_on_disk(at, "Class 1") == []  # the good one came fifth: not looked at

@@ -177,3 +177,20 @@ def test_face_mode_with_any_model_and_a_photo_without_faces():
     at.file_uploader(key="pred_upload").set_value(("coffee.jpg", no_face(), "image/jpeg")).run()
     assert not at.exception and any("No face found in this picture" in w.value for w in at.warning)
     assert not [m for m in at.metric if m.label == "5 · Answer"]
+
+
+def test_refused_uploads_count_towards_the_batch(monkeypatch):
+    from core.faces import enrol
+
+    monkeypatch.setenv("CNNLAB_MAX_UPLOAD_FILES", "2")
+    looked = []
+    real = enrol.decode_image
+    monkeypatch.setattr(enrol, "decode_image", lambda data: looked.append(1) or real(data))
+    at = open_page("pages/faces.py")
+    files = [(f"notes{i}.jpg", TEXT_AS_JPG, "image/jpeg") for i in range(6)]
+    widget_by_prefix(at.file_uploader, f"face_up_{iid(at, 'Me')}_").set_value(files).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert sum("not added. This file is not an image we can read" in e for e in errors) == 2
+    assert any("Only the first 2 of the 6 files sent were looked at" in e for e in errors)
+    assert len(looked) == 2 and enrolled(at) == {"Me": 0}

@@ -374,3 +374,37 @@ def test_predict_page_explains_the_prediction():
     assert not explain_box().options[3].endswith("· predicted")
 
 
+
+
+def test_a_dataset_without_test_images_is_refused_by_the_data_page_and_the_train_page(tmp_path):
+    import dataclasses
+
+    import ui.dataset_cache
+    from apptest_helpers import load_folder
+
+    for name in ("cats", "dogs"):
+        (tmp_path / "one" / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8), "red" if name == "cats" else "blue").save(tmp_path / "one" / name / "1.png")
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_name").set_value("folder").run()
+    at.radio(key="data_where").set_value("server").run()
+    at.text_input(key="data_path").input(str(tmp_path / "one")).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception
+    assert any("Each class needs at least 2 images to keep one for testing. Received: 1 in cats, 1 in dogs" in e.value
+               for e in at.error), [e.value for e in at.error]
+
+    # A dataset that has no test images all the same (made elsewhere) is refused by the Train page, not trained
+    # into an IndexError.
+    for name in ("cats", "dogs"):
+        Image.new("RGB", (8, 8), "green").save(tmp_path / "one" / name / "2.png")
+    at = load_folder(tmp_path / "one", at)
+    key = next(k for k, ds in ui.dataset_cache._DATASETS.items() if ds.source == str(tmp_path / "one"))
+    full = ui.dataset_cache._DATASETS[key]
+    ui.dataset_cache._DATASETS[key] = dataclasses.replace(full, x_test=full.x_test[:0], y_test=full.y_test[:0])
+    try:
+        at = open_page("pages/train.py", at)
+        assert any("has no test images to measure a model with" in e.value for e in at.error)
+        assert "train_start" not in [b.key for b in at.button]
+    finally:
+        ui.dataset_cache._DATASETS[key] = full

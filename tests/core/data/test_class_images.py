@@ -118,7 +118,7 @@ def test_an_added_image_is_stored_small_rgb_and_readable(classes):
     ("notes.jpg", TEXT_AS_JPG, "not an image we can read"),
     ("cut.png", truncated_png(), "damaged or truncated"),
     ("empty.png", b"", "empty"),
-    ("bomb.png", huge_png(), "at most 50 MP"),
+    ("bomb.png", huge_png(), "at most 16 MP"),
 ])
 def test_bad_files_are_refused_and_nothing_captured_is_lost(classes, filename, data, message):
     for i in range(2):
@@ -138,7 +138,11 @@ def test_bad_files_are_refused_and_nothing_captured_is_lost(classes, filename, d
 def test_a_full_class_refuses_more(classes, monkeypatch):
     monkeypatch.setattr(class_images, "MAX_IMAGES_PER_CLASS", 2)
     report = classes.add_images("Class 1", [(f"{i}.jpg", photo("china", i)) for i in range(3)])
-    assert len(report.added) == 2 and "already has 2 images" in report.refused[0]
+    assert len(report.added) == 2 and report.not_looked_at == 1
+    assert report.refused == ["1 more file was not looked at: 'Class 1' had room for 2 more of its 2 images, "
+                              "and every file sent counts, added or not."]
+    with pytest.raises(ClassImageError, match="already has 2 images"):
+        classes.add_image("Class 1", photo("china", 4))
 
 
 def test_remove_image_deletes_that_file_only(classes):
@@ -188,3 +192,77 @@ def test_a_snapshot_is_a_frozen_class_folder_dataset(classes, tmp_path):
     # flower photos are mostly green and orange, the temple's mostly sky: the labels follow the folders
     blue = ds.x_train[..., 2].mean(axis=(1, 2))
     assert blue[ds.y_train == 1].mean() > blue[ds.y_train == 0].mean()
+
+
+# --- every copy of a deleted photo goes; batches and the quota bound what is added -----------------
+
+from core.quota import QuotaError, folder_bytes  # noqa: E402
+
+
+@pytest.fixture
+def user(tmp_path):
+    """A user's folder as the app lays it out: uploads/my_classes and uploads/.my_classes_runs."""
+    folder = tmp_path / "workspaces" / "ann"
+    uploads = folder / "uploads"
+    return folder, ClassImages(uploads / "my_classes", runs_root=uploads / ".my_classes_runs",
+                               quota_folder=folder).start()
+
+
+def copies_of(folder, content: bytes) -> list:
+    return [p for p in folder.rglob("*") if p.is_file() and p.read_bytes() == content]
+
+
+def test_a_deleted_photo_leaves_no_copy_anywhere_in_the_users_folder(user):
+    folder, store = user
+    paths = [store.add_image("Class 1", photo("china", i)) for i in range(3)]
+    store.add_image("Class 2", photo("flower", 0))
+    gone = paths[1].read_bytes()
+    first = store.snapshot(store.runs_root / "run1")
+    store.rename_class("Class 1", "temple")  # a later run sees the class under another name
+    second = store.snapshot(store.runs_root / "run2")
+    assert len(copies_of(folder, gone)) == 3
+    store.remove_image("temple", paths[1].name)
+    assert copies_of(folder, gone) == []
+    assert len(list((first / "Class 1").iterdir())) == 2 and len(list((second / "temple").iterdir())) == 2
+
+
+def test_clearing_or_removing_a_class_deletes_its_frozen_copies(user):
+    folder, store = user
+    a = [store.add_image("Class 1", photo("china", i)).read_bytes() for i in range(2)]
+    b = [store.add_image("Class 2", photo("flower", i)).read_bytes() for i in range(2)]
+    store.snapshot(store.runs_root / "run1")
+    store.clear_class("Class 1")
+    assert all(copies_of(folder, content) == [] for content in a)
+    store.remove_class("Class 2")
+    assert all(copies_of(folder, content) == [] for content in b)
+
+
+def test_a_batch_is_bounded_and_refused_files_count(user, monkeypatch):
+    _, store = user
+    monkeypatch.setenv("CNNLAB_MAX_UPLOAD_FILES", "3")
+    decoded = []
+    real = class_images.decode_image
+    monkeypatch.setattr(class_images, "decode_image", lambda data: decoded.append(1) or real(data))
+    report = store.add_images("Class 1", [(f"bad{i}.jpg", TEXT_AS_JPG) for i in range(1000)])
+    assert len(decoded) == 3 and report.added == [] and report.not_looked_at == 997
+    assert report.refused[:3] == [f"bad{i}.jpg: " + report.refused[0].split(": ", 1)[1] for i in range(3)]
+    assert report.refused[3] == ("997 more files were not looked at: at most 3 files are taken at once, "
+                                 "and every file sent counts, added or not.")
+    good = store.add_images("Class 1", [(f"{i}.jpg", photo("china", i)) for i in range(3)])  # just the bound
+    assert len(good.added) == 3 and good.refused == []
+
+
+def test_the_quota_stops_a_batch_and_keeps_what_fitted(user, monkeypatch):
+    folder, store = user
+    store.add_image("Class 1", photo("china", 0))
+    used = folder_bytes(folder)
+    monkeypatch.setenv("CNNLAB_USER_QUOTA", str(used + 1000))  # room for nothing more than a few bytes
+    before = sorted(p.name for p in store.images("Class 1"))
+    report = store.add_images("Class 1", [(f"{i}.jpg", photo("china", i)) for i in range(1, 5)])
+    assert report.added == [] and "your quota" in report.refused[0] and "Delete" in report.refused[0]
+    assert "3 more files were not looked at: your workspace is full" in report.refused[1]
+    assert sorted(p.name for p in store.images("Class 1")) == before
+    with pytest.raises(QuotaError, match="your quota"):
+        store.add_image("Class 1", photo("china", 9))
+    monkeypatch.setenv("CNNLAB_USER_QUOTA", "1G")
+    assert len(store.add_images("Class 1", [("a.jpg", photo("china", 9))]).added) == 1

@@ -125,3 +125,51 @@ def test_a_cifar_upload_that_is_not_the_official_archive_is_refused(tmp_path, da
         save_cifar_upload(io.BytesIO(data), tmp_path / "stored")
     assert not (tmp_path / "stored" / "cifar-10-batches-py").exists() and leftovers(tmp_path) == []
 
+
+
+def test_a_refused_cifar_upload_leaves_the_stored_batches_as_they_were(tmp_path):
+    folder = save_cifar_upload(io.BytesIO(cifar_archive(per_batch=10)), tmp_path / "cifar10")
+    before = load_dataset("cifar10", {"folder": str(folder)})
+    with pytest.raises(DatasetError, match="Expected an official CIFAR-10 batch"):
+        save_cifar_upload(io.BytesIO(tar_gz({**BATCHES, "cifar-10-batches-py/test_batch": b"x"})), folder)
+    after = load_dataset("cifar10", {"folder": str(folder)})
+    np.testing.assert_array_equal(after.x_train, before.x_train)
+    np.testing.assert_array_equal(after.y_test, before.y_test)
+    assert leftovers(tmp_path) == [] and sorted(p.name for p in folder.iterdir() if p.name.startswith(".cifar-10")) == [
+        (folder / "cifar-10-batches-py").resolve().name]
+
+
+def test_a_cifar_reader_never_sees_batches_of_two_uploads(tmp_path):
+    import threading
+    import time
+
+    from core.data.classic import _read_cifar_batches
+
+    archives = {n: cifar_archive(per_batch=n) for n in (10, 11, 12)}  # each upload's batches have their own size
+    folder = save_cifar_upload(io.BytesIO(archives[10]), tmp_path / "cifar10")
+    stop, sizes, errors = threading.Event(), [], []
+
+    def replace() -> None:
+        while not stop.is_set():
+            for n in (11, 12, 10):
+                save_cifar_upload(io.BytesIO(archives[n]), folder)
+                sizes.append("swap")
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                x_train, y_train, x_test, y_test = _read_cifar_batches(folder)
+                sizes.append((len(x_train), len(y_train), len(x_test), len(y_test)))
+            except Exception as exc:  # noqa: BLE001 - any failure of a reader is the test's failure
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=replace), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    reads = [s for s in sizes if s != "swap"]
+    assert errors == [] and all(s == (5 * s[2], 5 * s[2], s[2], s[2]) for s in reads), (errors[:3], reads[:5])
+    assert sizes.count("swap") > 5 and len({s[2] for s in reads}) > 1, sizes[:10]

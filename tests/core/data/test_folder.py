@@ -140,3 +140,85 @@ def test_folder_images_are_centre_cropped_like_a_predict_upload(tmp_path):
     with open(tmp_path / "a" / "0.png", "rb") as f:
         np.testing.assert_allclose(load_image(f.read(), (8, 8, 1)), ds.x_test[0], atol=1e-6)
 
+
+
+# --- a bounded walk, only the class folders' files listed, a test image for every dataset --------
+
+import time  # noqa: E402
+
+from bad_files import png16_zeros  # noqa: E402
+from core.data.folder import MAX_DEPTH  # noqa: E402
+
+# Times below are CPU times of the test's thread (time.thread_time): other work on the machine does not count.
+
+
+def test_a_folder_holding_too_many_files_is_refused_quickly(tmp_path, monkeypatch):
+    make_class_tree(tmp_path, classes=("a", "b"), per_class=3)
+    junk = tmp_path / "b" / "node_modules"
+    junk.mkdir()
+    for i in range(60):
+        (junk / f"{i}.js").write_text("x")
+    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "50")
+    start = time.thread_time()
+    with pytest.raises(DatasetError, match=r"holding at most 50 files\. Received: .*which holds more\. Pick the one "
+                                           r"folder whose sub-folders are the classes"):
+        load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
+    assert time.thread_time() - start < 1.0
+    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "100")  # 2 classes, 6 images, a folder and 60 files: 70 entries
+    assert len(load_dataset("folder", {"path": str(tmp_path), "image_size": 8}).x_train) > 0
+
+
+def test_the_root_of_the_disk_is_refused_not_walked(monkeypatch):
+    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "2000")
+    start = time.thread_time()
+    with pytest.raises(DatasetError, match="holding at most 2,000 files"):
+        load_dataset("folder", {"path": "/usr", "image_size": 8})
+    assert time.thread_time() - start < 2.0
+
+
+def test_only_the_class_folders_own_files_are_listed_as_skipped(tmp_path):
+    make_class_tree(tmp_path, classes=("a", "b"), per_class=4)
+    (tmp_path / "a" / "notes.txt").write_text("a note in the class folder")
+    project = tmp_path / "b" / "project"
+    for i in range(20):
+        (project / "src").mkdir(parents=True, exist_ok=True)
+        (project / "src" / f"{i}.py").write_text("x = 1")
+    nested = tmp_path / "b" / "2019" / "summer"
+    save_image(Image.new("RGB", (8, 8), "red"), nested / "red.png", "PNG")
+    deep = tmp_path / "a" / "1" / "2" / "3"
+    save_image(Image.new("RGB", (8, 8), "blue"), deep / "blue.png", "PNG")
+    ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
+    assert sorted(ds.warnings) == ["a/1/2/3/: more than 3 folders deep inside a class folder, not read",
+                                   "a/notes.txt: not an image file type"]
+    assert ds.class_counts("train")["b"] + ds.class_counts("test")["b"] == 5  # 4 and the one 2 folders down
+    assert MAX_DEPTH == 3
+
+
+def test_an_image_over_the_pixel_limit_is_skipped_with_the_reason(tmp_path):
+    make_class_tree(tmp_path, classes=("a", "b"), per_class=3)
+    (tmp_path / "a" / "huge.png").write_bytes(png16_zeros(7000, 7000))
+    start = time.thread_time()
+    ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
+    assert time.thread_time() - start < 2.0
+    assert ds.warnings == ["a/huge.png: The image declares 7000x7000 pixels (49 MP); at most 16 MP are accepted. "
+                           "Expected a smaller picture: scale it down, to 4000x4000 or less, and try again."]
+    assert len(ds.x_train) + len(ds.x_test) == 6
+
+
+def test_one_image_per_class_is_refused_with_the_reason(tmp_path):
+    make_class_tree(tmp_path, classes=("a", "b"), per_class=1)
+    with pytest.raises(DatasetError, match=r"Each class needs at least 2 images to keep one for testing\. "
+                                           r"Received: 1 in a, 1 in b"):
+        load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
+    save_image(Image.new("RGB", (8, 8), "red"), tmp_path / "b" / "extra.png", "PNG")
+    ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 8})  # just enough: b keeps one for testing
+    assert len(ds.x_test) == 1 and len(ds.x_train) == 2
+
+
+def test_a_split_folder_without_test_images_is_refused(tmp_path):
+    make_class_tree(tmp_path / "train", classes=("a", "b"), per_class=3)
+    (tmp_path / "test" / "a").mkdir(parents=True)
+    (tmp_path / "test" / "a" / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError, match=r"Expected readable images in test/ to test the model with\. "
+                                           r"Received: none \(3 in a, 3 in b in train/\)"):
+        load_dataset("folder", {"path": str(tmp_path), "image_size": 8})

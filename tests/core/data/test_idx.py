@@ -83,3 +83,86 @@ def test_uploaded_idx_files_are_checked_before_anything_is_stored(tmp_path):
     ds = load_dataset("mnist", {"folder": str(folder)})
     assert ds.x_train.shape == (3, 4, 4, 1) and ds.y_test.tolist() == [0, 1]
 
+
+
+# --- the official files are replaced as one set ---------------------------------------------------
+
+def idx_set(version: int, n_train: int | None = None, n_labels: int | None = None) -> dict[str, bytes]:
+    """Four idx files of one version: every pixel and label says ``version`` and the sizes depend on it."""
+    from core.data.idx import IDX_FILES
+
+    def idx(array: np.ndarray) -> bytes:
+        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        return gzip.compress(header + array.astype(np.uint8).tobytes(), compresslevel=1)
+
+    n = n_train or 2 + version % 5
+    return {IDX_FILES["x_train"]: idx(np.full((n, 4, 4), version)),
+            IDX_FILES["y_train"]: idx(np.full(n if n_labels is None else n_labels, version % 10)),
+            IDX_FILES["x_test"]: idx(np.full((1 + version % 3, 4, 4), version)),
+            IDX_FILES["y_test"]: idx(np.full(1 + version % 3, version % 10))}
+
+
+def version_of(arrays) -> int | str:
+    """The one version of ``idx_set`` the four arrays come from, or what the mix is."""
+    x_train, y_train, x_test, y_test = arrays
+    v = int(x_train[0, 0, 0])
+    shapes = tuple(a.shape for a in arrays)
+    alike = all((a == value).all() for a, value in zip(arrays, (v, v % 10, v, v % 10)))
+    if alike and shapes == ((2 + v % 5, 4, 4), (2 + v % 5,), (1 + v % 3, 4, 4), (1 + v % 3,)):
+        return v
+    return f"mixed: shapes {shapes}, first values {[int(a.flat[0]) for a in arrays]}"
+
+
+def test_a_set_that_fails_the_check_leaves_the_old_set_intact(tmp_path):
+    from core.data.idx import load_idx_folder, save_idx_uploads
+
+    folder = save_idx_uploads(idx_set(7), tmp_path / "mnist")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    # each file a valid idx file, but 4 labels for 3 images: only the check of the whole set sees it
+    with pytest.raises(DatasetError, match=r"Expected one training label per image\. Received: 4 labels"):
+        save_idx_uploads(idx_set(8, n_train=3, n_labels=4), folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert version_of(load_idx_folder(folder)) == 7
+    # what is left beside it: the name readers use and the one version it points to
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.resolve().name, "mnist"]
+
+
+def test_a_reader_never_sees_a_mixed_set_while_sets_are_replaced(tmp_path):
+    import threading
+    import time
+
+    from core.data.idx import load_idx_folder, save_idx_uploads
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()  # a plain folder, as an older version of the app stored the files
+    for name, data in idx_set(250).items():
+        (folder / name).write_bytes(data)
+    stop, seen, errors = threading.Event(), [], []
+
+    def replace() -> None:
+        version = 0
+        while not stop.is_set():
+            version = version % 249 + 1
+            save_idx_uploads(idx_set(version), folder)
+            seen.append(("swap", version))
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(("read", version_of(load_idx_folder(folder))))
+            except Exception as exc:  # noqa: BLE001 - any failure of a reader is the test's failure
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=replace), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    mixed = [v for kind, v in seen if kind == "read" and isinstance(v, str)]
+    swaps, reads = sum(k == "swap" for k, _ in seen), sum(k == "read" for k, _ in seen)
+    assert errors == [] and mixed == [], (errors[:3], mixed[:3])
+    assert swaps > 20 and reads > 20, (swaps, reads)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "mnist")[0].startswith(".mnist.v-")
+    assert len(list(tmp_path.iterdir())) == 2  # the link and the one version in use: old ones are deleted

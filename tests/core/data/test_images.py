@@ -140,7 +140,7 @@ def webp():
 
 
 def big_jpeg():
-    # 4000x3000 (12 MP), as a phone camera writes; under MAX_PIXELS, so it must be accepted.
+    # 4000x3000 (12 MP), as a phone camera writes; under limits().max_image_pixels, so it must be accepted.
     data = encode(Image.fromarray(gradient_rgb(4000, 3000)), "JPEG", quality=80)
 
     def check(arr):
@@ -293,7 +293,7 @@ BAD = {
     "random_bytes": (np.random.default_rng(42).bytes(4096), r"not an image"),
     # 900 MP: far beyond Pillow's own bomb limit.
     "bomb_30000x30000": (_png_declaring(30000, 30000), r"decompression bomb|pixels"),
-    # 64 MP: under Pillow's limit, over core.data.images.MAX_PIXELS (50 MP), so the core's own guard must refuse it.
+    # 64 MP: under Pillow's limit, over limits().max_image_pixels (16 MP), so the core's own guard must refuse it.
     "bomb_8000x8000": (_png_declaring(8000, 8000), r"8000x8000"),
 }
 
@@ -374,3 +374,113 @@ def test_encode_png_round_trip():
     arr = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1)
     back = load_image(core.data.images.encode_png(arr), (8, 8, 1), fit="stretch")
     np.testing.assert_allclose(back, arr, atol=0.5 / 255 + 1e-6)
+
+
+# --- the one opener: formats the app documents, pixels counted from the header -------------------
+
+import re  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from bad_files import eps_file, png16_zeros  # noqa: E402
+from core.data.images import IMAGE_FORMATS, IMAGE_SUFFIXES, open_image  # noqa: E402
+
+
+def test_a_16_bit_png_bomb_is_refused_from_its_header_in_milliseconds():
+    data = png16_zeros(7000, 7000)
+    assert len(data) < 150_000  # 98 MB of samples in a 95 KB file
+    with Image.open(io.BytesIO(data)) as reference:  # Pillow, the trusted reader, agrees on what it declares
+        assert reference.size == (7000, 7000) and reference.mode == "I;16"
+    tracemalloc.start()
+    start = time.thread_time()  # CPU time of this thread: other work on the machine does not count
+    with pytest.raises(ImageDecodeError, match=r"7000x7000 pixels \(49 MP\); at most 16 MP are accepted") as info:
+        load_image(data, (64, 64, 1))
+    seconds = time.thread_time() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Decoded, it took 4 s and 920 MB; refused from the header, nothing is decoded.
+    assert seconds < 0.5 and peak < 5 * 2**20, (seconds, peak)
+    assert "scale it down, to" in str(info.value)
+
+
+def test_the_pixel_limit_is_read_at_call_time_and_the_limit_itself_passes(monkeypatch):
+    data = png16_zeros(700, 700)
+    monkeypatch.setenv("CNNLAB_MAX_IMAGE_PIXELS", str(700 * 700))
+    img = decode_image(data)  # exactly at the limit: accepted, and read as Pillow reads it
+    np.testing.assert_array_equal(np.asarray(img), np.zeros((700, 700), np.uint16))
+    monkeypatch.setenv("CNNLAB_MAX_IMAGE_PIXELS", str(700 * 700 - 1))
+    with pytest.raises(ImageDecodeError, match="700x700"):
+        decode_image(data)
+
+
+def test_an_image_of_16_mp_passes_the_default_limit():
+    buf = io.BytesIO()
+    Image.new("L", (4000, 4000), 77).save(buf, "PNG")
+    img = decode_image(buf.getvalue())
+    assert img.size == (4000, 4000) and img.getpixel((3999, 3999)) == 77
+
+
+def test_an_eps_file_is_refused_without_starting_ghostscript(monkeypatch):
+    from PIL import EpsImagePlugin
+
+    calls = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(
+        AssertionError("Ghostscript started")))
+    data = eps_file()
+    assert data.startswith(b"%!PS-Adobe")
+    with Image.open(io.BytesIO(data)) as reference:  # Pillow alone would take it, and need Ghostscript to load it
+        assert reference.format == "EPS"
+    with pytest.raises(ImageDecodeError, match=r"not an image we can read\. Expected PNG, JPEG.*"
+                                               r"Received: a PostScript \(EPS\) file\."):
+        decode_image(data)
+    assert calls == []
+
+
+@pytest.mark.parametrize("fmt, kind", [("ICO", "an icon (ICO) file"), ("TGA", "a file of another kind"),
+                                       ("PCX", "a file of another kind"), ("SGI", "a file of another kind")])
+def test_formats_pillow_knows_but_the_app_does_not_document_are_refused(fmt, kind):
+    data = encode(Image.new("RGB", (16, 16), (1, 2, 3)), fmt)
+    with Image.open(io.BytesIO(data)) as reference:
+        assert reference.format == fmt
+    with pytest.raises(ImageDecodeError, match=re.escape(f"Received: {kind}.")):
+        decode_image(data)
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+def test_every_documented_format_opens(fmt, tmp_path):
+    data = encode(Image.new("RGB" if fmt != "PPM" else "L", (9, 7), 120), fmt)
+    path = tmp_path / f"x.{fmt.lower()}"
+    path.write_bytes(data)
+    for source in (data, path):
+        with open_image(source) as img:
+            assert img.size == (9, 7) and img.format == fmt
+
+
+def test_the_documented_suffixes_and_formats_agree():
+    Image.init()
+    assert {Image.EXTENSION[s] for s in IMAGE_SUFFIXES} == set(IMAGE_FORMATS)
+    for fmt in IMAGE_FORMATS:
+        assert fmt in Image.OPEN
+
+
+def test_open_image_is_the_only_caller_of_pillows_open():
+    # Any other Image.open would try all of Pillow's formats and decode without the pixel limit.
+    root = Path(__file__).resolve().parents[3]
+    callers = [str(p.relative_to(root)) for folder in ("core", "ui", "pages") for p in (root / folder).rglob("*.py")
+               if "Image.open(" in p.read_text()] + (["app.py"] if "Image.open(" in (root / "app.py").read_text() else [])
+    assert callers == ["core/data/images.py"]
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_16_bit_samples_become_8_bits_as_the_float64_reference_says(mode):
+    from core.data.images import _to_8bit
+
+    samples = np.arange(65536, dtype=np.uint16 if mode == "I;16" else np.int32).reshape(256, 256)
+    reference = np.clip(samples.astype(np.float64) / 257.0, 0, 255).astype(np.uint8)
+    img = Image.fromarray(samples)
+    assert img.mode == mode
+    np.testing.assert_array_equal(np.asarray(_to_8bit(img)), reference)
+    if mode == "I":  # 32-bit samples beyond 16 bits and below 0 are clipped
+        wide = np.array([[-5, 0, 70000, 2**31 - 1]], np.int32)
+        np.testing.assert_array_equal(np.asarray(_to_8bit(Image.fromarray(wide))), [[0, 0, 255, 255]])

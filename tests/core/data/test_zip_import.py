@@ -173,7 +173,8 @@ def test_wrapped_zip_with_junk_extracts_and_loads(tmp_path):
     assert report.skipped == [
         "dataset/notes.txt: not inside a class folder",
         "dataset/cats/readme.txt: not an image file type",
-        "dataset/dogs/bad.png: This file is not an image we can read. Expected PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM.",
+        "dataset/dogs/bad.png: This file is not an image we can read. Expected PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM. "
+        "Received: a damaged PNG file.",
     ]
     assert report.total_bytes == sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     # Only the images, at the root of the target: no wrapper, no junk, no leftover temporary folder.
@@ -254,3 +255,90 @@ def test_a_folder_split_lists_test_classes_it_cannot_label(tmp_path):
     ds = load_folder(str(tmp_path), image_size=4)
     assert ds.class_names == ["a", "b"] and len(ds.x_test) == 4
     assert ds.warnings == ["test/c: no train/c folder, so its images are left out"]
+
+
+# --- limits over the whole archive, the room the caller allows, the pixel limit -------------------
+
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+from bad_files import blank_bmp, bmp_zip, png16_zeros, small_png, zip_of  # noqa: E402
+
+
+def listing(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_a_zip_of_100_blank_bmps_is_refused_before_anything_is_written(tmp_path):
+    data = bmp_zip(100)
+    infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    declared = sum(i.file_size for i in infos)
+    # Every member is under 1 MiB, where the per-file ratio check does not look; the archive is 116 KB for 105 MB.
+    assert len(data) < 130_000 and declared > 100_000_000 and max(i.file_size for i in infos) < 2**20
+    tracemalloc.start()
+    start = time.thread_time()  # CPU time of this thread: other work on the machine does not count
+    with pytest.raises(ZipImportError, match=r"unpacks to at most 200 times its size.*zip bomb") as info:
+        extract_image_zip(data, tmp_path / "target")
+    seconds, peak = time.thread_time() - start, tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "Save the images as PNG or JPEG" in str(info.value)
+    assert listing(tmp_path) == []  # no target, no partial folder
+    assert seconds < 0.5 and peak < 5 * 2**20, (seconds, peak)
+
+
+def test_blank_bmps_under_the_archive_ratio_floor_pass(tmp_path):
+    # 15 of them unpack to 15.7 MB, under the 16 MiB below which a zip's ratio is not checked.
+    report = extract_image_zip(bmp_zip(15), tmp_path / "target")
+    assert report.class_counts == {"a": 8, "b": 7}
+    assert report.total_bytes == 15 * len(blank_bmp())
+
+
+def test_the_room_the_caller_allows_refuses_a_zip_before_writing(tmp_path):
+    entries = [(f"{c}/{i}.png", small_png(10 * j + i)) for j, c in enumerate("ab") for i in range(4)]
+    data = zip_of(entries + [("a/notes.txt", b"x" * 5000)])  # not an image: never written, not counted
+    images = sum(len(b) for _, b in entries)
+    with pytest.raises(ZipImportError, match=r"the room left for your uploads.*Delete uploads"):
+        extract_image_zip(data, tmp_path / "target", room_bytes=images - 1)
+    assert listing(tmp_path) == []
+    report = extract_image_zip(data, tmp_path / "target", room_bytes=images)  # exactly enough
+    assert report.total_bytes == images and sum(report.class_counts.values()) == 8
+
+
+def test_the_server_limits_are_read_when_the_zip_is_imported(tmp_path, monkeypatch):
+    data = zip_of([(f"{c}/{i}.png", small_png(10 * j + i)) for j, c in enumerate("ab") for i in range(3)])
+    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "5")
+    with pytest.raises(ZipImportError, match="at most 5 files in the zip. Received: 6"):
+        extract_image_zip(data, tmp_path / "t1")
+    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "6")
+    monkeypatch.setenv("CNNLAB_MAX_UNPACKED_BYTES", "100")
+    with pytest.raises(ZipImportError, match="at most 100 bytes uncompressed"):
+        extract_image_zip(data, tmp_path / "t2")
+    monkeypatch.delenv("CNNLAB_MAX_UNPACKED_BYTES")
+    assert sum(extract_image_zip(data, tmp_path / "t3").class_counts.values()) == 6
+    assert [p.name for p in tmp_path.iterdir()] == ["t3"]  # the refused ones left nothing behind
+
+
+def test_an_image_over_the_pixel_limit_is_skipped_with_the_reason_not_decoded(tmp_path):
+    entries = [(f"{c}/{i}.png", small_png(10 * j + i)) for j, c in enumerate("ab") for i in range(3)]
+    data = zip_of(entries + [("a/huge.png", png16_zeros(7000, 7000))])
+    start = time.thread_time()
+    report = extract_image_zip(data, tmp_path / "target")
+    assert time.thread_time() - start < 1.0
+    assert report.class_counts == {"a": 3, "b": 3}
+    assert report.skipped == ["a/huge.png: The image declares 7000x7000 pixels (49 MP); at most 16 MP are accepted. "
+                              "Expected a smaller picture: scale it down, to 4000x4000 or less, and try again."]
+    assert not (tmp_path / "target" / "a" / "huge.png").exists()
+
+
+def test_a_zip_with_one_image_per_class_is_refused_and_a_single_one_is_warned(tmp_path):
+    one_each = zip_of([("a/1.png", small_png(1)), ("b/1.png", small_png(2))])
+    with pytest.raises(ZipImportError, match=r"Each class needs at least 2 images to keep one for testing\. "
+                                             r"Received: a=1, b=1"):
+        extract_image_zip(one_each, tmp_path / "t1")
+    assert listing(tmp_path) == []
+    mixed = zip_of([("a/1.png", small_png(1))] + [(f"b/{i}.png", small_png(10 + i)) for i in range(3)])
+    report = extract_image_zip(mixed, tmp_path / "t2")
+    assert report.warnings == ["Each class needs at least 2 images to keep one for testing; a has only one, "
+                               "so the test accuracy says nothing about it."]
+    ds = load_folder(report.root, image_size=8)
+    assert len(ds.x_test) == 1  # b's

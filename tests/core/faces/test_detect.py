@@ -146,3 +146,38 @@ def test_draw_faces_marks_the_box(astronaut):
     x, y, w, h = face.box
     assert tuple(drawn[y, x + w // 2]) == (0, 200, 80)  # the box's top edge
     assert np.array_equal(drawn[0:10, 400:500], astronaut[0:10, 400:500])  # far from the face: untouched
+
+
+def test_a_100000x12_strip_is_refused_with_a_message_not_an_opencv_error():
+    from bad_files import strip_png
+    from core.data.images import decode_image
+
+    photo = np.asarray(decode_image(strip_png(100_000, 12)).convert("RGB"))
+    assert photo.shape == (12, 100_000, 3)
+    import cv2
+
+    with pytest.raises(cv2.error):  # what detection did with it before: OpenCV refuses a 0-pixel side
+        cv2.resize(photo, (1024, round(12 * 1024 / 100_000)), interpolation=cv2.INTER_AREA)
+    for strip in (photo, photo.transpose(1, 0, 2)):
+        with pytest.raises(F.FaceError, match=r"at most 10 times as long as it is wide.*Received: (100000x12|12x100000)"):
+            F.detect_faces(strip)
+
+
+def test_a_photo_just_within_the_aspect_ratio_is_searched(astronaut):
+    panorama = np.concatenate([astronaut[100:150]] * 2, axis=1)[:, :500]  # 500x50: 10 times as wide
+    assert F.detect_faces(panorama) == []
+    with pytest.raises(F.FaceError, match="at most 10 times"):
+        F.detect_faces(panorama[:49])
+
+
+def test_alignment_turns_opencv_errors_into_a_message(astronaut, monkeypatch):
+    import cv2
+
+    face = F.detect_faces(astronaut)[0]
+
+    def refuse(*args, **kwargs):
+        raise cv2.error("OpenCV(5.0.0) warp.cpp: error: (-215:Assertion failed) dsize.area() > 0")
+
+    monkeypatch.setattr(cv2, "warpAffine", refuse)
+    with pytest.raises(F.FaceError, match="cannot be cut out"):
+        F.align_face(astronaut, face, (64, 64))

@@ -93,3 +93,38 @@ def test_recognise_faces_calls_a_face_far_from_the_named_persons_faces_unknown(a
     assert unsure.identity == UNKNOWN and not unsure.sure and unsure.near
     with pytest.raises(ValueError, match=r"Expected a reference for the classes \['a', 'c'\]"):
         recognise_faces(model, ["a", "c"], astronaut, reference=reference)
+
+
+# --- a batch of photos: every photo looked at counts, refused or kept ------------------------------
+
+def test_refused_photos_count_towards_the_identitys_room_and_the_batch(monkeypatch):
+    from bad_files import strip_png
+    from class_photos import TEXT_AS_JPG
+    from core.faces import enrol
+    from core.faces.enrol import MAX_FACES, FaceGallery
+    from face_photos import snapshot
+
+    looked = []
+    real = enrol.decode_image
+    monkeypatch.setattr(enrol, "decode_image", lambda data: looked.append(1) or real(data))
+    gallery = FaceGallery()
+    gallery.add_identity("Me")
+    report = gallery.enrol_many("Me", [(f"bad{i}.jpg", TEXT_AS_JPG) for i in range(10_000)])
+    assert len(looked) == MAX_FACES and report.added == [] and report.not_looked_at == 10_000 - MAX_FACES
+    assert report.refused[0][0] == "bad0.jpg" and "not an image we can read" in report.refused[0][1]
+    assert report.bound_reason == (f"{10_000 - MAX_FACES} more photos were not looked at: Me had room for {MAX_FACES} "
+                                   f"more of the {MAX_FACES} faces a person may have, and every photo sent counts, "
+                                   "added or not.")
+
+    looked.clear()
+    monkeypatch.setenv("CNNLAB_MAX_UPLOAD_FILES", "3")
+    files = [("strip.png", strip_png(100_000, 12)), ("notes.jpg", TEXT_AS_JPG),
+             ("me.jpg", snapshot("astronaut", 1)), ("me2.jpg", snapshot("astronaut", 2))]
+    report = gallery.enrol_many("Me", files)
+    assert len(looked) == 3 and [label for label, _ in report.added] == ["me.jpg"]
+    assert [label for label, _ in report.refused] == ["strip.png", "notes.jpg"]
+    assert "at most 10 times as long as it is wide" in report.refused[0][1]
+    assert report.bound_reason.startswith("1 more photo was not looked at: at most 3 photos are taken at once")
+    assert gallery.counts() == {"Me": 1}
+    with pytest.raises(KeyError):
+        gallery.enrol_many("Nobody", files)
