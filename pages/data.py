@@ -95,6 +95,8 @@ def _on_zip() -> None:
     if report.small_classes:
         flash("warning", "Too few images to learn from in: " + ", ".join(plain(c) for c in report.small_classes)
                          + ". Add more before training.", slot="data_zip")
+    for warning in report.warnings:
+        flash("warning", plain(warning, 600), slot="data_zip")
     if report.skipped:
         flash("info", f"{len(report.skipped)} files skipped: " + "; ".join(plain(s, 200) for s in report.skipped[:10])
                       + (" …" if len(report.skipped) > 10 else ""), slot="data_zip")

@@ -26,17 +26,20 @@ def _on_own_zip() -> None:
     try:
         dataset = get_dataset("folder", options)
     except DatasetError as exc:
-        flash("error", f"{filename} was unpacked, but cannot be used as a dataset: {exc}", slot="home_zip")
+        flash("error", f"{plain(filename)} was unpacked, but cannot be used as a dataset: {plain(exc, 600)}",
+              slot="home_zip")
         return
     set_dataset("folder", options)
     st.session_state["data_name"], st.session_state["data_where"] = "folder", "zip"
-    counts = ", ".join(f"{name} {n}" for name, n in dataset.class_counts("train").items())
-    flash("success", f"**{dataset.title}** is now the dataset on every page: {len(dataset.x_train):,} training "
+    counts = ", ".join(f"{plain(name)} {n}" for name, n in dataset.class_counts("train").items())
+    flash("success", f"**{plain(dataset.title)}** is now the dataset on every page: {len(dataset.x_train):,} training "
                      f"and {len(dataset.x_test):,} test images in {dataset.num_classes} classes ({counts}). "
                      "Next: train a network on them.", slot="home_zip")
     if report.small_classes:
-        flash("warning", "Too few images to learn from in: " + ", ".join(report.small_classes)
+        flash("warning", "Too few images to learn from in: " + ", ".join(plain(c) for c in report.small_classes)
                          + ". Add more on the Data page before training.", slot="home_zip")
+    for warning in report.warnings:
+        flash("warning", plain(warning, 600), slot="home_zip")
 
 
 entry = current_model()

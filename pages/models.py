@@ -123,6 +123,7 @@ def import_upload() -> None:
     if uploaded is None:
         return
     try:
+        workspace().check_room(uploaded.size)
         entry = registry.import_upload(uploaded.getvalue(), uploaded.name)
         model, _ = registry.load(entry.id)
     except (ModelFileError, ValueError, OSError) as exc:

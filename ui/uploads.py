@@ -18,10 +18,12 @@ from core.data.classic import save_cifar_upload
 from core.data.download import CIFAR_DIR
 from core.data.idx import IDX_FILES, save_idx_uploads
 from core.data.zip_import import ZipImportError, ZipReport, extract_image_zip
+from core.quota import QuotaError, room_left
 from core.settings import classroom
 from core.workspace import data_root
 
 from .flash import flash
+from .text import plain
 from .workspace import workspace
 
 
@@ -59,7 +61,8 @@ def add_zip(data: bytes, filename: str) -> tuple[Path, ZipReport]:
     while target.exists():
         n += 1
         target = folder / f"{stem}_{n}"
-    return target, extract_image_zip(data, target)
+    # the user's quota and the disk's free-space floor: a zip that would pass either is refused before writing
+    return target, extract_image_zip(data, target, room_bytes=room_left(workspace().store.folder))
 
 
 def import_zip(key: str) -> tuple[str, Path, ZipReport] | None:
@@ -73,8 +76,8 @@ def import_zip(key: str) -> tuple[str, Path, ZipReport] | None:
         return None
     try:
         return (file.name, *add_zip(file.getvalue(), file.name))
-    except ZipImportError as exc:
-        flash("error", f"{file.name} was refused: {exc}", slot=key)
+    except (ZipImportError, QuotaError) as exc:
+        flash("error", f"{plain(file.name)} was refused: {plain(exc, 600)}", slot=key)
         return None
 
 

@@ -164,6 +164,13 @@ class LiveWorkspace:
 
         return ModelRegistry(self.store.models) if self.private_models else ModelRegistry()
 
+    def check_room(self, incoming_bytes: int) -> None:
+        """Raise ``core.quota.QuotaError`` when ``incoming_bytes`` more do not fit this user's models (classroom mode)."""
+        if self.private_models:
+            from core.quota import check_room
+
+            check_room(self.store.folder, incoming_bytes)
+
     def registry_of(self, saved_id: str):
         """``(registry, id in it)`` of a saved model's id (``gallery:ID`` names one of the gallery)."""
         if saved_id.startswith(GALLERY_PREFIX):
@@ -239,6 +246,7 @@ class LiveWorkspace:
     def save_model(self, entry: ModelEntry, replay: tuple | None = None) -> None:
         """Keep a model in the user's models folder; the entry records its id there, or why it failed (never raised)."""
         try:
+            self.check_room(4 * int(entry.model.count_params()) + 2**20)  # weights, and the file's own overhead
             entry.saved_id = self.registry().save(entry.model, entry.card, replay=replay).id
             entry.save_error = None
         except (OSError, ValueError) as exc:  # a full disk, or the user's quota (a ValueError)

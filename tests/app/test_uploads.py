@@ -130,3 +130,18 @@ def test_a_bad_zip_on_the_overview_is_refused_and_the_dataset_stays():
     assert not at.exception
     assert any("notes.zip was refused" in e.value for e in at.error)
     assert at.session_state["dataset"]["name"] == "shapes"
+
+
+def test_a_zip_over_the_users_quota_is_refused_before_anything_is_written(monkeypatch):
+    at = upload_page()
+    monkeypatch.setenv("CNNLAB_USER_QUOTA", "4K")  # the 12 photos unpack to about 15 KB
+    at.file_uploader(key="data_zip").set_value(("pets.zip", zip_of(GOOD), "application/zip")).run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert error.startswith("pets.zip was refused:") and "the room left for your uploads" in error
+    uploads = workspace_of(at).store.uploads
+    assert not uploads.exists() or not [p for p in uploads.rglob("*") if p.is_file()]
+    monkeypatch.setenv("CNNLAB_USER_QUOTA", "1M")
+    at.file_uploader(key="data_zip").set_value(("pets.zip", zip_of({**GOOD, "x/a.png": png(1)}),
+                                                "application/zip")).run()
+    assert any("images in" in s.value for s in at.success)
