@@ -24,9 +24,13 @@ def test_a_run_paused_too_long_stops_and_the_train_page_says_why(monkeypatch):
     wait_until(lambda: len(job.snapshot().batch_log) >= 2)
     at.button(key="train_pause").click().run()
     wait_until(lambda: job.state == "paused")
+    touched = []
+    monkeypatch.setattr(type(job), "touch", lambda self: touched.append(self))
     at.run()
     assert not at.exception
-    assert any("Paused: the training slot goes to the next run meanwhile. Resume within 15 min" in i.value
+    assert touched and all(t is job for t in touched)  # an open tab tells its run that its user is there
+    assert any(i.value.startswith("Paused: the training slot goes to the next run meanwhile. Resume within ")
+               and i.value.endswith("or the run stops by itself (the model it has learned so far is kept).")
                for i in at.info)
 
     monkeypatch.setenv("CNNLAB_JOB_PAUSED_MAX_TIME", "1s")  # read at every check: the pause is now too long
