@@ -423,7 +423,8 @@ class TrainingJob:
             except Exception as exc:  # scoring or saving the model needs memory too
                 if not out_of_memory(exc):
                     traceback.print_exc()
-                message = out_of_memory_text(epoch, int(self.model.count_params()), self.config.batch_size, 0)
+                message = out_of_memory_text(epoch, int(self.model.count_params()), self.config.batch_size, kept[0],
+                                             scored=False)
         with self._lock:
             self.result = self.card = None
             self._error = self._stop_reason = message

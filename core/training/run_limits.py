@@ -132,13 +132,18 @@ def stopped_text(words: str, epochs_done: int | None) -> str:
     return f"{words}: the model of epoch {epochs_done} is kept."
 
 
-def out_of_memory_text(epoch: int, params: int, batch_size: int, kept_epochs: int) -> str:
-    """What the pages say when a run ran out of memory in ``epoch`` (1-based)."""
+def out_of_memory_text(epoch: int, params: int, batch_size: int, kept_epochs: int, scored: bool = True) -> str:
+    """What the pages say when a run ran out of memory in ``epoch`` (1-based), and which model is kept.
+
+    ``scored`` False: the model of ``kept_epochs`` epochs could not be scored (that needs memory too), so none is kept.
+    """
     text = (f"Out of memory in epoch {epoch}: the server could not find the memory that {params:,} weights trained "
             f"in batches of {batch_size} need. Try a smaller network or batch size, or train when fewer people do.")
-    if kept_epochs:
-        return text + f" The model of epoch {kept_epochs} is kept."
-    return text + " No epoch had finished: no model is kept."
+    if not kept_epochs:
+        return text + " No epoch had finished: no model is kept."
+    if not scored:
+        return text + f" Scoring the model of epoch {kept_epochs} ran out of memory too: no model is kept."
+    return text + f" The model of epoch {kept_epochs} is kept."
 
 
 def out_of_memory(exc: BaseException) -> bool:

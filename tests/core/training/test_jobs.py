@@ -393,3 +393,19 @@ def test_out_of_memory_in_the_first_epoch_fails_with_the_message_and_no_model(sh
     assert snap.error == job.stop_reason and snap.error.startswith("Out of memory in epoch 1:")
     assert snap.error.endswith("No epoch had finished: no model is kept.")
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_out_of_memory_while_scoring_the_model_fails_with_the_message(shapes, monkeypatch):
+    from core.storage import card
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate the novelty calibration")
+
+    monkeypatch.setattr(card, "card_for_run", no_memory)
+    job = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=2, batch_size=32), name="oom",
+                      queue=JobQueue(2)).start()
+    job.join(60)
+    snap = job.snapshot()
+    assert snap.state == "failed" and job.card is None and job.result is None
+    assert snap.error.startswith("Out of memory in epoch 2:")
+    assert snap.error.endswith("Scoring the model of epoch 2 ran out of memory too: no model is kept.")

@@ -271,3 +271,26 @@ def test_a_queued_job_no_tab_has_seen_leaves_the_queue(shapes, long_limits, monk
     assert "no tab of yours open while waiting in the queue" in job.stop_reason
     assert queue.position(job.id) is None
     queue.release("someone else")
+
+
+@pytest.mark.parametrize("kept, scored, end", [
+    (2, True, " The model of epoch 2 is kept."),
+    (0, True, " No epoch had finished: no model is kept."),
+    (2, False, " Scoring the model of epoch 2 ran out of memory too: no model is kept."),
+])
+def test_out_of_memory_in_plain_words(kept, scored, end):
+    from core.training.run_limits import out_of_memory_text
+
+    assert out_of_memory_text(3, 1_250_000_000, 64, kept, scored) == (
+        "Out of memory in epoch 3: the server could not find the memory that 1,250,000,000 weights trained in "
+        "batches of 64 need. Try a smaller network or batch size, or train when fewer people do." + end)
+
+
+def test_out_of_memory_errors_are_told_apart_from_others():
+    import tensorflow as tf
+
+    from core.training.run_limits import out_of_memory
+
+    assert out_of_memory(MemoryError()) and out_of_memory(tf.errors.ResourceExhaustedError(None, None, "OOM"))
+    assert not out_of_memory(ValueError("Expected a model with 4 outputs")) and not out_of_memory(
+        tf.errors.InvalidArgumentError(None, None, "bad shape"))
