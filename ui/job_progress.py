@@ -2,7 +2,8 @@
 
 The page keeps the ``st.fragment`` that polls it; this draws one poll: progress bar,
 training accuracy, training time, Stop, the live curve, and once the run ends its
-result (the run has saved its model itself by then).
+result (the run has saved its model itself by then) and why it ended early if it did
+(``draw_stop_reason``, which the Train page's panel shows too).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Callable
 
 import streamlit as st
 
+from core.training.run_limits import OUT_OF_MEMORY, USER
 from core.visuals.figures import training_curves
 
 from .runs import owned_job, session_job
@@ -36,6 +38,7 @@ def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Cal
     text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else
             f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
     st.progress(snap.fraction, text=f"{job.name}: {text}")
+    draw_stop_reason(job)
     c = st.columns([1, 1, 1, 3])
     last = snap.batch_log[-1] if snap.batch_log else {}
     c[0].metric("Training accuracy", f"{last['accuracy']:.0%}" if "accuracy" in last else "—")
@@ -53,3 +56,21 @@ def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Cal
         if end_unseen(job):
             mark_end_seen(job)
             st.rerun(scope="app")
+
+
+def draw_stop_reason(job) -> None:
+    """Why ``job`` ended before its last epoch, in plain words, once it has ended (nothing otherwise).
+
+    A run that failed says so in its own error; this is for the runs that ended with a model, or
+    none, because of the Stop button, a limit of the server or a lack of memory.
+    """
+    reason = job.stop_reason
+    if reason is None or job.state != "stopped":
+        return
+    kind = job.stop_kind
+    if kind == OUT_OF_MEMORY:
+        st.error(reason, icon=":material/memory:")
+    elif kind == USER:
+        st.info(reason, icon=":material/stop_circle:")
+    else:
+        st.warning(reason, icon=":material/timer_off:")

@@ -51,6 +51,8 @@ def init_state() -> None:
         reset_widgets(DATA_WIDGETS)
     ss["_dataset_seen"] = ss["dataset"]
     ss["job"], ss["job_owner"] = ws.job, ws.job_owner
+    if ws.job is not None:
+        ws.job.touch()  # a tab of its user is open: the run is not orphaned (core.training.run_limits)
 
 
 def current_model() -> ModelEntry:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+<<<<<<< HEAD
 from .identity import identify, share_link
 from .runs import is_running, session_job
+=======
+from .runs import session_job, status_every, touch_job
+>>>>>>> limits-jobs
 from .session import chosen_dataset_title, end_unseen, init_state, mark_end_seen, set_current_model, show_notices
 from .widget_memory import ephemeral
 
@@ -54,8 +58,9 @@ def your_link() -> None:
 def training_status() -> None:
     """The job's status, refreshed every four seconds while it runs, on whatever page is open."""
 
-    @st.fragment(run_every=4.0 if is_running() else None)
+    @st.fragment(run_every=status_every())
     def status():
+        touch_job()  # every tab open on any page keeps its user's run from being stopped as orphaned
         job = session_job()
         if job is None:
             st.caption("Training: idle")

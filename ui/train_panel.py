@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.settings import human_time, limits
 from core.training.config import LEARNING_RATES
 from core.training.queue import QUEUE
 from core.visuals.figures import training_curves
 
 from .evolution import show_evolution
-from .runs import owned_job, session_job
+from .job_progress import draw_stop_reason
+from .runs import RUN_PAGES, owned_job, session_job
 from .session import end_unseen, mark_end_seen, produced_model
 from .widget_memory import ephemeral
 
@@ -43,16 +45,14 @@ def _nearest(value: float) -> float:
     return min(LEARNING_RATES, key=lambda v: abs(v - value))
 
 
-PAGES = {"classes": "My classes", "faces": "Who am I?"}
-
-
 def _progress() -> None:
     job = owned_job("train")  # the Train page's own run; another page's is only named
     if job is None:
         other = session_job()
         if other is not None and not other.finished:
-            st.info(f"**{other.name}** is training, started on the {PAGES.get(st.session_state.get('job_owner'), 'another')} "
-                    "page; one run at a time. Wait for it or stop it there.")
+            page = RUN_PAGES.get(st.session_state.get("job_owner"), "another")
+            st.info(f"**{other.name}** is training, started on the {page} page; one run at a time. "
+                    "Wait for it or stop it there.")
         else:
             st.info("Press **Train** to start. Progress and live curves appear here.")
         return
@@ -66,8 +66,15 @@ def _progress() -> None:
     if sizes and sizes[epoch] < max(sizes):
         batch_text += f" · hard-image focus: {sizes[epoch]:,} of {max(sizes):,} images this epoch"
     st.progress(snap.fraction, text=f"{snap.state} · epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}{batch_text}")
+    remaining = job.paused_remaining
+    if snap.state == "paused" and remaining is not None:
+        st.info(f"Paused: the training slot goes to the next run meanwhile. Resume within {human_time(remaining)}, "
+                "or the run stops by itself (the model it has learned so far is kept).", icon=":material/pause_circle:")
+    draw_stop_reason(job)
     m = st.columns(5)
-    m[0].metric("Training time", fmt_seconds(snap.elapsed), help="Time spent training; pauses are not counted.")
+    m[0].metric("Training time", fmt_seconds(snap.elapsed),
+                help=f"Time spent training; pauses are not counted. On this server a run stops by itself after "
+                     f"{human_time(limits().job_max_time)}, pauses included.")
     m[1].metric("ETA", fmt_seconds(snap.eta))
     m[2].metric("Images/s", f"{snap.images_per_second:,.0f}")
     last = snap.epoch_log[-1] if snap.epoch_log else {}

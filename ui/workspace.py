@@ -233,6 +233,8 @@ class LiveWorkspace:
             self.notices.append(Notice(f"job:{job.id}", "success",
                                        f"Training of **{plain(entry.name)}** ended: it is now the current model on every "
                                        f"page{where}" + (f" (instead of {plain(previous)})." if previous else ".")))
+            if getattr(job, "stop_kind", None) not in (None, "user"):  # stopped by a limit of the server: say why
+                self.notices.append(Notice(f"job-stop:{job.id}", "warning", job.stop_reason))
             if entry.save_error:
                 self.notices.append(Notice(f"job-save:{job.id}", "warning", entry.save_error))
 

@@ -10,14 +10,23 @@ speed (``bench/train_overhead.py`` measures the cost against plain ``fit``).
 
 Pages start runs through ``new_run`` (a model built from a spec) and ``continue_run`` (a copy
 of a trained model, trained further); at most one run per CPU core trains at once
-(``core.training.queue``). A finished run holds its model and its ``ModelCard``.
+(``core.training.queue``), and a paused run gives its slot back until it resumes. A finished run
+holds its model and its ``ModelCard``.
 
-Somewhat over 300 lines: ``TrainingJob``'s controls (UI thread) and its callbacks (training
+The server is shared, so a run is held to the limits of ``core.settings`` (``core.training.run_limits``
+says which and why): it stops by itself, its model so far kept, when it lasts too long, stays
+paused too long or no tab of its user has been seen for a while (``touch``); in classroom mode a
+user has one run at a time (``core.training.user_jobs``). Running out of memory ends a run with a
+message, not a traceback, and keeps the model of its last finished epoch. ``stop_reason`` says in
+plain words why a run ended early.
+
+Over 300 lines: ``TrainingJob``'s controls (UI thread) and its callbacks (training
 thread) share one lock and one set of counters, and are easier to check side by side.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -25,14 +34,27 @@ import uuid
 
 import numpy as np
 
+from core.settings import limits
 from core.storage.card import ModelCard
 from core.training.config import TrainConfig, epoch_images, validation_size
 from core.training.give_way import give_way
 from core.training.progress import JobSnapshot, Snapshot
 from core.training.queue import QUEUE, JobQueue
 from core.training.run import train_model
+from core.training.run_limits import (
+    OUT_OF_MEMORY,
+    USER,
+    RunClock,
+    out_of_memory,
+    out_of_memory_text,
+    stop_words,
+    stopped_text,
+)
+from core.training.user_jobs import USER_JOBS, UserJobs
 
+# "queued": waiting for a training slot, at the start or again after a pause
 STATES = ("queued", "running", "paused", "done", "stopped", "failed")
+HOLD_POLL_S = 0.2  # while paused, the job checks its time limits this often
 
 
 def pick_strategy():
@@ -64,17 +86,23 @@ class TrainingJob:
             the job reports that it ended (so whoever sees it ended finds the model kept): the
             workspace adds the model to its list and saves it, whatever the browser tabs do.
             An exception it raises is printed and does not fail the run.
+        user: whose run it is; ``start`` refuses it with ``JobLimitError`` when that user has
+            ``jobs_per_user`` unfinished runs already in classroom mode. None: not counted.
+        user_jobs: the register of runs per user to count it in (the process-wide one by default).
+        clock: the clock of the time limits and the training time (``time.monotonic``; a test's own).
 
     Once finished, ``result`` holds what ``train_model`` returned, its ``train_seconds`` less the time
     spent paused (``paused_seconds``), and ``card`` the model's card;
     ``model_id`` is set by whoever adds the model to a list of models (the workspace's), so a page
-    finds the model its run produced.
+    finds the model its run produced. A run that ended before its last epoch says why in
+    ``stop_reason`` (``stop_kind``: one of ``core.training.run_limits``'s reasons).
     """
 
     def __init__(self, model, dataset, config: TrainConfig, name: str, spec: dict | None = None,
                  compile: bool = True, parent: ModelCard | None = None, parent_id: str | None = None,
                  probe: np.ndarray | None = None, queue: JobQueue | None = None, strategy="auto",
-                 private: bool = False, face_margin: float | None = None, on_end=None):
+                 private: bool = False, face_margin: float | None = None, on_end=None, user: str | None = None,
+                 user_jobs: UserJobs | None = None, clock=time.monotonic):
         config.validate()
         self.id = uuid.uuid4().hex[:8]
         self.model, self.dataset, self.config, self.name, self.spec = model, dataset, config, name, spec
@@ -82,6 +110,7 @@ class TrainingJob:
         self.private, self.face_margin = private, face_margin
         self.on_end = on_end
         self.queue = queue or QUEUE
+        self.user, self.user_jobs = user, user_jobs or USER_JOBS
         self.strategy = strategy
         self.probe = np.asarray(probe if probe is not None else dataset.x_test[0], np.float32)
         self.result: dict | None = None
@@ -100,9 +129,11 @@ class TrainingJob:
         self._state = "queued"
         self._epoch = self._batch = 0
         self._steps = None
-        self._started = self._finished = None
-        self._paused_at: float | None = None
-        self._paused_total = 0.0
+        self._times = RunClock(clock)
+        self._stop_kind: str | None = None  # why it was asked to stop, first reason first
+        self._stop_words: str | None = None  # that reason in words, with the limits as they were then
+        self._stop_reason: str | None = None  # the whole sentence, once the run has ended
+        self._epoch_weights: tuple[int, list] | None = None  # (epochs done, weights then), for running out of memory
         self._images = 0
         n_all = len(dataset.x_train)
         # images per epoch, to count the last partial batch right
@@ -115,13 +146,37 @@ class TrainingJob:
     # --- controls, called from the UI thread ------------------------------------------
 
     def start(self) -> "TrainingJob":
+        """Start training in the background; raises JobLimitError (nothing started) when its user has enough runs."""
+        if self.user is not None:
+            self.user_jobs.add(self.user, self)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         """Stop after the current batch; the model keeps the weights of its last finished batch."""
+        self._ask_to_stop(USER)
+
+    def _ask_to_stop(self, kind: str) -> None:
+        with self._lock:
+            if self._stop_kind is None:
+                self._stop_kind, self._stop_words = kind, stop_words(kind, limits())
         self._stop.set()
         self._resume.set()
+
+    def touch(self) -> None:
+        """A tab of this run's user was seen just now: the run is not orphaned (``job_orphan_time``)."""
+        with self._lock:
+            self._times.touch()
+
+    def _check_limits(self) -> bool:
+        """Ask the run to stop if it went past a time limit; True once it is asked to stop, for any reason."""
+        if self._stop.is_set():
+            return True
+        with self._lock:
+            kind = self._times.limit_passed(limits())
+        if kind is not None:
+            self._ask_to_stop(kind)
+        return self._stop.is_set()
 
     def pause(self) -> None:
         """Hold training after the current batch until ``resume``."""
@@ -158,17 +213,31 @@ class TrainingJob:
     def state(self) -> str:
         return self._state
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run ended before its last epoch, in plain words with what is kept; None otherwise or until it ends."""
+        return self._stop_reason
+
+    @property
+    def stop_kind(self) -> str | None:
+        """``stop_reason``'s kind: ``user``, ``paused``, ``max_time``, ``orphaned`` or ``out_of_memory``."""
+        return self._stop_kind if self._stop_reason is not None else None
+
+    @property
+    def paused_remaining(self) -> float | None:
+        """Seconds left before a paused run is stopped (``job_paused_max_time``); None when not paused."""
+        with self._lock:
+            if self._times.paused_at is None:
+                return None
+            return max(0.0, limits().job_paused_max_time - (self._times.clock() - self._times.paused_at))
+
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            now = time.perf_counter()
-            paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
+            paused = self._times.paused_seconds()
             if self.result is not None:
                 elapsed = self.result["train_seconds"]  # the figure the result and the card give
-            elif self._started is None:
-                elapsed = 0.0
             else:
-                end = self._finished or (self._paused_at or now)
-                elapsed = end - self._started - self._paused_total
+                elapsed = self._times.training_seconds()
             return JobSnapshot(
                 state=self._state, epoch=self._epoch, epochs=self.config.epochs, batch=self._batch, steps=self._steps,
                 elapsed=elapsed, images_per_second=self._images / elapsed if elapsed > 0 else 0.0,
@@ -182,15 +251,10 @@ class TrainingJob:
 
     def _on_batch_begin(self, model):
         give_way()  # a page's script run has the cores first (core.training.give_way)
+        self._check_limits()  # past a limit: this batch is the last (the callback then stops the loop)
         # The pause comes first: a learning rate chosen while paused applies to the first batch after it.
-        if not self._resume.is_set():
-            with self._lock:
-                self._state, self._paused_at = "paused", time.perf_counter()
-            self._resume.wait()
-            with self._lock:
-                self._paused_total += time.perf_counter() - self._paused_at
-                self._paused_at = None
-                self._state = "running"
+        if not self._resume.is_set() and not self._stop.is_set():
+            self._hold()
             if self._stop.is_set():
                 # Stopped while paused: Keras cannot skip the batch it is about to run,
                 # so it runs with a learning rate of 0 and the weights stay as they were.
@@ -213,6 +277,26 @@ class TrainingJob:
             with self._lock:
                 self._lr = rate
 
+    def _hold(self) -> None:
+        """Paused: give the slot back, wait for Resume or Stop (or a limit), then queue for a slot again."""
+        with self._lock:
+            self._state = "paused"
+            self._times.pause()
+        self.queue.release(self.id)  # the next run in the queue trains meanwhile
+        while not self._resume.wait(HOLD_POLL_S):
+            self._check_limits()
+        with self._lock:
+            self._times.end_pause()
+            if self._stop.is_set():
+                self._state = "running"  # its last batch, frozen, and its test score: a few seconds
+                return
+            self._state = "queued"
+            self._times.wait()
+        self.queue.acquire(self.id, self._check_limits)  # False once asked to stop: the caller freezes the batch
+        with self._lock:
+            self._times.end_wait()
+            self._state = "running"
+
     def _on_batch(self, epoch, batch, steps, logs):
         # Keras reports batch ends from a helper thread, so one may arrive after a later one.
         step = epoch + (batch + 1) / steps if steps else float(epoch)
@@ -233,6 +317,12 @@ class TrainingJob:
         with self._lock:
             self._epoch_log.append({"epoch": epoch + 1, **logs})
 
+    def _on_epoch_end(self, model, epoch: int) -> None:
+        self._record(model, epoch + 1)
+        # A copy of the weights each epoch (about 0.4 MB for the presets, 40 MB at the largest model allowed)
+        # so that a run that runs out of memory later still ends with a whole epoch's model.
+        self._epoch_weights = (epoch + 1, model.get_weights())
+
     def _record(self, model, epoch: int) -> None:
         """Keep the first conv layer's filters and the probe's conv maps after ``epoch`` epochs."""
         from core.inspection.layers import conv_layers
@@ -251,22 +341,20 @@ class TrainingJob:
         self.snapshots.append(Snapshot(epoch, np.array(convs[0].get_weights()[0]), maps))
 
     def _run(self):
-        from core.storage.card import card_for_run
         from core.training.callbacks import ProgressCallback  # imports Keras: here, not when the page imports jobs
 
-        if not self.queue.acquire(self.id, self._stop):
-            with self._lock:
-                self._state = "stopped"
-                self._error = "Stopped while waiting in the queue."
-            return
-        with self._lock:
-            self._state = "running"
-            self._started = time.perf_counter()
         try:
-            job = self
+            if not self.queue.acquire(self.id, self._check_limits):
+                with self._lock:
+                    self._stop_reason = self._error = stopped_text(self._stop_words or stop_words(USER, limits()), None)
+                    self._state = "stopped"
+                return
+            with self._lock:
+                self._state = "running"
+                self._times.start()
             callback = ProgressCallback(on_batch=self._on_batch, on_epoch=self._on_epoch, should_stop=self._stop.is_set,
-                                        on_batch_begin=self._on_batch_begin, on_train_begin=lambda m: job._record(m, 0),
-                                        on_epoch_end_model=lambda m, e: job._record(m, e + 1))
+                                        on_batch_begin=self._on_batch_begin, on_train_begin=lambda m: self._record(m, 0),
+                                        on_epoch_end_model=self._on_epoch_end)
             if self.strategy != "auto":
                 strategy = self.strategy
             else:  # hard-image focus trains through CNN Lab's own loop, on one device
@@ -274,38 +362,89 @@ class TrainingJob:
             result = train_model(self.model, self.dataset, self.config, callbacks=[callback], compile=self.compile,
                                  strategy=strategy)
             with self._lock:
-                paused = self._paused_total  # every pause ends before the last batch does
-            # train_model's clock ran through the pauses: the run's time is its training alone
-            result["train_seconds"] = max(0.0, result["train_seconds"] - paused)
+                # every pause and wait ends before the last batch does
+                paused, waited = self._times.paused_total, self._times.waited_total
+            # train_model's clock ran through the pauses and the waits for a slot: the run's time is its training alone
+            result["train_seconds"] = max(0.0, result["train_seconds"] - paused - waited)
             result["paused_seconds"] = paused
-            if self._lr_before_stop is not None and getattr(self.model, "optimizer", None) is not None:
-                self.model.optimizer.learning_rate.assign(self._lr_before_stop)
-            if self._lr_log:
-                result["learning_rate_changes"] = list(self._lr_log)
-            card = card_for_run(self.model, self.dataset, name=self.name, spec=self.spec,
-                                train_config=self.config.to_dict(), result=result, parent=self.parent,
-                                parent_id=self.parent_id, private=self.private, face_margin=self.face_margin)
-            with self._lock:
-                self.result, self.card = result, card
-            if self.on_end is not None:
-                try:
-                    self.on_end(self)
-                except Exception:  # the run itself succeeded: report, and still end it
-                    traceback.print_exc()
-            with self._lock:
-                self._state = "stopped" if self._stop.is_set() else "done"
+            self._end_with(result)
         except Exception as exc:  # reported in the UI; the thread must not die silently
-            with self._lock:
-                self._error = f"{type(exc).__name__}: {exc}"
-                self._state = "failed"
-            traceback.print_exc()
+            if out_of_memory(exc):
+                self._end_out_of_memory()
+            else:
+                with self._lock:
+                    self._error = f"{type(exc).__name__}: {exc}"
+                    self._state = "failed"
+                traceback.print_exc()
         finally:
             self.queue.release(self.id)
             with self._lock:
-                if self._paused_at is not None:
-                    self._paused_total += time.perf_counter() - self._paused_at
-                    self._paused_at = None
-                self._finished = time.perf_counter()
+                self._times.finish()
+
+    def _end_with(self, result: dict, reason: str | None = None) -> None:
+        """Keep the model trained with its card, say why it ended early if it did, and hand it to ``on_end``."""
+        from core.storage.card import card_for_run
+
+        if self._lr_before_stop is not None and getattr(self.model, "optimizer", None) is not None:
+            self.model.optimizer.learning_rate.assign(self._lr_before_stop)
+        if self._lr_log:
+            result["learning_rate_changes"] = list(self._lr_log)
+        card = card_for_run(self.model, self.dataset, name=self.name, spec=self.spec,
+                            train_config=self.config.to_dict(), result=result, parent=self.parent,
+                            parent_id=self.parent_id, private=self.private, face_margin=self.face_margin)
+        with self._lock:
+            self.result, self.card = result, card
+            stopped = reason is not None or self._stop.is_set()
+            if reason is None and stopped:
+                reason = stopped_text(self._stop_words or stop_words(USER, limits()), result["epochs_done"])
+            self._stop_reason = reason  # before on_end, which may tell it (the workspace's notice)
+        if self.on_end is not None:
+            try:
+                self.on_end(self)
+            except Exception:  # the run itself succeeded: report, and still end it
+                traceback.print_exc()
+        with self._lock:
+            self._state = "stopped" if stopped else "done"
+
+    def _end_out_of_memory(self) -> None:
+        """End a run that ran out of memory: the model of its last finished epoch, if any, with the reason why."""
+        with self._lock:
+            epoch = min(len(self._epoch_log) + 1, self.config.epochs)
+            kept = self._epoch_weights
+            self._stop_kind = OUT_OF_MEMORY
+        message = out_of_memory_text(epoch, int(self.model.count_params()), self.config.batch_size,
+                                     kept[0] if kept else 0)
+        print(f"train-{self.id}: {message}", file=sys.stderr)  # one line in the server's log, no traceback
+        if kept is not None:
+            try:
+                self.model.set_weights(kept[1])
+                self._end_with(self._result_so_far(kept[0]), reason=message)
+                return
+            except Exception as exc:  # scoring or saving the model needs memory too
+                if not out_of_memory(exc):
+                    traceback.print_exc()
+                message = out_of_memory_text(epoch, int(self.model.count_params()), self.config.batch_size, kept[0],
+                                             scored=False)
+        with self._lock:
+            self.result = self.card = None
+            self._error = self._stop_reason = message
+            self._state = "failed"
+
+    def _result_so_far(self, epochs: int) -> dict:
+        """What ``train_model`` returns, for the first ``epochs`` epochs of a run that did not finish."""
+        from core.training.run import evaluate_model
+
+        with self._lock:
+            logs = [dict(entry) for entry in self._epoch_log[:epochs]]
+            paused, seconds = self._times.paused_seconds(), self._times.training_seconds()
+        history: dict[str, list[float]] = {}
+        for entry in logs:
+            entry.pop("epoch", None)
+            for key, value in entry.items():
+                history.setdefault(key, []).append(float(value))
+        test_loss, test_accuracy = evaluate_model(self.model, self.dataset)
+        return {"history": history, "test_loss": test_loss, "test_accuracy": test_accuracy, "train_seconds": seconds,
+                "epochs_done": epochs, "epoch_images": self.epoch_images[:epochs], "paused_seconds": paused}
 
 
 def copy_model(model):

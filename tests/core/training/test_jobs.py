@@ -326,3 +326,86 @@ def test_a_job_shows_the_scheduled_learning_rate():
     assert snap.learning_rate == pytest.approx(last, rel=1e-4) and snap.learning_rate < 0.0004
     assert snap.lr_log == []  # no change by hand
 
+
+
+def running_out_of_memory(error: BaseException, epoch: int):
+    """A ``train_model`` that raises ``error`` at the second batch of ``epoch`` (0-based), as an allocation would."""
+    import keras
+
+    from core.training import jobs
+
+    real = jobs.train_model
+
+    class RunOutOfMemory(keras.callbacks.Callback):
+        def on_epoch_begin(self, e, logs=None):
+            self.epoch = e
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == epoch and batch == 1:
+                raise error
+
+    def train_model(model, dataset, config, callbacks=None, **options):
+        return real(model, dataset, config, callbacks=list(callbacks or []) + [RunOutOfMemory()], **options)
+
+    return train_model
+
+
+def out_of_memory_errors():
+    import tensorflow as tf
+
+    return [tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[50000,50000]"),
+            MemoryError("Unable to allocate 9.31 GiB")]
+
+
+@pytest.mark.parametrize("error", out_of_memory_errors(), ids=["ResourceExhaustedError", "MemoryError"])
+def test_out_of_memory_ends_the_run_with_a_message_and_the_last_epochs_model(shapes, monkeypatch, capfd, error):
+    from core.training import jobs
+    from core.training.run_limits import OUT_OF_MEMORY
+
+    monkeypatch.setattr(jobs, "train_model", running_out_of_memory(error, epoch=2))
+    model = two_block_model(shapes)
+    job = TrainingJob(model, shapes, TrainConfig(epochs=5, batch_size=32), name="oom", queue=JobQueue(2)).start()
+    job.join(60)
+    assert job.state == "stopped" and job.stop_kind == OUT_OF_MEMORY
+    assert job.stop_reason.startswith(f"Out of memory in epoch 3: the server could not find the memory that "
+                                      f"{model.count_params():,} weights trained in batches of 32 need.")
+    assert job.stop_reason.endswith("The model of epoch 2 is kept.")
+    # the model is that of the end of epoch 2, scored and carded, not the half-trained one of epoch 3
+    np.testing.assert_array_equal(model.get_layer("conv1").get_weights()[0], job.snapshots[2].kernel)
+    assert job.card.epochs_done == 2 and len(job.card.history["loss"]) == 2
+    assert job.card.metrics.test_accuracy is not None and job.result["train_seconds"] > 0
+    assert "Traceback" not in capfd.readouterr().err  # one line in the log, no traceback
+
+
+def test_out_of_memory_in_the_first_epoch_fails_with_the_message_and_no_model(shapes, monkeypatch, capfd):
+    import tensorflow as tf
+
+    from core.training import jobs
+
+    error = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    monkeypatch.setattr(jobs, "train_model", running_out_of_memory(error, epoch=0))
+    ended = []
+    job = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=5, batch_size=32), name="oom",
+                      queue=JobQueue(2), on_end=ended.append).start()
+    job.join(60)
+    snap = job.snapshot()
+    assert snap.state == "failed" and job.card is None and ended == []
+    assert snap.error == job.stop_reason and snap.error.startswith("Out of memory in epoch 1:")
+    assert snap.error.endswith("No epoch had finished: no model is kept.")
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_out_of_memory_while_scoring_the_model_fails_with_the_message(shapes, monkeypatch):
+    from core.storage import card
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate the novelty calibration")
+
+    monkeypatch.setattr(card, "card_for_run", no_memory)
+    job = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=2, batch_size=32), name="oom",
+                      queue=JobQueue(2)).start()
+    job.join(60)
+    snap = job.snapshot()
+    assert snap.state == "failed" and job.card is None and job.result is None
+    assert snap.error.startswith("Out of memory in epoch 2:")
+    assert snap.error.endswith("Scoring the model of epoch 2 ran out of memory too: no model is kept.")

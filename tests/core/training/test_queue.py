@@ -93,3 +93,58 @@ def test_queue_runs_jobs_in_order_and_shows_positions(shapes):
     b.join(60)
     assert b.state == "done" and b.snapshot().queue_position is None and queue.running == 0
 
+
+
+def test_a_paused_job_gives_its_slot_to_the_next_and_queues_again_on_resume(shapes):
+    # On two cores two paused runs held both slots: nobody else trained until they resumed.
+    queue = JobQueue(limit=1)
+    a = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=50, batch_size=8), name="a", queue=queue).start()
+    wait_until(lambda: len(a.snapshot().batch_log) >= 2)
+    b = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=50, batch_size=8), name="b", queue=queue).start()
+    wait_until(lambda: b.snapshot().queue_position == 1)
+    a.pause()
+    wait_until(lambda: len(b.snapshot().batch_log) >= 3)  # b trains while a is paused
+    assert a.state == "paused" and b.state == "running" and queue.running == 1
+    a.resume()  # back in the queue, behind b, and shown so
+    wait_until(lambda: a.snapshot().queue_position == 1)
+    held = len(a.snapshot().batch_log)
+    assert a.state == "queued" and a.snapshot().state == "queued" and b.state == "running"
+    b.stop()
+    b.join(60)
+    wait_until(lambda: len(a.snapshot().batch_log) >= held + 2)  # a has the slot again
+    assert a.state == "running" and a.snapshot().queue_position is None and queue.running == 1
+    a.stop()
+    a.join(60)
+    assert a.state == "stopped" and queue.running == 0
+    # the time spent paused or waiting for the slot again is not training time
+    snap = a.snapshot()
+    assert a.result["train_seconds"] == snap.elapsed and a.result["paused_seconds"] > 0
+
+
+def test_a_job_stopped_while_waiting_to_resume_keeps_its_model(shapes):
+    queue = JobQueue(limit=1)
+    a = TrainingJob(two_block_model(shapes), shapes, TrainConfig(epochs=50, batch_size=8), name="a", queue=queue).start()
+    wait_until(lambda: len(a.snapshot().batch_log) >= 2)
+    a.pause()
+    wait_until(lambda: a.state == "paused")
+    assert queue.acquire("someone else", threading.Event())
+    a.resume()
+    wait_until(lambda: a.snapshot().queue_position == 1)
+    a.stop()
+    a.join(60)
+    assert a.state == "stopped" and a.card is not None and a.stop_reason.startswith("Stopped with the Stop button")
+    assert queue.position(a.id) is None and queue.running == 1  # someone else's slot only
+    queue.release("someone else")
+
+
+def test_a_cancel_function_is_asked_while_waiting():
+    queue = JobQueue(limit=1)
+    queue.acquire("a", threading.Event())
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(queue.position("b"))  # the queue's lock is free while it asks
+        return len(asked) >= 3
+
+    assert queue.acquire("b", cancelled) is False
+    assert asked == [1, 1, 1] and queue.position("b") is None
