@@ -112,7 +112,7 @@ class TrainingJob:
         self.queue = queue or QUEUE
         self.user, self.user_jobs = user, user_jobs or USER_JOBS
         self.strategy = strategy
-        self.probe = np.asarray(probe if probe is not None else dataset.x_test[0], np.float32)
+        self.probe = np.asarray(probe if probe is not None else (dataset.x_test[0] if len(dataset.x_test) else dataset.x_train[0]), np.float32)
         self.result: dict | None = None
         self.card: ModelCard | None = None
         self.model_id: str | None = None
