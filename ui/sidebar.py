@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-<<<<<<< HEAD
 from .identity import identify, share_link
-from .runs import is_running, session_job
-=======
 from .runs import session_job, status_every, touch_job
->>>>>>> limits-jobs
 from .session import chosen_dataset_title, end_unseen, init_state, mark_end_seen, set_current_model, show_notices
 from .widget_memory import ephemeral
 
