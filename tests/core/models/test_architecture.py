@@ -45,8 +45,9 @@ def test_adaptation_notes_for_valid_padding_on_tiny_input():
     assert not any(n.startswith("conv1_") for n in notes)
 
 
-def test_adaptation_notes_with_ten_or_more_blocks():
+def test_adaptation_notes_with_ten_or_more_blocks(monkeypatch):
     # Block 1's notes must be about conv1 / conv1_<n> only, not about conv10, conv11...
+    monkeypatch.setenv("CNNLAB_MAX_BLOCKS", "10")  # over the default limit of 8, as a teacher may allow
     asked_same = ModelSpec(blocks=[ConvBlock(2, 3, padding="valid", pooling="none")]
                            + [ConvBlock(2, 3, padding="same", pooling="none") for _ in range(9)], dense_units=[])
     model = build_model(asked_same, (28, 28, 1), 2)
