@@ -37,7 +37,7 @@ MERGES = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimu
 
 def known_layers() -> frozenset[str]:
     """Every class name ``layer_output`` knows."""
-    return SAME_SHAPE | MERGES | frozenset(_RULES)
+    return SAME_SHAPE | MERGES | frozenset(_RULES) | {"Concatenate"}
 
 
 def layer_output(class_name: str, config: dict, inputs: list[Shape]) -> tuple[Shape, int]:

@@ -65,8 +65,8 @@ def limit_problems(size: ModelSize, lim: Limits | None = None) -> list[str]:
     if size.largest_output_size > max_output_size(lim):
         name, shape = size.largest_output
         side = lim.max_input_side
-        problems.append(f"Its layer {name!r} outputs {'×'.join(map(str, shape))} = {count(size.largest_output_size)} "
-                        f"numbers for each image; the limit is {count(max_output_size(lim))}, as many as a "
+        shown = f"{'×'.join(map(str, shape))} = {count(size.largest_output_size)}" if len(shape) > 1 else f"{shape[0]:,}"
+        problems.append(f"Its layer {name!r} outputs {shown} numbers for each image; the limit is {count(max_output_size(lim))}, as many as a "
                         f"{side}×{side} image with {ACTIVATION_CHANNELS} channels (it grows with the image size "
                         f"limit, CNNLAB_MAX_INPUT_SIDE).")
     if size.params > lim.max_params:

@@ -98,10 +98,12 @@ class _Walk:
         return first if inputs is None else outputs
 
     def sequential(self, config: dict, entries: list[dict], inputs, depth) -> tuple[list[Shape], list[Shape]]:
-        declared = config.get("build_input_shape")
+        declared, input_name = config.get("build_input_shape"), config.get("name")
         if entries and entries[0].get("class_name") == "InputLayer":
-            declared, entries = [None, *self.input_shape(entries[0])], entries[1:]
+            declared, input_name = [None, *self.input_shape(entries[0])], entries[0]["config"].get("name")
+            entries = entries[1:]
         first = shape = self.fixed(declared, inputs, config.get("name"))
+        self.output(str(input_name or "input"), first)
         for entry in entries:
             outputs = self.call(entry, [shape], depth, first=True)
             if len(outputs) != 1:
@@ -128,6 +130,7 @@ class _Walk:
                 raise ConfigRefusal(f"its config.json does not add up: input {name!r} is not an InputLayer")
             given = None if inputs is None else [inputs[i]]
             done[(name, 0)] = [self.fixed([None, *self.input_shape(entry)], given, name)]
+            self.output(name, done[(name, 0)][0])
         nodes = {}
         for name, entry in by_name.items():
             calls = entry.get("inbound_nodes") or []
@@ -207,10 +210,12 @@ class _Walk:
             raise ConfigRefusal(f"its layer {name!r} is shared between inputs that need different weights")
         if class_name == "Dense" and (self.widest is None or config["units"] > self.widest[1]):
             self.widest = (name, config["units"])
-        for shape in [*shapes, out]:
-            if self.largest is None or math.prod(shape) > math.prod(self.largest[1]):
-                self.largest = (name, shape)
+        self.output(name, out)
         return [out]
+
+    def output(self, name: str, shape: Shape) -> None:
+        if self.largest is None or math.prod(shape) > math.prod(self.largest[1]):
+            self.largest = (name, shape)
 
     def check_layer(self, entry: dict, class_name, name) -> None:
         module, registered = entry.get("module"), entry.get("registered_name")
