@@ -48,7 +48,11 @@ def describe(spec_json: str, input_shape: tuple, num_classes: int):
 
 
 def draw_architecture(dataset) -> ModelSpec:
-    """The chosen (or edited) architecture, with its layer table for ``dataset``; stops the page when it cannot be built."""
+    """The chosen (or edited) architecture, with its layer table for ``dataset``; stops the page when it cannot be built.
+
+    A spec over the server's limits is returned without its layer table, and with an error saying which
+    limit; the page keeps its Train button off with ``over_limits``.
+    """
     st.subheader("Architecture")
     preset_key = st.selectbox("Preset", list(PRESETS), key=persist("train_preset", next(iter(PRESETS))),
                               format_func=lambda k: PRESETS[k].title)

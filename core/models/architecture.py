@@ -6,6 +6,10 @@ learner can see in the layer table: a "valid" convolution whose input is
 smaller than its kernel becomes "same", and a pooling layer whose input is
 smaller than its window is left out (a note says so), so every preset builds on
 every built-in dataset, from 8x8 digits to 64x64 photos.
+
+``plan_layers`` says which layers that makes and their sizes, none built; ``build_model`` builds
+exactly that plan, and ``spec_size`` adds it up so the server's limits (``core.models.size_limits``)
+are checked before a weight is made.
 """
 
 from __future__ import annotations

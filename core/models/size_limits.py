@@ -83,6 +83,8 @@ def params_summary(size: ModelSize, lim: Limits | None = None) -> str:
 
 def count(n: int) -> str:
     """A count as a person reads it: ``4,096``, ``1.2 M``, ``10 M``, ``12.8 G``."""
+    if n >= 10**12:
+        return f"{n // 10**9:,} G"  # a file may say anything: no float of it, which could overflow
     for unit, size in (("G", 10**9), ("M", 10**6)):
         if n >= size:
             text = f"{n / size:.1f}".removesuffix(".0")

@@ -13,6 +13,8 @@ gives no history. So: layers of ``keras.layers`` known to the arithmetic only, s
 the initializer, regularizer, constraint and dtype-policy kinds only, every node's inputs traced to
 a layer of the graph, every ``build_config`` equal to the shapes the graph gives, no layer left out
 of the graph.
+
+Somewhat over 300 lines: one walk, whose rules share what it has worked out of the graph so far.
 """
 
 from __future__ import annotations
@@ -302,7 +304,7 @@ class _Walk:
         declared = build.get("input_shape")
         if declared is None:
             return
-        declared = _list(declared, "a build shape")
+        declared = _list(declared, "a build shape", nested=True)
         many = bool(declared) and all(isinstance(d, list) for d in declared)
         wanted = [d[1:] for d in declared] if many else [declared[1:]]
         if len(wanted) != len(shapes) or not all(_fits(w, s) for w, s in zip(wanted, shapes)):
@@ -324,12 +326,13 @@ def _dict(value, what: str) -> dict:
     return value
 
 
-def _list(value, what: str) -> list:
-    """A shape from JSON: a list of whole numbers of at least 1, or None."""
+def _list(value, what: str, nested: bool = False) -> list:
+    """A shape from JSON: a list of whole numbers of at least 1 or None (or, ``nested``, a list of such shapes)."""
     ok = isinstance(value, list) and all(
-        v is None or isinstance(v, list) or (isinstance(v, int) and not isinstance(v, bool) and v >= 1) for v in value)
+        v is None or (nested and isinstance(v, list)) or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+        for v in value)
     if not ok:
-        raise ConfigRefusal(f"its config.json does not add up: {what} is {value!r}")
+        raise ConfigRefusal(f"its config.json does not add up: {what} is {str(value)[:200]}")
     return [_list(v, what) if isinstance(v, list) else v for v in value]
 
 

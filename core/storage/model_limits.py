@@ -32,12 +32,12 @@ CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 # The config.json of real models takes about 1 KB a layer (ResNet50: 169 KB for 177 layers).
 CONFIG_BYTES_PER_LAYER = 10 * 2**10
 METADATA_BYTES = 64 * 2**10
-# A weight is saved with up to four copies of the optimiser's (Adam with amsgrad keeps three, and an
-# average of the weights one more): the app's shipped model, trained with Adam, stores 3.2 bytes for
-# each of its weights' 4. HDF5 adds its headers, a few KB a layer.
-WEIGHT_COPIES = 5
+# A weight is saved with up to five copies of the optimiser's (Adam with amsgrad keeps three, an
+# average of the weights one more, gradient accumulation one more): the app's shipped model, trained
+# with Adam, stores 12.8 bytes for each weight of 4. HDF5 adds about 1 KB for each variable it stores.
+WEIGHT_COPIES = 6
 WEIGHTS_SLACK_BYTES = 2**20
-WEIGHTS_SLACK_PER_LAYER = 16 * 2**10
+WEIGHTS_SLACK_PER_LAYER = 32 * 2**10
 # Python's zipfile holds every entry of an archive's index in memory: a 78 MB upload of a million
 # empty entries took 7.3 s and 315 MB to open. A .keras file's index is about 200 bytes.
 MAX_INDEX_BYTES = 64 * 2**10
@@ -63,7 +63,7 @@ def check_model_file(source: bytes | str | Path, filename: str | None = None) ->
         ModelFileError: a damaged archive, a model the check cannot vouch for, or one over a limit;
             the message tells a learner which figure, the limit and the ``CNNLAB_*`` variable that sets it.
     """
-    shown = filename or Path(source).name
+    shown = filename or (Path(source).name if isinstance(source, (str, Path)) else "the file")
     try:
         with (io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")) as f:
             check_zip_index(f, shown)
