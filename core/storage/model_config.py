@@ -51,7 +51,7 @@ def measure_config(config) -> ModelSize:
     Raises:
         ConfigRefusal: a layer, a setting or a graph the walk cannot vouch for; the message says which.
     """
-    if not isinstance(config, dict) or config.get("class_name") not in MODEL_MODULES:
+    if not isinstance(config, dict) or _text(config.get("class_name")) not in MODEL_MODULES:
         found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
         if isinstance(config, dict) and not str(config.get("module") or "").startswith("keras"):
             raise ConfigRefusal(_CUSTOM)
@@ -79,10 +79,10 @@ class _Walk:
 
         The top model returns its input shapes instead, which is all the caller needs of it.
         """
-        name, class_name = entry.get("name") or "model", entry.get("class_name")
+        name, class_name = entry.get("name") or "model", _text(entry.get("class_name"))
         if depth > MAX_DEPTH:
             raise ConfigRefusal(f"it nests models more than {MAX_DEPTH} deep")
-        if entry.get("module") not in MODEL_MODULES[class_name] or entry.get("registered_name") not in (None, class_name):
+        if _text(entry.get("module")) not in MODEL_MODULES[class_name] or entry.get("registered_name") not in (None, class_name):
             raise ConfigRefusal(_CUSTOM)
         if depth and entry.get("compile_config"):
             raise ConfigRefusal(f"its inner model {name!r} carries training settings (compile_config) that CNN Lab "
@@ -188,8 +188,8 @@ class _Walk:
 
     def call(self, entry: dict, shapes: list[Shape], depth: int, first: bool) -> list[Shape]:
         """The outputs of one call of a layer or an inner model; its weights are counted at its first call."""
-        class_name, name = entry.get("class_name"), entry.get("name") or _dict(entry.get("config"), "a layer").get("name")
-        if class_name in MODEL_MODULES and entry.get("module") in MODEL_MODULES[class_name]:
+        class_name, name = _text(entry.get("class_name")), entry.get("name") or _dict(entry.get("config"), "a layer").get("name")
+        if class_name in MODEL_MODULES and _text(entry.get("module")) in MODEL_MODULES[class_name]:
             if not first:
                 earlier = self.first_calls.get(id(entry))
                 if earlier is None or earlier[0] != shapes:
@@ -220,7 +220,7 @@ class _Walk:
             self.largest = (name, shape)
 
     def check_layer(self, entry: dict, class_name, name) -> None:
-        module, registered = entry.get("module"), entry.get("registered_name")
+        module, registered = _text(entry.get("module")), entry.get("registered_name")
         if class_name == "Lambda" or class_name == "__lambda__":
             raise ConfigRefusal(f"{_CODE} (its layer {name!r} is a Lambda)")
         if not isinstance(module, str) or not module.startswith("keras") or registered not in (None, class_name):
@@ -246,7 +246,7 @@ class _Walk:
                 self.check_settings(v, name, key)
         elif isinstance(value, dict):
             if "class_name" in value:
-                module, class_name = value.get("module"), value.get("class_name")
+                module, class_name = _text(value.get("module")), value.get("class_name")
                 policy = module == "keras" and class_name in ("DTypePolicy", "FloatDTypePolicy")
                 if not (policy or module in SETTINGS_MODULES) or "build_config" in value or "compile_config" in value:
                     raise ConfigRefusal(f"its layer {name!r} names an object CNN Lab does not load in its "
@@ -257,7 +257,7 @@ class _Walk:
                 self.check_settings(v, name, key)
 
     def dtype(self, policy, name) -> None:
-        if policy not in FLOAT_POLICIES:
+        if _text(policy) not in FLOAT_POLICIES:
             raise ConfigRefusal(f"its layer {name!r} stores its weights as {policy!r}; CNN Lab takes float "
                                 f"weights only (not quantized ones)")
         if policy == "float64":
@@ -310,6 +310,11 @@ class _Walk:
         if len(wanted) != len(shapes) or not all(_fits(w, s) for w, s in zip(wanted, shapes)):
             raise ConfigRefusal(f"its config.json does not add up: layer {entry.get('name')!r} is built for inputs "
                                 f"of shape {_shown(wanted)} but the model gives it {_shown(shapes)}")
+
+
+def _text(value) -> str | None:
+    """A name from JSON, where a list or a table may stand instead (None then: it names nothing)."""
+    return value if isinstance(value, str) else None
 
 
 def _fits(declared, shape) -> bool:

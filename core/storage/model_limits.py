@@ -113,14 +113,19 @@ def _check_archive(archive: zipfile.ZipFile, shown: str) -> ModelSize:
         raise ModelFileError(f"{shown} is a zip archive but not a Keras model: it has no {CONFIG}. "
                              f"Expected a file saved with Keras 3's model.save(\"name.keras\").")
     others = sorted(set(members) - {CONFIG, METADATA, WEIGHTS})
+    if len(members) < len(archive.infolist()):
+        # Keras unpacks the whole archive to disk when it lists more than 3 names, duplicates included.
+        raise ModelFileError(f"{shown} was refused: its zip archive holds a file twice under one name. The file may "
+                             f"be damaged; save the model again with Keras 3.")
     if others:
         # Keras unpacks any other member to disk as the model's assets, which only layers CNN Lab does not take have.
         raise ModelFileError(f"{shown} was refused: a .keras file of an image model holds {CONFIG}, {METADATA} and "
                              f"{WEIGHTS}; this one also holds {', '.join(others[:3])}"
                              f"{' and more' if len(others) > 3 else ''}.")
     cap = max_config_bytes()
-    text = _bounded_read(archive, members[CONFIG], cap, shown, f"(10 KB for each of the {limits().max_layers:,} layers "
-                                                              f"a model may have, CNNLAB_MAX_LAYERS)")
+    text = _bounded_read(archive, members[CONFIG], cap, shown, f"({human_bytes(CONFIG_BYTES_PER_LAYER)} for each of the "
+                                                              f"{limits().max_layers:,} layers a model may have, "
+                                                              f"CNNLAB_MAX_LAYERS)")
     if METADATA in members:
         _bounded_read(archive, members[METADATA], METADATA_BYTES, shown, "")
     try:

@@ -167,6 +167,13 @@ def test_other_members_are_refused(tmp_path):
     assert "this one also holds assets/vocabulary.txt" in refusal(path)
 
 
+def test_a_member_twice_under_one_name_is_refused(tmp_path):
+    path = rewrite(tiny_cnn(tmp_path), tmp_path / "twice.keras")
+    with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate name"):
+        archive.writestr("model.weights.h5", b"")
+    assert "holds a file twice under one name" in refusal(path)
+
+
 def test_an_index_of_thousands_of_members_is_refused_before_it_is_parsed(tmp_path):
     path = tmp_path / "many.keras"
     with zipfile.ZipFile(path, "w") as archive:
