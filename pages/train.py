@@ -20,7 +20,7 @@ from core.training.config import (
     validation_size,
 )
 from core.training.recipes import recipe_for, recipe_promise, recipe_validation_split
-from ui.architecture_editor import draw_architecture
+from ui.architecture_editor import draw_architecture, over_limits
 from ui.augment_view import current_augmentation, set_augmentation
 from ui.router import require_router
 from ui.runs import is_running, start_continue_run, start_new_run
@@ -139,8 +139,10 @@ running = is_running()
 current = current_model()
 fits = current.input_shape == dataset.input_shape and len(current.class_names) == dataset.num_classes
 c1, c2 = st.columns([1, 3])
-train_clicked = c1.button("Train", type="primary", disabled=running, key="train_start",
-                          help="A run is in progress; stop it or wait." if running else "Train the architecture above from scratch.")
+too_big = over_limits(spec, dataset)
+train_clicked = c1.button("Train", type="primary", disabled=running or too_big is not None, key="train_start",
+                          help="A run is in progress; stop it or wait." if running else
+                          too_big or "Train the architecture above from scratch.")
 continue_name = current.name
 continue_clicked = c2.button(
     f"Continue training {continue_name} for {int(epochs)} more epochs", disabled=running or not fits, key="train_continue",

@@ -1,4 +1,8 @@
-"""The Train page's architecture section: a preset, its block table to edit, and the layer table it builds."""
+"""The Train page's architecture section: a preset, its block table to edit, and the layer table it builds.
+
+A spec over the server's limits (``core.settings``) is sized without being built: the section says which
+limit and by how much, and ``over_limits`` gives the Train button its reason to stay off.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ from core.models.architecture import (
     adaptation_notes,
     build_model,
     layer_table,
+    spec_size,
 )
+from core.models.size_limits import limit_problems, params_summary
 from core.models.presets import PRESETS
 
 from .widget_memory import persist
@@ -42,7 +48,11 @@ def describe(spec_json: str, input_shape: tuple, num_classes: int):
 
 
 def draw_architecture(dataset) -> ModelSpec:
-    """The chosen (or edited) architecture, with its layer table for ``dataset``; stops the page when it cannot be built."""
+    """The chosen (or edited) architecture, with its layer table for ``dataset``; stops the page when it cannot be built.
+
+    A spec over the server's limits is returned without its layer table, and with an error saying which
+    limit; the page keeps its Train button off with ``over_limits``.
+    """
     st.subheader("Architecture")
     preset_key = st.selectbox("Preset", list(PRESETS), key=persist("train_preset", next(iter(PRESETS))),
                               format_func=lambda k: PRESETS[k].title)
@@ -69,10 +79,33 @@ def draw_architecture(dataset) -> ModelSpec:
             st.error(f"The architecture table has an invalid value: {exc}")
             st.stop()
     try:
-        table, notes, params = describe(json.dumps(spec.to_dict()), dataset.input_shape, dataset.num_classes)
+        size = spec_size(spec, dataset.input_shape, dataset.num_classes)
+    except (ModelSpecError, ValueError) as exc:
+        st.error(f"This architecture cannot be built for {dataset.title}: {exc}")
+        st.stop()
+    problems = limit_problems(size)
+    if problems:
+        # No layer table: it is made by building the model, which is what the limits are there to prevent.
+        st.error(f"This network is too big for the server ({params_summary(size)}), so it cannot be trained. "
+                 + " ".join(problems) + " Make it smaller: fewer or narrower dense layers, more pooling, fewer filters.")
+        return spec
+    try:
+        table, notes, _ = describe(json.dumps(spec.to_dict()), dataset.input_shape, dataset.num_classes)
     except (ModelSpecError, ValueError) as exc:
         st.error(f"This architecture cannot be built for {dataset.title}: {exc}")
         st.stop()
     st.dataframe(pd.DataFrame(table), hide_index=True, key="train_layers")
-    st.caption(f"{params:,} trainable parameters. " + " ".join(notes))
+    st.caption(f"{params_summary(size)}. " + " ".join(notes))
     return spec
+
+
+def over_limits(spec: ModelSpec, dataset) -> str | None:
+    """Why ``spec`` cannot be trained on ``dataset`` (it cannot be built, or is over a limit of the server), or None.
+
+    Cheap (no layer is built), so the Train button can be turned off with it on every rerun.
+    """
+    try:
+        problems = limit_problems(spec_size(spec, dataset.input_shape, dataset.num_classes))
+    except (ModelSpecError, ValueError) as exc:
+        return f"This architecture cannot be built for {dataset.title}: {exc}"
+    return "This network is too big for the server. " + " ".join(problems) if problems else None

@@ -6,12 +6,20 @@ learner can see in the layer table: a "valid" convolution whose input is
 smaller than its kernel becomes "same", and a pooling layer whose input is
 smaller than its window is left out (a note says so), so every preset builds on
 every built-in dataset, from 8x8 digits to 64x64 photos.
+
+``plan_layers`` says which layers that makes and their sizes, none built; ``build_model`` builds
+exactly that plan, and ``spec_size`` adds it up so the server's limits (``core.models.size_limits``)
+are checked before a weight is made.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
+
+from core.models.layer_arithmetic import LayerConfigError, layer_output
+from core.models.size_limits import ModelSize, limit_problems
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "gelu", "leaky_relu")
 POOLINGS = ("max", "avg", "none")
@@ -84,6 +92,89 @@ def _validate(spec: ModelSpec, input_shape, num_classes: int) -> None:
         raise ModelSpecError(f"Expected dense_units of at least 1 each. Received: {list(spec.dense_units)}")
 
 
+@dataclass(frozen=True)
+class PlannedLayer:
+    """One layer ``build_model`` makes, ``keras.layers.<class_name>(**config)``, and its figures."""
+
+    class_name: str
+    config: dict  # keyword arguments, the name included
+    output_shape: tuple[int, ...]  # without the batch axis
+    params: int  # weights, as count_params() counts them
+
+
+def plan_layers(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int) -> list[PlannedLayer]:
+    """The layers after the input that ``build_model`` makes for the spec, with their sizes, none of them built.
+
+    Raises:
+        ModelSpecError: a spec that cannot be built.
+    """
+    _validate(spec, input_shape, num_classes)
+    plan: list[PlannedLayer] = []
+    shape = tuple(int(v) for v in input_shape)
+
+    def add(class_name: str, **config) -> None:
+        nonlocal shape
+        try:
+            out, params = layer_output(class_name, config, [shape])
+        except LayerConfigError as exc:
+            raise ModelSpecError(f"{config['name']}: {exc}") from exc
+        plan.append(PlannedLayer(class_name, config, out, params))
+        shape = out
+
+    for bi, block in enumerate(spec.blocks, 1):
+        for ci in range(1, block.convs + 1):
+            padding = block.padding
+            if padding == "valid" and (shape[0] < block.kernel_size or shape[1] < block.kernel_size):
+                padding = "same"  # input smaller than the kernel
+            suffix = f"{bi}_{ci}" if block.convs > 1 else f"{bi}"
+            fused = None if block.batch_norm else _keras_activation(block.activation)
+            add("Conv2D", filters=block.filters, kernel_size=block.kernel_size, padding=padding, activation=fused,
+                name=f"conv{suffix}")
+            if block.batch_norm:
+                add("BatchNormalization", name=f"bn{suffix}")
+                add("Activation", activation=_keras_activation(block.activation), name=f"{block.activation}{suffix}")
+        if block.pooling != "none" and shape[0] >= block.pool_size and shape[1] >= block.pool_size:
+            add("MaxPooling2D" if block.pooling == "max" else "AveragePooling2D", pool_size=block.pool_size,
+                name=f"{block.pooling}pool{bi}")
+        if block.dropout > 0:
+            add("Dropout", rate=block.dropout, name=f"dropout{bi}")
+    add("Flatten", name="flatten")
+    if spec.flatten_dropout > 0:
+        add("Dropout", rate=spec.flatten_dropout, name="dropout_flat")
+    for di, units in enumerate(spec.dense_units, 1):
+        add("Dense", units=int(units), activation=_keras_activation(spec.dense_activation), name=f"dense{di}")
+        if spec.dense_dropout > 0:
+            add("Dropout", rate=spec.dense_dropout, name=f"dropout_dense{di}")
+    add("Dense", units=num_classes, activation="softmax", name="predictions")
+    return plan
+
+
+def spec_size(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int) -> ModelSize:
+    """The figures of the network ``build_model`` would make, worked out without building it.
+
+    ``spec_size(...).params`` equals the built model's ``count_params()``; ``limit_problems`` of the
+    result says which of the server's limits it goes over.
+
+    Raises:
+        ModelSpecError: a spec that cannot be built.
+    """
+    plan = plan_layers(spec, input_shape, num_classes)
+    outputs = [("image", tuple(int(v) for v in input_shape))] + [(p.config["name"], p.output_shape) for p in plan]
+    dense = [(p.config["name"], p.config["units"]) for p in plan if p.class_name == "Dense"]
+    return ModelSize(params=sum(p.params for p in plan), input_shapes=(outputs[0][1],), layers=len(plan) + 1,
+                     largest_output=max(outputs, key=lambda o: math.prod(o[1])),
+                     widest_dense=max(dense, key=lambda d: d[1]), blocks=len(spec.blocks))
+
+
+def check_spec_limits(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int) -> ModelSize:
+    """``spec_size``, or ModelSpecError naming every limit of the server (``core.settings``) it goes over."""
+    size = spec_size(spec, input_shape, num_classes)
+    problems = limit_problems(size)
+    if problems:
+        raise ModelSpecError("This network is too big for the server. " + " ".join(problems))
+    return size
+
+
 def build_model(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int, seed: int | None = None):
     """Build an uncompiled functional ``keras.Model`` for the spec.
 
@@ -96,49 +187,24 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes:
     Returns:
         The model, its layers named for the block they belong to (``conv1_2``,
         ``maxpool1``...); ``adaptation_notes`` says what was adapted to the input.
+
+    Raises:
+        ModelSpecError: a spec that cannot be built, or one over the server's limits (checked before
+            any weight is made: a dense layer of 50,000 units on 128-pixel photos would take minutes
+            and gigabytes before failing).
     """
     import keras
     from keras import layers
 
-    _validate(spec, input_shape, num_classes)
+    check_spec_limits(spec, input_shape, num_classes)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    h, w = int(input_shape[0]), int(input_shape[1])
-    model_layers: list = [keras.Input(shape=tuple(int(v) for v in input_shape), name="image")]
-    for bi, block in enumerate(spec.blocks, 1):
-        for ci in range(1, block.convs + 1):
-            padding = block.padding
-            if padding == "valid" and (h < block.kernel_size or w < block.kernel_size):
-                padding = "same"  # input smaller than the kernel
-            suffix = f"{bi}_{ci}" if block.convs > 1 else f"{bi}"
-            fused = None if block.batch_norm else _keras_activation(block.activation)
-            model_layers.append(layers.Conv2D(block.filters, block.kernel_size, padding=padding,
-                                              activation=fused, name=f"conv{suffix}"))
-            if padding == "valid":
-                h, w = h - block.kernel_size + 1, w - block.kernel_size + 1
-            if block.batch_norm:
-                model_layers.append(layers.BatchNormalization(name=f"bn{suffix}"))
-                model_layers.append(layers.Activation(_keras_activation(block.activation), name=f"{block.activation}{suffix}"))
-        if block.pooling != "none" and h >= block.pool_size and w >= block.pool_size:
-            pool = layers.MaxPooling2D if block.pooling == "max" else layers.AveragePooling2D
-            model_layers.append(pool(block.pool_size, name=f"{block.pooling}pool{bi}"))
-            h, w = h // block.pool_size, w // block.pool_size
-        if block.dropout > 0:
-            model_layers.append(layers.Dropout(block.dropout, name=f"dropout{bi}"))
-    model_layers.append(layers.Flatten(name="flatten"))
-    if spec.flatten_dropout > 0:
-        model_layers.append(layers.Dropout(spec.flatten_dropout, name="dropout_flat"))
-    for di, units in enumerate(spec.dense_units, 1):
-        model_layers.append(layers.Dense(units, activation=_keras_activation(spec.dense_activation), name=f"dense{di}"))
-        if spec.dense_dropout > 0:
-            model_layers.append(layers.Dropout(spec.dense_dropout, name=f"dropout_dense{di}"))
-    model_layers.append(layers.Dense(num_classes, activation="softmax", name="predictions"))
     # Functional rather than Sequential: every layer then has a symbolic output,
     # which the activation extractor and later explanations need.
-    inputs = model_layers[0]
+    inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="image")
     x = inputs
-    for layer in model_layers[1:]:
-        x = layer(x)
+    for planned in plan_layers(spec, input_shape, num_classes):
+        x = getattr(layers, planned.class_name)(**planned.config)(x)
     return keras.Model(inputs, x, name=_safe_name(spec.name))
 
 

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from core.storage.files import ModelFileError
+from core.storage.model_limits import check_zip_index
 
 # Input shape and class count of every built-in dataset, known without loading it.
 # "folder" is left out on purpose: it is loaded at any size the user picks, so it
@@ -121,6 +122,7 @@ def _check_upload_bytes(data: bytes, filename: str) -> None:
     if not zipfile.is_zipfile(buffer):
         raise ModelFileError(f"{shown} is not a Keras model file: a .keras file is a zip archive, and this one "
                              f"is not. It may be damaged, or another kind of file renamed to .keras.")
+    check_zip_index(buffer, shown)  # before zipfile reads the whole index into memory
     try:
         with zipfile.ZipFile(buffer) as archive:
             names = set(archive.namelist())

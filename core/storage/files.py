@@ -84,17 +84,23 @@ def save_model(model, card: ModelCard, path: str | Path) -> tuple[Path, Path]:
 def load_model(path: str | Path) -> tuple[object, ModelCard]:
     """Load ``path.keras`` and its card with Keras's ``safe_mode`` on.
 
+    The file is first checked against the server's limits from its config.json alone
+    (``core.storage.model_limits``): a file put in the models folder by hand gets no further than an upload.
+
     Returns:
         (model, card); the card is an empty ``ModelCard`` named after the file when the JSON is missing.
 
     Raises:
-        ModelFileError: missing, unreadable or unsafe model file, or a card that cannot be read.
+        ModelFileError: missing, unreadable, unsafe or over-the-limits model file, or a card that cannot be read.
     """
     import keras
+
+    from core.storage.model_limits import check_model_file  # it imports this module
 
     keras_path, json_path = model_paths(path)
     if not keras_path.is_file():
         raise ModelFileError(f"Model file not found: {keras_path}")
+    check_model_file(keras_path)
     try:
         model = keras.models.load_model(keras_path, compile=False, safe_mode=True)
     except Exception as exc:

@@ -35,6 +35,7 @@ from core.storage.checks import (
     datasets_that_fit,
 )
 from core.storage.files import ModelFileError, _atomic_write, model_paths, save_model
+from core.storage.model_limits import check_model_file
 from core.storage.replay import decode_replay, encode_replay, replay_path
 
 ENV_VAR = "CNNLAB_MODELS_DIR"
@@ -251,8 +252,9 @@ class ModelRegistry:
     def import_upload(self, data: bytes, filename: str) -> RegistryEntry:
         """Check a user's uploaded model file and save it as a new entry.
 
-        The file is written to a temporary file of the registry folder and loaded
-        with ``safe_mode=True``; it must take one image, (height, width, 1 or 3),
+        The file's config.json is checked against the server's limits first, no layer built
+        (``core.storage.model_limits``); only then is it written to a temporary file of the registry
+        folder and loaded with ``safe_mode=True``. It must take one image, (height, width, 1 or 3),
         and output one score per class.
 
         Args:
@@ -269,6 +271,7 @@ class ModelRegistry:
 
         filename = re.split(r"[\\/]", str(filename or ""))[-1]  # an old browser may send a Windows path
         _check_upload_bytes(data, filename)
+        check_model_file(data, filename)
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".keras")

@@ -1,13 +1,25 @@
-"""core.models.architecture: ModelSpec checks and round trip, seeded builds, small-input adaptations, layer table."""
+"""core.models.architecture: ModelSpec checks and round trip, seeded builds, small-input adaptations, layer table,
+and sizes and limits worked out without building (checked against the built models)."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 
-from core.models.architecture import ConvBlock, ModelSpec, ModelSpecError, adaptation_notes, build_model, layer_table
+from core.models.architecture import (
+    ConvBlock,
+    ModelSpec,
+    ModelSpecError,
+    adaptation_notes,
+    build_model,
+    check_spec_limits,
+    layer_table,
+    plan_layers,
+    spec_size,
+)
 from core.models.presets import PRESETS
 
 
@@ -45,8 +57,9 @@ def test_adaptation_notes_for_valid_padding_on_tiny_input():
     assert not any(n.startswith("conv1_") for n in notes)
 
 
-def test_adaptation_notes_with_ten_or_more_blocks():
+def test_adaptation_notes_with_ten_or_more_blocks(monkeypatch):
     # Block 1's notes must be about conv1 / conv1_<n> only, not about conv10, conv11...
+    monkeypatch.setenv("CNNLAB_MAX_BLOCKS", "10")  # over the default limit of 8, as a teacher may allow
     asked_same = ModelSpec(blocks=[ConvBlock(2, 3, padding="valid", pooling="none")]
                            + [ConvBlock(2, 3, padding="same", pooling="none") for _ in range(9)], dense_units=[])
     model = build_model(asked_same, (28, 28, 1), 2)
@@ -131,3 +144,85 @@ def test_layer_table_matches_model(preset):
     assert "3x3" in conv["detail"] or "5x5" in conv["detail"]
     assert rows[-1]["detail"] == "10 units, softmax"
 
+
+
+# --- sizes and limits, worked out without building -------------------------------------------------------
+
+SIZED_SHAPES = [((8, 8, 1), 10), ((28, 28, 1), 10), ((32, 32, 3), 4), ((112, 92, 1), 40), ((128, 128, 3), 5)]
+CUSTOM_SPECS = {
+    "batch_norm_valid_avg": ModelSpec(blocks=[ConvBlock(8, 5, convs=2, padding="valid", batch_norm=True, pooling="avg",
+                                                        pool_size=3, dropout=0.1), ConvBlock(12, 3, activation="gelu")],
+                                      dense_units=[33, 7], dense_dropout=0.2, flatten_dropout=0.3),
+    "no_blocks": ModelSpec(blocks=[], dense_units=[10]),
+    "no_pooling_wide_kernels": ModelSpec(blocks=[ConvBlock(3, 11, pooling="none", padding="valid"),
+                                                 ConvBlock(5, 7, convs=3, pooling="max", pool_size=4)], dense_units=[]),
+}
+
+
+@pytest.mark.parametrize("shape, classes", SIZED_SHAPES, ids=["x".join(map(str, s)) for s, _ in SIZED_SHAPES])
+@pytest.mark.parametrize("spec_name", [*PRESETS, *CUSTOM_SPECS])
+def test_spec_size_matches_the_built_model(spec_name, shape, classes, monkeypatch):
+    monkeypatch.setenv("CNNLAB_MAX_PARAMS", str(10**8))  # the MNIST presets take 30 M weights on 128-pixel photos
+    spec = PRESETS[spec_name].spec() if spec_name in PRESETS else CUSTOM_SPECS[spec_name]
+    size = spec_size(spec, shape, classes)
+    model = build_model(spec, shape, classes)
+    assert size.params == model.count_params()
+    assert size.layers == len(model.layers) and size.blocks == len(spec.blocks)
+    assert [p.output_shape for p in plan_layers(spec, shape, classes)] == [tuple(layer.output.shape[1:])
+                                                                           for layer in model.layers[1:]]
+    largest = max(model.layers, key=lambda layer: np.prod(layer.output.shape[1:]))
+    assert size.largest_output == (largest.name, tuple(largest.output.shape[1:]))
+
+
+def _tiny(**changes) -> ModelSpec:
+    return ModelSpec(**{"blocks": [ConvBlock(4, 3)], "dense_units": [8], **changes})
+
+
+# (spec and input just at the limit, the same just over it, the variable named)
+SPEC_LIMITS = {
+    "blocks": ((_tiny(blocks=[ConvBlock(2, 3, pooling="none")] * 8), (8, 8, 1)),
+               (_tiny(blocks=[ConvBlock(2, 3, pooling="none")] * 9), (8, 8, 1)), "CNNLAB_MAX_BLOCKS"),
+    "dense units": ((_tiny(dense_units=[4096]), (8, 8, 1)), (_tiny(dense_units=[4097]), (8, 8, 1)),
+                    "CNNLAB_MAX_DENSE_UNITS"),
+    "input side": ((_tiny(), (256, 256, 1)), (_tiny(), (257, 256, 1)), "CNNLAB_MAX_INPUT_SIDE"),
+    "layer output": ((_tiny(blocks=[ConvBlock(64, 3)], dense_units=[]), (256, 256, 1)),
+                     (_tiny(blocks=[ConvBlock(65, 3)], dense_units=[]), (256, 256, 1)), "CNNLAB_MAX_INPUT_SIDE"),
+    "parameters": ((_tiny(dense_units=[1000]), (128, 128, 3)), (_tiny(dense_units=[1001]), (128, 128, 3)),
+                   "CNNLAB_MAX_PARAMS"),
+}
+
+
+@pytest.mark.parametrize("limit", list(SPEC_LIMITS))
+def test_a_spec_just_over_a_limit_is_refused_before_it_is_built(limit, monkeypatch):
+    (fits, fits_shape), (over, over_shape), variable = SPEC_LIMITS[limit]
+    if limit == "parameters":  # 64x64x4 flattened into dense 1000, and its softmax: 16,402,386 weights at 1000 units
+        monkeypatch.setenv("CNNLAB_MAX_PARAMS", str(spec_size(fits, fits_shape, 2).params))
+    assert check_spec_limits(fits, fits_shape, 2).params == spec_size(fits, fits_shape, 2).params
+    with pytest.raises(ModelSpecError, match=variable) as info:
+        build_model(over, over_shape, 2)
+    assert str(info.value).startswith("This network is too big for the server.")
+
+
+def test_a_teacher_moves_the_spec_limits(monkeypatch):
+    wide = _tiny(dense_units=[5000])
+    with pytest.raises(ModelSpecError, match="5,000 units; the limit is 4,096"):
+        check_spec_limits(wide, (8, 8, 1), 2)
+    monkeypatch.setenv("CNNLAB_MAX_DENSE_UNITS", "5000")
+    check_spec_limits(wide, (8, 8, 1), 2)
+    monkeypatch.setenv("CNNLAB_MAX_PARAMS", "1000")
+    with pytest.raises(ModelSpecError, match="the limit is 1,000 .*CNNLAB_MAX_PARAMS"):
+        check_spec_limits(wide, (8, 8, 1), 2)
+
+
+def test_fifty_thousand_dense_units_on_128_pixel_photos_is_refused_at_once():
+    # On the Train page this took 39 s and ended in ResourceExhaustedError, again on every click.
+    spec = ModelSpec(blocks=PRESETS["small_cnn"].spec().blocks, dense_units=[50000])
+    start = time.perf_counter()
+    size = spec_size(spec, (128, 128, 3), 5)
+    with pytest.raises(ModelSpecError) as info:
+        build_model(spec, (128, 128, 3), 5)
+    assert time.perf_counter() - start < 0.5
+    assert size.params == 16 * 16 * 32 * 50000 + 50000 + 50000 * 5 + 5 + 448 + 4640 + 9248
+    message = str(info.value)
+    assert "'dense1' has 50,000 units; the limit is 4,096 units a layer" in message and "CNNLAB_MAX_DENSE_UNITS" in message
+    assert f"It has {size.params:,} parameters" in message and "CNNLAB_MAX_PARAMS" in message
