@@ -10,8 +10,8 @@ Two modes (``CNNLAB_MODE``):
   (``CNNLAB_FOLDER_ROOTS``); official dataset files only imported by the teacher.
 
 Limits hold in both modes. Each has a default and an environment variable a teacher can set
-before starting the server (sizes accept ``K``, ``M`` and ``G`` suffixes, times ``s``, ``min``
-and ``h``)::
+before starting the server (sizes in bytes accept ``K``, ``M`` and ``G``, powers of 1024; counts
+``K`` and ``M``, powers of 1000; times ``s``, ``min`` and ``h``)::
 
     CNNLAB_MODE=classroom CNNLAB_USER_QUOTA=500M CNNLAB_JOB_MAX_TIME=20min make run
 
@@ -77,6 +77,7 @@ class Limits:
 
 _SIZE = {"": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30}
 _TIME = {"": 1, "s": 1, "min": 60, "m": 60, "h": 3600}
+_COUNT = {"": 1, "k": 1000, "m": 1_000_000}  # 20M parameters: counts are decimal
 _BYTE_FIELDS = {"max_unpacked_bytes", "user_quota", "free_space_floor"}
 _TIME_FIELDS = {"job_max_time", "job_paused_max_time", "job_orphan_time"}
 
@@ -84,10 +85,12 @@ _TIME_FIELDS = {"job_max_time", "job_paused_max_time", "job_orphan_time"}
 def _parse(var: str, text: str, kind, name: str):
     text = text.strip().lower().replace("_", "")
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]*)", text)
-    units = _SIZE if name in _BYTE_FIELDS else _TIME if name in _TIME_FIELDS else {"": 1}
+    units = _SIZE if name in _BYTE_FIELDS else _TIME if name in _TIME_FIELDS else \
+        {"": 1} if name == "workspace_days" else _COUNT
     if match is None or match.group(2) not in units:
         what = ("a size such as 500M or 2G" if name in _BYTE_FIELDS else
-                "a time such as 600, 10min or 1h" if name in _TIME_FIELDS else "a whole number")
+                "a time such as 600, 10min or 1h" if name in _TIME_FIELDS else
+                "a number such as 30" if name == "workspace_days" else "a whole number such as 4096, 20K or 10M")
         raise SettingsError(f"{var} must be {what}. Received: {text!r}")
     value = float(match.group(1)) * units[match.group(2)]
     if name == "workspace_days":

@@ -20,11 +20,14 @@ def test_sizes_and_times_take_units(monkeypatch):
     monkeypatch.setenv("CNNLAB_JOB_MAX_TIME", "20min")
     monkeypatch.setenv("CNNLAB_JOB_PAUSED_MAX_TIME", "1h")
     monkeypatch.setenv("CNNLAB_MAX_PARAMS", "2_000_000")
+    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "20K")
     got = limits()
     assert got.user_quota == 500 * 2**20
     assert got.max_unpacked_bytes == 2 * 2**30
     assert got.job_max_time == 1200.0 and got.job_paused_max_time == 3600.0
-    assert got.max_params == 2_000_000
+    assert got.max_params == 2_000_000 and got.max_zip_files == 20_000
+    monkeypatch.setenv("CNNLAB_MAX_PARAMS", "20M")
+    assert limits().max_params == 20_000_000
 
 
 @pytest.mark.parametrize("var, value, expected", [
