@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.models.architecture import ModelSpecError
+
 from core.training.config import TrainConfig
 from core.training.jobs import TrainingJob, continue_run, new_run
 from core.training.user_jobs import JobLimitError
@@ -37,6 +39,9 @@ def start_new_run(spec, dataset, config: TrainConfig, name: str, owner: str, **j
         job = new_run(spec, dataset, config, name, on_end=ws.run_hook(owner), user=ws.store.user, **job_options)
     except JobLimitError as exc:
         st.error(refusal_text(exc, ws.job, ws.job_owner), icon=":material/block:")
+        return None
+    except ModelSpecError as exc:  # over a size limit of the server (a teacher may have lowered one)
+        st.error(f"Not started: {exc}", icon=":material/block:")
         return None
     return _adopt(ws, job, owner)
 
