@@ -21,6 +21,7 @@ from ui.session import init_state
 from ui.workspace import workspace
 from ui.widget_memory import persist
 from ui.widgets import image_input
+from ui.text import plain
 
 require_router(__file__)
 init_state()
@@ -40,7 +41,7 @@ counts = store.counts()
 problems = store.training_problems()
 running = is_running()
 ours = owned_job("classes")
-st.markdown(" · ".join(f"{name}: **{n}**" for name, n in counts.items()) + f" · {sum(counts.values())} images in all")
+st.markdown(" · ".join(f"{plain(name)}: **{n}**" for name, n in counts.items()) + f" · {sum(counts.values())} images in all")
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
 
@@ -88,7 +89,7 @@ if reason:
 @st.fragment(run_every=1.0 if running and ours else None)
 def show_progress():
     draw_job_progress("classes", "cls", "on the Train page", lambda job: (
-        f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out images right after "
+        f"{plain(job.name)}: {job.result['test_accuracy']:.0%} of the held-out images right after "
         f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s). It is now the current "
         "model: its Filters, Activations and Predict pages show it, and it is saved on the Models page."))
 
@@ -101,8 +102,8 @@ if entry is None:
     st.stop()
 
 st.subheader("Try it")
-st.caption(f"Show {entry.name} something new and see what it thinks: "
-           f"{', '.join(entry.class_names)}.")
+st.caption(f"Show {plain(entry.name)} something new and see what it thinks: "
+           f"{', '.join(plain(c) for c in entry.class_names)}.")
 left, right = st.columns(2)
 with left:
     picked = image_input(entry, key="cls_try", sources=("camera", "upload"))
@@ -116,4 +117,4 @@ if picked is not None:
         if original is not None:
             c2.image(original, caption=caption, width="stretch")
         st.plotly_chart(probability_bar(probs, entry.class_names), key="cls_try_probs")
-        st.caption(" · ".join(f"{name} {p:.0%}" for name, p in top_k(probs, entry.class_names, len(probs))))
+        st.caption(" · ".join(f"{plain(name)} {p:.0%}" for name, p in top_k(probs, entry.class_names, len(probs))))

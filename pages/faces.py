@@ -20,6 +20,7 @@ from ui.runs import is_running, owned_job, start_new_run
 from ui.session import init_state
 from ui.workspace import workspace
 from ui.widget_memory import persist
+from ui.text import plain
 
 require_router(__file__)
 init_state()
@@ -73,7 +74,7 @@ if st.button("Train", type="primary", icon=":material/model_training:", key="fac
 @st.fragment(run_every=1.0 if running and ours else None)
 def show_progress():
     draw_job_progress("faces", "face", "on another page", lambda job: (
-        f"{job.name}: {job.result['test_accuracy']:.0%} of the held-out faces recognised after "
+        f"{plain(job.name)}: {job.result['test_accuracy']:.0%} of the held-out faces recognised after "
         f"{job.result['epochs_done']} epochs ({job.result['train_seconds']:.0f} s)."))
 
 
@@ -83,7 +84,7 @@ entry = workspace().page_model("faces")  # the model this page's last finished r
 if entry is not None:
     st.subheader("3 · Recognise")
     reference = entry.card.face_reference
-    st.caption(f"{entry.name} knows: {', '.join(entry.class_names)}. Anyone else should come out as unknown. "
+    st.caption(f"{plain(entry.name)} knows: {', '.join(plain(c) for c in entry.class_names)}. Anyone else should come out as unknown. "
                "The CNN alone cannot say \"nobody I know\": it has one output per person, and its probabilities "
                "always add up to 100 % over them, so a stranger's face still goes to whoever it resembles most, "
                "often at 99 %. So the face is also compared with the enrolled photos.")

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from core.settings import limits
+
 from core.data import DatasetError
 from core.data.augment import Augmentation
 from core.models.presets import PRESETS
@@ -115,7 +117,7 @@ use_augmentation = c2.toggle(f"Augment training images: {augmentation.describe()
 use_augmentation = use_augmentation and augmentation.active
 default_name = f"{dataset.name}_{spec.name}"
 follow_default({"train_name": default_name})  # not typed by hand: follow the preset and dataset
-name = st.text_input("Model name", key=persist("train_name", default_name))
+name = st.text_input("Model name", key=persist("train_name", default_name), max_chars=limits().max_name_length)
 
 
 def config_from_inputs() -> TrainConfig:

@@ -17,6 +17,7 @@ from core.visuals.figures import training_curves
 
 from .runs import owned_job, session_job
 from .session import end_unseen, mark_end_seen, produced_model
+from .text import plain
 
 
 def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Callable[[object], str]) -> None:
@@ -32,7 +33,7 @@ def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Cal
     if job is None:
         other = session_job()
         if other is not None and not other.finished:
-            st.info(f"{other.name} is training (started {elsewhere}); wait for it or stop it there.")
+            st.info(f"{plain(other.name)} is training (started {elsewhere}); wait for it or stop it there.")
         return
     snap = job.snapshot()
     text = (f"waiting for a free training slot, position {snap.queue_position or 1}" if snap.state == "queued" else

@@ -21,6 +21,7 @@ from core.training.user_jobs import JobLimitError
 
 from .model_entry import ModelEntry
 from .workspace import workspace
+from .text import plain
 
 
 # The pages that start runs, as their titles say
@@ -64,7 +65,7 @@ def refusal_text(exc: JobLimitError, workspace_job=None, workspace_owner: str | 
     page = RUN_PAGES.get(workspace_owner or "") if job is workspace_job else None
     where = f"on the {page} page" if page else "in another tab"
     share = "one training run at a time" if exc.limit == 1 else f"{exc.limit} training runs at a time"
-    return (f"Not started: on this server each person has {share}, and **{job.name}** is {_doing(job)} "
+    return (f"Not started: on this server each person has {share}, and **{plain(job.name)}** is {_doing(job)} "
             f"(started {where}). Stop it with its **Stop** button {f'on the {page} page' if page else 'there'} "
             "(the model it has learned so far is kept), or wait for it to end, then start this one.")
 

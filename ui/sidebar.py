@@ -8,6 +8,7 @@ from .identity import identify, share_link
 from .runs import session_job, status_every, touch_job
 from .session import chosen_dataset_title, end_unseen, init_state, mark_end_seen, set_current_model, show_notices
 from .widget_memory import ephemeral
+from .text import plain
 
 
 def draw_sidebar() -> None:
@@ -63,14 +64,14 @@ def training_status() -> None:
             return
         snap = job.snapshot()
         if snap.state == "queued":
-            st.caption(f"Training **{job.name}**: waiting, position {snap.queue_position or 1} in the queue")
+            st.caption(f"Training **{plain(job.name)}**: waiting, position {snap.queue_position or 1} in the queue")
         elif snap.state in ("running", "paused"):
-            st.caption(f"Training **{job.name}**: {snap.state}, epoch {snap.epoch + 1}/{snap.epochs}")
+            st.caption(f"Training **{plain(job.name)}**: {snap.state}, epoch {snap.epoch + 1}/{snap.epochs}")
             st.progress(snap.fraction)
         elif snap.state == "failed":
-            st.caption(f"Training {job.name} failed: {snap.error}")
+            st.caption(f"Training {plain(job.name)} failed: {plain(snap.error, 300)}")
         else:
-            st.caption(f"Training {job.name}: {snap.state}")
+            st.caption(f"Training {plain(job.name)}: {snap.state}")
             if end_unseen(job):
                 mark_end_seen(job)
                 st.rerun(scope="app")  # the finished model is in the model list: draw the pages again

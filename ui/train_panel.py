@@ -14,6 +14,7 @@ from .job_progress import draw_stop_reason
 from .runs import RUN_PAGES, owned_job, session_job
 from .session import end_unseen, mark_end_seen, produced_model
 from .widget_memory import ephemeral
+from .text import plain
 
 # How often the run's panel is redrawn while it trains. Each redraw costs the browser more than the
 # server: on a 2-core machine with the browser on it too, a small run that trains in 10 s unwatched
@@ -51,13 +52,13 @@ def _progress() -> None:
         other = session_job()
         if other is not None and not other.finished:
             page = RUN_PAGES.get(st.session_state.get("job_owner"), "another")
-            st.info(f"**{other.name}** is training, started on the {page} page; one run at a time. "
+            st.info(f"**{plain(other.name)}** is training, started on the {page} page; one run at a time. "
                     "Wait for it or stop it there.")
         else:
             st.info("Press **Train** to start. Progress and live curves appear here.")
         return
     snap = job.snapshot()
-    st.subheader(f"Run: {job.name}")
+    st.subheader(f"Run: {plain(job.name)}")
     if snap.state == "queued":
         st.info(f"Waiting for a free training slot: position {snap.queue_position or 1} in the queue "
                 f"({QUEUE.running} of {QUEUE.limit} slots busy).")
@@ -123,7 +124,7 @@ def _curves() -> None:
     elif job.finished and job.result:
         entry = produced_model(job)
         saved = " It is also saved on the Models page." if entry is not None and entry.saved_id else ""
-        st.success(f"{job.name}: test accuracy {job.result['test_accuracy']:.1%} after "
+        st.success(f"{plain(job.name)}: test accuracy {job.result['test_accuracy']:.1%} after "
                    f"{job.result['epochs_done']} epochs ({run_time(job.result)}). "
                    "It is now the current model: look at its Filters and Activations." + saved)
         if entry is not None and entry.save_error:

@@ -166,7 +166,11 @@ def test_a_cifar_reader_never_sees_batches_of_two_uploads(tmp_path):
     threads = [threading.Thread(target=replace), threading.Thread(target=read)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    # until both have done enough, however loaded the machine (the deadline is a bound, not a wait)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not errors and (list(sizes).count("swap") <= 5 or len(
+            {s[2] for s in list(sizes) if s != "swap"}) <= 1):
+        time.sleep(0.05)
     stop.set()
     for t in threads:
         t.join()

@@ -156,7 +156,11 @@ def test_a_reader_never_sees_a_mixed_set_while_sets_are_replaced(tmp_path):
     threads = [threading.Thread(target=replace), threading.Thread(target=read)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    # until both have done enough, however loaded the machine (the deadline is a bound, not a wait)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not errors and (sum(k == "swap" for k, _ in list(seen)) <= 20
+                                                          or sum(k == "read" for k, _ in list(seen)) <= 20):
+        time.sleep(0.05)
     stop.set()
     for t in threads:
         t.join()
