@@ -196,4 +196,19 @@ def remove_stale(root: str | Path, days: float, keep: set[str] = frozenset(), no
         if now - Workspace(child.name, root).last_visit() > days * 86400:
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child.name)
+    # Versions before workspaces kept each browser session's uploads in <root>/uploads/<session id>/:
+    # nothing opens them any more, so they go once as old as a stale workspace.
+    legacy = Path(root).expanduser() / "uploads"
+    try:
+        old_sessions = [c for c in legacy.iterdir() if c.is_dir() and not c.is_symlink()]
+    except OSError:
+        old_sessions = []
+    for child in old_sessions:
+        try:
+            age = now - child.stat().st_mtime
+        except OSError:
+            continue
+        if age > days * 86400:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(f"uploads/{child.name}")
     return removed

@@ -70,7 +70,12 @@ def test_workspaces_nobody_opened_for_days_are_removed_and_the_others_kept(tmp_p
     for ws, days in ((old, 31), (live, 40), (recent, 29)):
         os.utime(ws.visited_path, (now - days * 86400, now - days * 86400))
     (tmp_path / "workspaces" / "not a workspace").mkdir()
-    assert remove_stale(tmp_path, 30, keep={"llive"}, now=now) == ["lold"]
+    legacy_old, legacy_new = tmp_path / "uploads" / "0f3a-session", tmp_path / "uploads" / "9b2c-session"
+    for folder, days in ((legacy_old, 31), (legacy_new, 1)):
+        (folder / "pets").mkdir(parents=True)
+        os.utime(folder, (now - days * 86400, now - days * 86400))
+    assert remove_stale(tmp_path, 30, keep={"llive"}, now=now) == ["lold", "uploads/0f3a-session"]
+    assert not legacy_old.exists() and legacy_new.exists()
     assert not old.folder.exists() and recent.folder.exists() and live.folder.exists()
     assert (tmp_path / "workspaces" / "not a workspace").exists()
 
