@@ -20,6 +20,7 @@ from .flash import flash, show_flashes
 from .photo_inputs import draw_photo_inputs, item_slot
 from .widget_memory import ephemeral, persist
 from .workspace import workspace
+from .text import plain
 
 THUMBS_SHOWN = 24  # newest thumbnails drawn per class until "Show all" is on
 THUMB_COLUMNS = 6
@@ -72,7 +73,7 @@ def _add(name: str, files: list[tuple[str, bytes]], source: str) -> None:
         _say(cid, "error", str(exc))
         return
     if report.added and source == "upload":  # a snapshot shows up as its thumbnail
-        _say(cid, "success", f"Added {len(report.added)} image{'s' if len(report.added) != 1 else ''} to {name}.")
+        _say(cid, "success", f"Added {len(report.added)} image{'s' if len(report.added) != 1 else ''} to {plain(name)}.")
     if report.refused:
         _say(cid, "error", "Not added (your other images are kept):\n\n"
              + "\n".join(f"- {line}" for line in report.refused))
@@ -146,7 +147,7 @@ def draw_class(store: ClassImages, name: str) -> None:
 
 def _draw_thumbnails(name: str, cid: str, images: list[Path]) -> None:
     if not images:
-        st.caption(f"No images yet. Take webcam snapshots or upload photos of {name}.")
+        st.caption(f"No images yet. Take webcam snapshots or upload photos of {plain(name)}.")
         return
     newest = images[::-1]
     if len(newest) > THUMBS_SHOWN and not st.toggle(f"Show all {len(newest)}", key=persist(f"cls_all_{cid}", False)):

@@ -21,6 +21,7 @@ from .runs import owned_job
 from .session import remove_model
 from .widget_memory import persist
 from .workspace import workspace
+from .text import plain
 
 THUMB_COLUMNS = 8
 
@@ -61,10 +62,10 @@ def _enrol(name: str, files: list[tuple[str, bytes]], source: str) -> None:
         _say(iid, "error", report.bound_reason)
     for label, result in report.added:
         _say(iid, "success", f"{label}: face found ({result.face.confidence:.1%} sure), eyes levelled by "
-                             f"{result.aligned.angle:+.0f}°, added to {name}.")
+                             f"{result.aligned.angle:+.0f}°, added to {plain(name)}.")
     if len(report.added) > 3:  # one line per photo is too much for a batch of uploads
         drop_flashes(item_slot("face", iid), "success")
-        _say(iid, "success", f"{len(report.added)} faces added to {name}.")
+        _say(iid, "success", f"{len(report.added)} faces added to {plain(name)}.")
 
 
 def _add_identity() -> None:
@@ -114,7 +115,7 @@ def draw_identity(name: str) -> None:
     faces = gallery().faces(name)
     with st.container(border=True, key=f"face_box_{iid}"):
         head = st.columns([4, 3, 1], vertical_alignment="center")
-        head[0].markdown(f"#### {name}")
+        head[0].markdown(f"#### {plain(name)}")
         short = len(faces) < MIN_FACES
         head[1].markdown(f"**{len(faces)}** face{'s' if len(faces) != 1 else ''}"
                          + (f" · :orange[:material/warning: at least {MIN_FACES} needed]" if short else ""))

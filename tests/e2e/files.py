@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import bad_files
+import hostile_models
+
 
 def _save(img: Image.Image, path: Path, fmt: str, **kwargs) -> Path:
     img.save(path, format=fmt, **kwargs)
@@ -213,6 +216,10 @@ def bad_inputs(folder: Path) -> list[BadFile]:
     app1 = b"\xff\xe1" + struct.pack(">H", 18) + b"Exif\x00\x00MM\x00\x2a\xff\xff\xff\xff\x00\x00"
     add("broken_exif.jpg", bytes(broken_exif[:2]) + app1 + bytes(broken_exif[2:]), "image", "broken_exif.jpg (64×48)",
         "caption", what="a JPEG whose EXIF block points outside itself")
+    add("deep_16bit_7000x7000.png", bad_files.png16_zeros(7000, 7000), "image", "at most 16 MP are accepted",
+        what="a 95 KB 16-bit PNG of 7000x7000 pixels (about 1 GB once decoded)")
+    add("poster.eps", bad_files.eps_file(), "image", "a PostScript (EPS) file", what="an EPS file (Pillow would call "
+        "Ghostscript)")
     # --- zips on Data
     add("escape.zip", _zip({**_class_members(), "../../escaped.png": png}), "zip", "'..'",
         what="a zip with a ../ path")
@@ -223,6 +230,10 @@ def bad_inputs(folder: Path) -> list[BadFile]:
     add("bomb.zip", _zip_bomb(), "zip", "(a zip bomb?)", what="a zip bomb: 1 GB of zeros in 1 MB")
     add("many_files.zip", _zip({f"cats/{i}.png": b"x" for i in range(20001)}), "zip", "at most 20000 files",
         what="a zip of 20,001 files")
+    add("blank_bmps.zip", bad_files.bmp_zip(), "zip", "(a zip bomb?)",
+        what="a 116 KB zip of 100 blank BMPs that unpacks to 105 MB")
+    add("one_each.zip", bad_files.zip_of([("cats/1.png", bad_files.small_png(1)), ("dogs/1.png", bad_files.small_png(2))]),
+        "zip", "at least 2 images to keep one for testing", what="a zip of one image per class")
     add("not_a_zip.zip", b"This is a plain text file with a .zip name.\n" * 10, "zip", "not a zip or is damaged",
         what="a text file renamed .zip")
     add("empty.zip", b"", "zip", "empty file (0 bytes)", what="an empty .zip")
@@ -243,6 +254,14 @@ def bad_inputs(folder: Path) -> list[BadFile]:
                          what="a .keras with a single linear output"))
     files.append(BadFile(models["other_dataset"], "model", "does not fit the current dataset", kind="warning",
                          what="a .keras for 32x32x3 CIFAR-sized input"))
+    for made in (hostile_models.giant_dense(folder), hostile_models.zero_weights(folder),
+                 hostile_models.huge_input(folder)):
+        files.append(BadFile(made, "model", {"giant_dense.keras": "100,000,000 units",
+                                             "zero_weights.keras": "unpacks to 318 MB or more",
+                                             "huge_input.keras": "20000×20000 pixels"}[made.name],
+                             what={"giant_dense.keras": "a 2 KB .keras whose config says Dense(units=100000000)",
+                                   "zero_weights.keras": "a 318 KB .keras whose deflated weights unpack to 318 MB",
+                                   "huge_input.keras": "a 21 KB .keras for 20000x20000x3 images"}[made.name]))
     add("random_bytes.keras", np.random.default_rng(11).bytes(30_000), "model", "not a Keras model file",
         what="random bytes named .keras")
     add("empty.keras", b"", "model", "empty.keras", what="an empty .keras")
