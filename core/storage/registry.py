@@ -267,11 +267,12 @@ class ModelRegistry:
         Raises:
             ModelFileError: the file is refused; the message tells a learner why.
         """
-        import keras
 
         filename = re.split(r"[\\/]", str(filename or ""))[-1]  # an old browser may send a Windows path
         _check_upload_bytes(data, filename)
         check_model_file(data, filename)
+        import keras  # after the checks: a refused file costs no TensorFlow import
+
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".keras")

@@ -56,9 +56,10 @@ def test_hostile_models_are_refused_without_the_servers_memory_growing(app_serve
 
     page = browser_page
     open_app(page, app_server["url"])
+    go(page, "Activations", "Activations")  # the shipped model drawn: TensorFlow and Keras are loaded
     go(page, "Models", "Models")
     pid = app_server["proc"].pid
-    idle = rss_bytes(pid)  # the server with the app open (TensorFlow loaded by the shipped model)
+    idle = rss_bytes(pid)  # the server idle, with the app open
     figures = {"idle_mb": round(idle / 2**20)}
     for made, expect in ((hostile_models.giant_dense(tmp_path), "100,000,000 units"),
                          (hostile_models.zero_weights(tmp_path), "unpacks to 318 MB or more"),
