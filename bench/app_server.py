@@ -7,6 +7,14 @@ benchmarks and end-to-end tests.
 
 The process gets a data folder, a models folder, a home and a temporary folder
 under ``folder`` (kept across restarts), so a caller can check what it wrote.
+
+By default it runs in personal mode with the test hook ``CNNLAB_WORKSPACE_FROM_URL=1``: each browser
+names its workspace in the address (``?workspace=NAME``). ``classroom=True`` starts it as a class's
+server instead (``CNNLAB_MODE=classroom``, no test hook): every browser gets a private link, the
+teacher is whoever opens ``server.link(teacher_key)``, and ``roots`` are the folders the teacher shares.
+
+    >>> server = AppServer(folder, classroom=True, roots=[shared], teacher_key=key).start()
+    >>> server.link(key)                     # the address that opens the teacher's workspace
 """
 
 from __future__ import annotations
@@ -60,6 +68,11 @@ def run_message_kind(payload) -> str | None:
     return None
 
 
+# what decides the server's mode and who is who: set by AppServer alone
+_MODE_VARS = ("CNNLAB_MODE", "CNNLAB_FOLDER_ROOTS", "CNNLAB_TEACHER_KEY", "CNNLAB_TEACHERS",
+              "CNNLAB_WORKSPACE_FROM_URL")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,8 +82,14 @@ def free_port() -> int:
 class AppServer:
     """One ``streamlit run app.py`` on localhost, with folders of its own under ``folder``."""
 
-    def __init__(self, folder: str | Path, port: int | None = None):
+    def __init__(self, folder: str | Path, port: int | None = None, classroom: bool = False,
+                 roots: list[str | Path] | None = None, teacher_key: str | None = None,
+                 extra_env: dict[str, str] | None = None):
         self.folder = Path(folder)
+        self.classroom = classroom
+        self.roots = [Path(r) for r in roots or []]  # CNNLAB_FOLDER_ROOTS (classroom mode)
+        self.teacher_key = teacher_key  # CNNLAB_TEACHER_KEY (classroom mode)
+        self.extra_env = dict(extra_env or {})  # limits and the like: CNNLAB_JOB_MAX_TIME=...
         self.data, self.models = self.folder / "data", self.folder / "models"
         self.home, self.tmp = self.folder / "home", self.folder / "tmp"
         self.log = self.folder / "server.log"
@@ -83,10 +102,26 @@ class AppServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         for path in (self.data, self.models, self.home, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
-        return dict(os.environ, CNNLAB_DATA_DIR=str(self.data), CNNLAB_MODELS_DIR=str(self.models),
-                    HOME=str(self.home), TMPDIR=str(self.tmp), TF_CPP_MIN_LOG_LEVEL="2",
-                    # each browser names its workspace in the address (ui.workspace), as several users would
-                    CNNLAB_WORKSPACE_FROM_URL="1")
+        # the caller's own mode settings never leak in: the server runs in the mode asked for here
+        env = {k: v for k, v in os.environ.items() if k not in _MODE_VARS}
+        env.update(CNNLAB_DATA_DIR=str(self.data), CNNLAB_MODELS_DIR=str(self.models), HOME=str(self.home),
+                   TMPDIR=str(self.tmp), TF_CPP_MIN_LOG_LEVEL="2")
+        if self.classroom:
+            env["CNNLAB_MODE"] = "classroom"
+            if self.roots:
+                env["CNNLAB_FOLDER_ROOTS"] = os.pathsep.join(str(r) for r in self.roots)
+            if self.teacher_key:
+                env["CNNLAB_TEACHER_KEY"] = self.teacher_key
+        else:
+            # each browser names its workspace in the address (ui.workspace), as several users would
+            env["CNNLAB_WORKSPACE_FROM_URL"] = "1"
+        env.update(self.extra_env)
+        return env
+
+    def link(self, key: str | None = None) -> str:
+        """The address of a classroom user's private link (``?ws=KEY``); without a key, the app's first page,
+        where a first visit gets a new link."""
+        return f"{self.url}/?ws={key}" if key else f"{self.url}/"
 
     def launch(self) -> "AppServer":
         """Start the process and return at once (see ``wait_healthy``)."""
@@ -136,13 +171,7 @@ class AppServer:
 
     def _status(self, field: str) -> int:
         """A memory figure of the process from /proc (Linux), in bytes; 0 where there is no /proc."""
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-        except (OSError, AttributeError, ValueError):
-            pass
-        return 0
+        return _proc_status(self.proc.pid, field) if self.proc is not None else 0
 
     def rss_bytes(self) -> int:
         """Resident memory now."""
@@ -152,5 +181,39 @@ class AppServer:
         """The most resident memory the process has had (the kernel's high-water mark)."""
         return self._status("VmHWM")
 
+    def tree_rss_bytes(self) -> int:
+        """Resident memory now of the process and every process it started (their sum), from /proc."""
+        total = 0
+        for pid in _process_tree(self.proc.pid if self.proc else None):
+            total += _proc_status(pid, "VmRSS")
+        return total
+
     def log_text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
+
+
+def _proc_status(pid: int, field: str) -> int:
+    """A memory figure (``VmRSS``, ``VmHWM``) of process ``pid`` from /proc (Linux), in bytes; 0 where unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _process_tree(pid: int | None) -> list[int]:
+    """``pid`` and its descendants, from /proc/<pid>/task/*/children (Linux); empty where unknown."""
+    if pid is None:
+        return []
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in children.read_text().split())
+            except (OSError, ValueError):
+                pass
+    return found

@@ -233,3 +233,93 @@ def open_predict(page, url: str) -> list[str]:
     open_app(page, url)
     go(page, "Predict", "Predict")
     return main_text(page).split("Classes: ", 1)[1].split("\n", 1)[0].split(", ")
+
+
+# --- classroom mode: users by private link ---------------------------------------------------------
+
+SIDEBAR = '[data-testid="stSidebar"]'
+
+
+def open_link(page, url: str) -> str | None:
+    """Open ``url`` exactly as given (a classroom server's address, with or without ``?ws=KEY``), wait until
+    the page is drawn, and return the link key the address then holds (a first visit gets a new one)."""
+    watch_app(page)
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=120_000)
+    wait_idle(page)
+    wait_drawn(page)
+    return link_key(page)
+
+
+def link_key(page) -> str | None:
+    """The ``ws`` parameter of the page's address: the user's private link key."""
+    from urllib.parse import parse_qs, urlparse
+
+    return (parse_qs(urlparse(page.url).query).get("ws") or [None])[0]
+
+
+def wait_drawn(page, timeout: float = 60) -> None:
+    """Wait until no element of the main area still waits for its code (Streamlit's skeleton) or its picture,
+    and every table has put its cells in the page (a table draws on a canvas, then adds them for screen readers)."""
+    page.wait_for_function(f"() => {{ const m = document.querySelector('{MAIN}'); return !!m && "
+                           "!m.querySelector('[data-testid=\"stSkeleton\"]') && "
+                           "Array.from(m.querySelectorAll('img')).every(i => i.complete) && "
+                           "Array.from(m.querySelectorAll('[data-testid=\"stDataFrame\"]'))"
+                           ".every(d => !!d.querySelector('[data-testid^=\"glide-cell-\"]')); }",
+                           timeout=timeout * 1000, polling=100)
+
+
+# Everything a user can read on the page: its text, what the text boxes and select boxes show (not in the
+# text), and the cells of tables (drawn on a canvas, with the cells in the page for screen readers).
+_USER_TEXT = """() => { const parts = [document.body.innerText];
+  document.querySelectorAll('input, textarea').forEach(i => { if (i.type !== 'file' && i.type !== 'hidden') parts.push(i.value); });
+  document.querySelectorAll('[data-testid="stDataFrame"]').forEach(d => parts.push(d.textContent));
+  return parts.join('\\n'); }"""
+
+
+def user_text(page) -> str:
+    """All a user can read on the page: main area and sidebar, input values and table cells."""
+    return page.evaluate(_USER_TEXT)
+
+
+def options(page, label: str, area: str = MAIN) -> list[str]:
+    """The options of the select box whose label holds ``label`` (opened and closed again, as a user looks)."""
+    box = page.locator(area).locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.scroll_into_view_if_needed()
+    listbox = page.locator('[role="listbox"]').last
+    for attempt in range(3):  # a click that lands as the page draws again may only focus the box
+        box.click()
+        try:
+            listbox.wait_for(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    found = [] if listbox.get_attribute("data-empty") == "true" else listbox.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    listbox.wait_for(state="detached")
+    return found
+
+
+def radio_options(page, label: str) -> list[str]:
+    """The options of the main area's radio group whose label holds ``label``."""
+    group = page.locator(MAIN).locator('[data-testid="stRadio"]').filter(has_text=label).first
+    return [t.strip() for t in group.locator('[data-testid="stRadioGroup"] label').all_inner_texts()]
+
+
+def alerts(page, kinds: tuple[str, ...] = ("Error", "Warning")) -> list[str]:
+    """The text of the main area's messages of the given kinds (``st.error`` is ``Error``, ``st.warning``
+    ``Warning``, also ``Info`` and ``Success``)."""
+    selector = ", ".join(f'{MAIN} [data-testid="stAlertContent{k}"]' for k in kinds)
+    return [e.inner_text() for e in page.locator(selector).all()]
+
+
+def pick(page, label: str, option: str, area: str = MAIN) -> None:
+    """Pick ``option`` in the select box whose label holds ``label``, unless it shows it already (in its text
+    box, where this Streamlit shows the choice: ``select`` reads only the box's text)."""
+    box = page.locator(area).locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    if box.locator("input").input_value().startswith(option):
+        return  # chosen already: picking it again runs nothing
+    box.click()
+    act(page, page.get_by_role("option").filter(has_text=option).first.click)

@@ -8,6 +8,7 @@ They test the benchmark scripts, not a module of core, and each trains or detect
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import replace
 
@@ -71,3 +72,29 @@ def test_face_latency_benchmark_prints_its_figures():
     assert 0 < out["detection_ms_p50"] <= out["detection_ms_p90"]
     assert out["pipeline_ms_p50"] >= out["align_ms_p50"] > 0
 
+
+
+def test_classroom_benchmark_runs_a_small_class_and_prints_its_figures(tmp_path, capsys):
+    """Two students on a classroom server for 20 s (the second also sends the bad inputs): the last line is the
+    JSON of the figures, with no error and no cross-user read."""
+    import os
+
+    from bench.app_server import chromium_path
+
+    if chromium_path() is None or importlib.util.find_spec("playwright") is None:
+        if os.environ.get("CNNLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail("no Chromium or no Playwright (CNNLAB_REQUIRE_BROWSER=1: the browser tests must run here)")
+        pytest.skip("no Chromium or no Playwright: the classroom benchmark drives a browser")
+    from bench import classroom
+
+    classroom.main(["--users", "2", "--seconds", "20", "--shots", str(tmp_path / "shots")])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("users", "errors", "cross_user_reads", "page_p50_ms", "page_p90_ms", "queue_wait_p90_s",
+                "peak_rss_mb"):
+        assert key in out, key
+    assert out["users"] == 2 and out["errors"] == 0, out["error_list"]
+    assert out["cross_user_reads"] == 0 and out["own_names_missing"] == [], out
+    assert out["page_visits"] >= 8 and 0 < out["page_p50_ms"] <= out["page_p90_ms"]
+    assert out["runs_done"] == 2 and len(out["queue_waits_s"]) == 2 and out["peak_rss_mb"] > 100
+    assert {b["file"] for b in out["bad_inputs"]} == {"notes.jpg", "huge_7000x7000_16bit.png", "damaged.zip",
+                                                       "blank_bmps.zip", "giant_dense.keras"}
