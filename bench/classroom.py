@@ -41,6 +41,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import sys
 import tempfile
 import threading
@@ -399,6 +400,7 @@ async def send_bad_inputs(d: Driver, files: list[BadInput]) -> None:
             if bad.target == "photo":
                 await d.choose("Upload a photo")
             if bad.target == "zip":
+                await d.pick("Dataset", "Image folder")
                 await d.choose("Upload a .zip of class folders")
             began = time.perf_counter()
             await d.upload(label, bad.path)
@@ -432,14 +434,18 @@ async def student_day(d: Driver, url: str, zip_path: Path, deadline: float, bad:
              ("class", lambda: name_a_class(d)), ("train", lambda: start_run(d))]
     if bad:
         steps.append(("bad inputs", lambda: send_bad_inputs(d, bad)))
+    done = []
     for where, step in steps:
-        try:
-            await step()
-        except Exception as exc:  # noqa: BLE001  (recorded; the day goes on)
-            await d.failed(where, exc)
-            if where == "open":
-                return
-    print(f"student {d.s.index}: link {d.s.key[:6]}…, photos loaded, run started; exploring", flush=True)
+        for attempt in (1, 2):  # a student who meets an error tries once more, as a person would
+            try:
+                await step()
+                done.append(where)
+                break
+            except Exception as exc:  # noqa: BLE001  (recorded; the day goes on)
+                await d.failed(where if attempt == 1 else f"{where}, again", exc)
+        if where == "open" and "open" not in done:
+            return
+    print(f"student {d.s.index}: link {d.s.key[:6]}…, done: {', '.join(done)}; exploring", flush=True)
     await explore(d, deadline)
     try:
         await finish_run(d)
@@ -591,6 +597,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if chromium_path() is None:
         sys.exit("error: no Chromium found (apt-get install chromium, or set CNNLAB_CHROMIUM)")
+    # stopped (kill, timeout): the server is stopped too, as on any other way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="cnnlab_classroom_") as tmp:
         folder = Path(tmp)
         video = webcam_video(folder / "webcam.y4m")
