@@ -41,6 +41,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import sys
 import tempfile
 import threading
@@ -371,34 +372,52 @@ async def finish_run(d: Driver) -> None:
         d.m.own_names_missing.append((d.s.index, d.s.names["class"]))
 
 
+# What the app shows once it has taken in a file (it accepted it): the picture's caption, the zip's summary, the
+# model's line; otherwise it must name the file in an error or a warning.
+ACCEPTED = {"photo": "{name} (", "zip": "{name}: ", "model": "Added {stem}"}
+OUTCOME = """([name, accepted]) => { const m = document.querySelector('[data-testid="stMain"]');
+  if (m.querySelector('[data-testid="stException"]')) return 'exception';
+  const said = Array.from(m.querySelectorAll('[data-testid="stAlertContentError"], [data-testid="stAlertContentWarning"]'))
+      .some(e => e.innerText.includes(name));
+  if (said) return 'message';
+  return m.innerText.includes(accepted) ? 'accepted' : ''; }"""
+
+
 async def send_bad_inputs(d: Driver, files: list[BadInput]) -> None:
-    """Each bad file through its upload: a message (error or warning) and no exception, within the step's time."""
+    """Each bad file through its upload: a message (an error or a warning naming the file) and no exception.
+
+    The answer is waited for as such (the message, the file taken in, or an exception box), not as the end of
+    the next run: the run that ends first may be another one (the sidebar redraws the app when a run ends).
+    """
     places = {"photo": ("Predict", "Predict", "Photo"), "zip": ("Data", "Data", "A .zip with one folder"),
               "model": ("Models", "Models", "Model file (.keras)")}
     for bad in files:
         nav, heading, label = places[bad.target]
         row = {"file": bad.path.name, "what": bad.what, "page": nav}
+        accepted = ACCEPTED[bad.target].format(name=bad.path.name, stem=bad.path.stem)
         try:
             await d.visit(nav, heading)
             if bad.target == "photo":
                 await d.choose("Upload a photo")
             if bad.target == "zip":
+                await d.pick("Dataset", "Image folder")
                 await d.choose("Upload a .zip of class folders")
             began = time.perf_counter()
             await d.upload(label, bad.path)
+            answer = await d.page.wait_for_function(OUTCOME, arg=[bad.path.name, accepted],
+                                                    timeout=STEP_TIMEOUT_S * 1000, polling=250)
             row["seconds"] = round(time.perf_counter() - began, 1)
-            # its message names the file (the Predict page's other warnings speak of the picture, not the file)
+            row["answer"] = await answer.json_value()
             shown = [a for a in await alerts(d.page) if bad.path.name in a]
             boxes = await exceptions(d.page)
             row["message"] = shown[0][:400] if shown else None
             row["exception"] = boxes[0][:300] if boxes else None
             row["ok"] = bool(shown) and not boxes
         except Exception as exc:  # noqa: BLE001
-            row.update(ok=False, exception=_what(exc))
+            row.update(ok=False, answer="none", exception=_what(exc))
             await d.failed(f"bad input {bad.path.name}", exc)
         d.m.bad_inputs.append(row)
-        print(f"bad input {bad.path.name}: {'message' if row.get('message') else 'NO MESSAGE'}"
-              f"{', EXCEPTION' if row.get('exception') else ''}, {row.get('seconds', '?')} s: "
+        print(f"bad input {bad.path.name}: {row['answer']}, {row.get('seconds', '?')} s: "
               f"{(row.get('message') or row.get('exception') or '')[:160]}", flush=True)
         if row.get("exception") and "seconds" in row:  # (an exception box; a step that failed is recorded above)
             d.m.error(d.s, f"bad input {bad.path.name}", row["exception"])
@@ -415,14 +434,18 @@ async def student_day(d: Driver, url: str, zip_path: Path, deadline: float, bad:
              ("class", lambda: name_a_class(d)), ("train", lambda: start_run(d))]
     if bad:
         steps.append(("bad inputs", lambda: send_bad_inputs(d, bad)))
+    done = []
     for where, step in steps:
-        try:
-            await step()
-        except Exception as exc:  # noqa: BLE001  (recorded; the day goes on)
-            await d.failed(where, exc)
-            if where == "open":
-                return
-    print(f"student {d.s.index}: link {d.s.key[:6]}…, photos loaded, run started; exploring", flush=True)
+        for attempt in (1, 2):  # a student who meets an error tries once more, as a person would
+            try:
+                await step()
+                done.append(where)
+                break
+            except Exception as exc:  # noqa: BLE001  (recorded; the day goes on)
+                await d.failed(where if attempt == 1 else f"{where}, again", exc)
+        if where == "open" and "open" not in done:
+            return
+    print(f"student {d.s.index}: link {d.s.key[:6]}…, done: {', '.join(done)}; exploring", flush=True)
     await explore(d, deadline)
     try:
         await finish_run(d)
@@ -574,6 +597,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if chromium_path() is None:
         sys.exit("error: no Chromium found (apt-get install chromium, or set CNNLAB_CHROMIUM)")
+    # stopped (kill, timeout): the server is stopped too, as on any other way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="cnnlab_classroom_") as tmp:
         folder = Path(tmp)
         video = webcam_video(folder / "webcam.y4m")
