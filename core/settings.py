@@ -50,6 +50,7 @@ class Limits:
     max_image_pixels: int = 16_000_000  # pixels of one image, read from its header before it is decoded
     max_upload_files: int = 500  # files in one upload batch (a multi-file uploader, or the members of a zip)
     max_zip_files: int = 20_000  # members of one zip of images
+    max_folder_files: int = 200_000  # entries looked at when a folder of the server is loaded (CIFAR-10 as JPEGs: 60,000)
     max_unpacked_bytes: int = 512 * 2**20  # bytes one zip unpacks to, counted over the whole archive
     max_name_length: int = 60  # characters of a model's or a class's name
     # disk

@@ -8,7 +8,7 @@ Two layouts are understood:
 
 Every file goes through ``core.data.images``, so a non-image in the folder is
 skipped and reported instead of stopping the load. The walk is bounded: at most
-``limits().max_zip_files`` entries are looked at and ``MAX_DEPTH`` folders deep inside a
+``limits().max_folder_files`` entries are looked at and ``MAX_DEPTH`` folders deep inside a
 class folder, so a path such as ``/`` or a home folder is refused in a moment
 instead of being read for minutes by a thread nobody can stop.
 """
@@ -35,10 +35,10 @@ MAX_DEPTH = 3
 
 
 class _Budget:
-    """Counts the directory entries a load looks at and stops it past ``limits().max_zip_files``."""
+    """Counts the directory entries a load looks at and stops it past ``limits().max_folder_files``."""
 
     def __init__(self, root: Path):
-        self.root, self.limit, self.seen = root, limits().max_zip_files, 0
+        self.root, self.limit, self.seen = root, limits().max_folder_files, 0
 
     def spend(self) -> None:
         self.seen += 1

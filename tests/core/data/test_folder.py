@@ -158,18 +158,18 @@ def test_a_folder_holding_too_many_files_is_refused_quickly(tmp_path, monkeypatc
     junk.mkdir()
     for i in range(60):
         (junk / f"{i}.js").write_text("x")
-    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "50")
+    monkeypatch.setenv("CNNLAB_MAX_FOLDER_FILES", "50")
     start = time.thread_time()
     with pytest.raises(DatasetError, match=r"holding at most 50 files\. Received: .*which holds more\. Pick the one "
                                            r"folder whose sub-folders are the classes"):
         load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
     assert time.thread_time() - start < 1.0
-    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "100")  # 2 classes, 6 images, a folder and 60 files: 70 entries
+    monkeypatch.setenv("CNNLAB_MAX_FOLDER_FILES", "100")  # 2 classes, 6 images, a folder and 60 files: 70 entries
     assert len(load_dataset("folder", {"path": str(tmp_path), "image_size": 8}).x_train) > 0
 
 
 def test_the_root_of_the_disk_is_refused_not_walked(monkeypatch):
-    monkeypatch.setenv("CNNLAB_MAX_ZIP_FILES", "2000")
+    monkeypatch.setenv("CNNLAB_MAX_FOLDER_FILES", "2000")
     start = time.thread_time()
     with pytest.raises(DatasetError, match="holding at most 2,000 files"):
         load_dataset("folder", {"path": "/usr", "image_size": 8})
