@@ -6,6 +6,7 @@ Run with ``streamlit run app.py`` (or ``make run``).
 
 from pathlib import Path
 
+import pandas  # noqa: F401  (here, before the shipped model's preload thread imports TensorFlow: see below)
 import streamlit as st
 
 import core  # noqa: F401  (first: it sets TensorFlow's environment before anything imports TensorFlow)
@@ -51,5 +52,8 @@ if pending:
 with page_run():  # training runs give way until the page is drawn
     draw_sidebar()
     navigation.run()
-# The page is drawn: load the default model (and TensorFlow) for the next one.
+# The page is drawn: load the default model (and TensorFlow) for the next one. pandas is imported above,
+# in this thread: TensorFlow's import in the preload thread imports it too, and a page drawing a Plotly
+# chart meanwhile found it half-initialised ("partially initialized module 'pandas' has no attribute
+# 'Series'"), on every page of eight students who opened a fresh classroom server at once.
 preload_shipped_model()
