@@ -2,7 +2,7 @@
 
 Image zips a user uploaded are extracted into their workspace's uploads folder
 (``core.workspace``: it outlives the browser tab), listed and deletable. The official files of MNIST, Fashion-MNIST and CIFAR-10, once checked,
-are kept in one folder for every session (``dataset_uploads_folder``).
+are kept in one folder for every user (``ui.access.official_files_folder``).
 """
 
 from __future__ import annotations
@@ -20,16 +20,11 @@ from core.data.idx import IDX_FILES, save_idx_uploads
 from core.data.zip_import import ZipImportError, ZipReport, extract_image_zip
 from core.quota import QuotaError, room_left
 from core.settings import classroom
-from core.workspace import data_root
 
+from .access import official_files_folder
 from .flash import flash
 from .text import plain
 from .workspace import workspace
-
-
-def uploads_root() -> Path:
-    """``$CNNLAB_DATA_DIR/uploads`` or ``~/.cnnlab/uploads``: beside it, the official dataset files."""
-    return data_root() / "uploads"
 
 
 def session_folder() -> Path:
@@ -89,11 +84,6 @@ def delete_upload(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def dataset_uploads_folder(name: str) -> Path:
-    """Where the checked official files of ``name`` are kept for every session."""
-    return uploads_root().parent / "datasets" / name
-
-
 def official_files_upload(name: str) -> str | None:
     """Upload widget for the official files of ``name``; returns their folder once stored, else None."""
     return cifar_upload() if name == "cifar10" else idx_upload(name)
@@ -101,7 +91,7 @@ def official_files_upload(name: str) -> str | None:
 
 def idx_upload(name: str) -> str | None:
     """Upload the four official idx files; once checked they are kept for every session."""
-    target = dataset_uploads_folder(name)
+    target = official_files_folder(name)
     files = st.file_uploader("The four official .gz files (train/t10k images and labels)", key="data_idx",
                              accept_multiple_files=True)
     if files:
@@ -122,7 +112,7 @@ def _where(target: Path) -> str:
 
 def cifar_upload() -> str | None:
     """Upload the official cifar-10-python.tar.gz; extracted safely, checked, then kept for every session."""
-    target = dataset_uploads_folder("cifar10")
+    target = official_files_folder("cifar10")
     file = st.file_uploader("The official cifar-10-python.tar.gz (163 MB)", key="data_cifar_tar",
                             max_upload_size=200)
     checked = st.session_state.get("data_cifar_checked")  # (file id, error or None): each upload is checked once
@@ -144,5 +134,5 @@ def cifar_upload() -> str | None:
     return None
 
 
-__all__ = ["ZipImportError", "add_zip", "dataset_uploads_folder", "delete_upload", "list_uploads",
-           "import_zip", "is_upload", "official_files_upload", "session_folder", "uploads_root"]
+__all__ = ["ZipImportError", "add_zip", "delete_upload", "list_uploads",
+           "import_zip", "is_upload", "official_files_upload", "session_folder"]
