@@ -37,8 +37,11 @@ def persist(key: str, default: Any = None) -> str:
     Returns ``key``, for the widget's ``key=`` argument.
     """
     ss, memory = st.session_state, _memory()
-    if key not in ss:
-        ss[key] = memory.get(key, default)
+    # Assigned even when unchanged: a value set through the session state is sent to the browser with the
+    # widget. Otherwise the browser keeps its own copy, and a copy it lost (leaving the page just after a
+    # run's end redrew the app) came back as the widget's first option: the Data page showed Shapes, and
+    # the next click loaded it.
+    ss[key] = ss[key] if key in ss else memory.get(key, default)
     memory[key] = ss[key]
     return key
 

@@ -7,22 +7,24 @@ class" on 4, and Shapes loaded as their dataset on every page, which they never 
 classroom benchmark met it twice in four runs (a student's dataset became Shapes during their
 bad-input round; another's webcam snapshot was lost at the same moment).
 
+The cause was in the browser: leaving the page just after that redraw, it forgot its copy of
+the Data page's widget values, while the server still held them and so did not send them again;
+back on the page, each widget showed its first option, and the next click sent them all. Every
+kept widget's value is now sent with the widget (``ui.widget_memory.persist``). Without it, this
+test failed at its first or second run end, four times out of four.
+
 The test trains a short run several times and, while each ends, switches the Data page's
 "Images" choice back and forth as a user might; the dataset must stay the user's zip.
 """
 
 from __future__ import annotations
 
-import pytest
-
 from bench.classroom_files import class_zip
 from browser import MAIN, SIDEBAR, act, exceptions, go, open_app, pick, start_training, upload, wait_drawn, wait_idle, wait_text
 
-ATTEMPTS = 6  # it shows in about one run end of four here
+ATTEMPTS = 6
 
 
-@pytest.mark.xfail(strict=False, reason="a click as the run ends can reset the Data page's widgets and the "
-                                        "dataset to Shapes (see the module docstring)")
 def test_a_click_as_the_run_ends_keeps_the_users_dataset(app_server, browser_page, tmp_path):
     page = browser_page
     open_app(page, app_server["url"])
