@@ -30,7 +30,7 @@ install: $(VENV)/.requirements
 install-dev: $(VENV)/.requirements-dev
 
 run: $(VENV)/.requirements
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m ui.serve --server.port $(PORT)
 
 # The unit tests of core/ and ui/ and every page under AppTest: no browser, no subprocess (about 2.5 minutes on 2 cores).
 test: $(VENV)/.requirements-dev

@@ -1,4 +1,4 @@
-"""Start ``streamlit run app.py`` as a real server process, and find the system's Chromium, for the browser
+"""Start the app's server as a real process (``python -m ui.serve``, as ``make run`` does), and find the system's Chromium, for the browser
 benchmarks and end-to-end tests.
 
     >>> server = AppServer(folder).start()   # free localhost port, data and models folders of its own
@@ -125,7 +125,7 @@ class AppServer:
 
     def launch(self) -> "AppServer":
         """Start the process and return at once (see ``wait_healthy``)."""
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+        cmd = [sys.executable, "-m", "ui.serve", "--server.port", str(self.port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
         env = self.env()
         log = self.log.open("a")

@@ -1,7 +1,8 @@
 """The shipped model: one object shared by every session, so it is only ever read.
 
 The first page (the Overview and the sidebar) needs only its card; the model, and TensorFlow
-with it (2 to 6 s to import), load in a thread of their own once that page is drawn, or at
+with it (2 to 6 s to import), load in a thread of their own as the server starts (``ui.serve``,
+what ``make run`` runs), or under a bare ``streamlit run app.py`` once a first page is drawn, or at
 once where a page needs it.
 """
 
@@ -45,11 +46,19 @@ def loaded_shipped_model():
     return _SHIPPED.get("model")
 
 
+def started_preload() -> bool:
+    """Mark the shipped model's background load as started in this process; False if it already was."""
+    with _LOCK:
+        if _PRELOAD_STARTED.is_set():
+            return False
+        _PRELOAD_STARTED.set()
+        return True
+
+
 def preload_shipped_model() -> None:
-    """Start loading the shipped model in the background, once per process."""
-    if _PRELOAD_STARTED.is_set():
+    """Start loading the shipped model in the background, once per process (``ui.serve`` starts it sooner)."""
+    if not started_preload():
         return
-    _PRELOAD_STARTED.set()
 
     def load() -> None:
         try:

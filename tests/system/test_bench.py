@@ -87,7 +87,9 @@ def test_classroom_benchmark_runs_a_small_class_and_prints_its_figures(tmp_path,
         pytest.skip("no Chromium or no Playwright: the classroom benchmark drives a browser")
     from bench import classroom
 
-    classroom.main(["--users", "2", "--seconds", "20", "--shots", str(tmp_path / "shots")])
+    # (short arrivals and reading pauses: the class's own, 24 s and 3 to 7 s, would leave too few visits in 20 s)
+    classroom.main(["--users", "2", "--seconds", "20", "--arrive-over", "2", "--read", "0.5", "1",
+                    "--shots", str(tmp_path / "shots")])
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for key in ("users", "errors", "cross_user_reads", "page_p50_ms", "page_p90_ms", "queue_wait_p90_s",
                 "peak_rss_mb"):
@@ -96,5 +98,7 @@ def test_classroom_benchmark_runs_a_small_class_and_prints_its_figures(tmp_path,
     assert out["cross_user_reads"] == 0 and out["own_names_missing"] == [], out
     assert out["page_visits"] >= 8 and 0 < out["page_p50_ms"] <= out["page_p90_ms"]
     assert out["runs_done"] == 2 and len(out["queue_waits_s"]) == 2 and out["peak_rss_mb"] > 100
+    assert out["arrive_over_s"] == 2 and out["read_s"] == [0.5, 1] and out["browser_nice"] == 10
+    assert out["cpu_s"]["browsers"] > 0 and out["server_p90_ms"] <= out["page_p90_ms"] * 1.01
     assert {b["file"] for b in out["bad_inputs"]} == {"notes.jpg", "huge_7000x7000_16bit.png", "damaged.zip",
                                                        "blank_bmps.zip", "giant_dense.keras"}
