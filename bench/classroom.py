@@ -512,7 +512,7 @@ def cpu_split(server: AppServer) -> dict:
     driver and Chromium), this process, and the whole machine."""
     served = set(_process_tree(server.proc.pid))
     ours = [pid for pid in _process_tree(os.getpid()) if pid not in served and pid != os.getpid()]
-    driver = [pid for pid in ours if _command(pid) == "node"]  # Playwright's driver: the bench's, not a student's
+    driver = [pid for pid in ours if _command(pid).startswith("node")]  # Playwright's driver: the bench's, not a student's
     own = os.times()
     return {"server": cpu_seconds(served), "browsers": cpu_seconds(set(ours) - set(driver)),
             "driver": cpu_seconds(driver), "bench": own.user + own.system, "machine": machine_cpu_seconds()}
