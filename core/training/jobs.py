@@ -380,6 +380,18 @@ class TrainingJob:
             self.queue.release(self.id)
             with self._lock:
                 self._times.finish()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Trace the new model's inspection functions, its slot given back (``core.inspection.warm``)."""
+        if self.result is None:
+            return
+        try:
+            from core.inspection.warm import warm_up
+
+            warm_up(self.model)
+        except Exception:  # noqa: BLE001  (a head start only: each page traces what it needs anyway)
+            pass
 
     def _end_with(self, result: dict, reason: str | None = None) -> None:
         """Keep the model trained with its card, say why it ended early if it did, and hand it to ``on_end``."""

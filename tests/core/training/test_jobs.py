@@ -409,3 +409,12 @@ def test_out_of_memory_while_scoring_the_model_fails_with_the_message(shapes, mo
     assert snap.state == "failed" and job.card is None and job.result is None
     assert snap.error.startswith("Out of memory in epoch 2:")
     assert snap.error.endswith("Scoring the model of epoch 2 ran out of memory too: no model is kept.")
+
+
+def test_a_finished_run_has_traced_its_models_inspection_functions(shapes):
+    from core.inspection.layers import _EXTRACTORS
+
+    job = new_run(TWO_BLOCKS, shapes, TrainConfig(epochs=1, batch_size=32, seed=1), name="warm", queue=JobQueue(2))
+    job.join(60)
+    assert job.state == "done"
+    assert job.model in _EXTRACTORS  # traced by the run's thread once it gave its slot back, before any page asks
