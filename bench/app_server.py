@@ -1,5 +1,5 @@
-"""Start the app's server as a real process (``python -m ui.serve``, as ``make run`` does), and find the system's Chromium, for the browser
-benchmarks and end-to-end tests.
+"""Start the app's server as a real process (``python -m ui.serve``, as ``make run`` does), and find the
+system's Chromium, for the browser benchmarks and end-to-end tests.
 
     >>> server = AppServer(folder).start()   # free localhost port, data and models folders of its own
     >>> server.url, server.rss_bytes()

@@ -12,39 +12,30 @@ in a thread as the server starts, and the log says when it is done.
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 READY = "CNN Lab: TensorFlow and the shipped model are loaded"  # the log line, once they are
 
 
-def warm_up() -> threading.Thread:
-    """Load TensorFlow and the shipped model in a thread; every session then finds them loaded."""
+def preload() -> None:
+    """Load TensorFlow and the shipped model in a thread (``ui.shipped``); every session then finds them loaded."""
     import pandas  # noqa: F401  (here, before the thread's TensorFlow import imports it too: see app.py)
 
     import core  # noqa: F401  (TensorFlow's environment, before anything imports it)
-    from ui.shipped import shipped_model, started_preload
+    from ui.shipped import preload_shipped_model
 
-    def load() -> None:
-        began = time.perf_counter()
-        try:
-            shipped_model()
-        except Exception as exc:  # noqa: BLE001  (the page that needs the model loads it again and shows why)
-            print(f"CNN Lab: the shipped model could not be loaded ahead: {exc}", file=sys.stderr, flush=True)
-            return
-        print(f"{READY} ({time.perf_counter() - began:.1f} s)", file=sys.stderr, flush=True)
+    def report(seconds: float, error: Exception | None) -> None:
+        line = (f"{READY} ({seconds:.1f} s)" if error is None else
+                f"CNN Lab: the shipped model could not be loaded ahead: {error}")
+        print(line, file=sys.stderr, flush=True)
 
-    thread = threading.Thread(target=load, name="cnnlab-warm-up", daemon=True)
-    started_preload()  # app.py's own preload, after a first page, has nothing left to start
-    thread.start()
-    return thread
+    preload_shipped_model(report)  # app.py's own call, after a first page, then has nothing left to start
 
 
 def main(argv: list[str] | None = None) -> None:
     options = sys.argv[1:] if argv is None else argv
-    warm_up()
+    preload()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", str(APP), *options]

@@ -9,7 +9,9 @@ once where a page needs it.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 from core.storage.card import ModelCard
 
@@ -46,24 +48,22 @@ def loaded_shipped_model():
     return _SHIPPED.get("model")
 
 
-def started_preload() -> bool:
-    """Mark the shipped model's background load as started in this process; False if it already was."""
-    with _LOCK:
-        if _PRELOAD_STARTED.is_set():
-            return False
-        _PRELOAD_STARTED.set()
-        return True
+def preload_shipped_model(report: Callable[[float, Exception | None], None] | None = None) -> None:
+    """Start loading the shipped model in the background, once per process (``ui.serve`` starts it sooner).
 
-
-def preload_shipped_model() -> None:
-    """Start loading the shipped model in the background, once per process (``ui.serve`` starts it sooner)."""
-    if not started_preload():
+    ``report``, if given, is told how long the load took, and the error if it failed.
+    """
+    if _PRELOAD_STARTED.is_set():
         return
+    _PRELOAD_STARTED.set()
 
     def load() -> None:
+        began, error = time.perf_counter(), None
         try:
             shipped_model()
-        except Exception:  # noqa: BLE001  (the page that needs the model loads it again and shows the error)
-            pass
+        except Exception as exc:  # noqa: BLE001  (the page that needs the model loads it again and shows the error)
+            error = exc
+        if report is not None:
+            report(time.perf_counter() - began, error)
 
     threading.Thread(target=load, name="cnnlab-shipped-model", daemon=True).start()
