@@ -20,6 +20,7 @@ from ui.identity import identify
 from ui.router import require_router
 from ui.session import current_dataset, dataset_key, init_state, set_dataset
 from ui.widget_memory import persist
+from ui.views import lazy_tabs
 from ui.widgets import picture
 from ui.text import plain
 
@@ -102,6 +103,48 @@ def _on_zip() -> None:
         flash("info", f"{len(report.skipped)} files skipped: " + "; ".join(plain(s, 200) for s in report.skipped[:10])
                       + (" …" if len(report.skipped) > 10 else ""), slot="data_zip")
     st.session_state["data_zip_pick"] = folder
+
+VIEWS = ["Samples", "Class counts", "Pixel values", "Augmentation"]
+
+
+def draw_samples(ds) -> None:
+    st.caption("Samples of every class, with its number of training and test images.")
+    per_class = st.slider("Images per class", 4, 16, key=persist("data_per_class", 8))
+    picked = ds.samples_per_class(per_class, seed=st.session_state.get("data_seed", 0))
+    if st.button("Other samples", key="data_shuffle"):
+        st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1
+        st.rerun()
+    train, test = ds.class_counts("train"), ds.class_counts("test")
+    for start in range(0, ds.num_classes, 2):
+        cols = st.columns(2)
+        for col, cls in zip(cols, range(start, min(start + 2, ds.num_classes))):
+            idx = picked[cls]
+            name = ds.class_names[cls]
+            col.markdown(f"**{plain(name)}** · {train[name]:,} training, {test[name]:,} test"
+                         + ("" if len(idx) else ": no images"))
+            if len(idx):
+                picture(col, image_grid(ds.x_train[idx], cols=per_class))
+
+
+def draw_class_counts(ds) -> None:
+    st.caption("A class with far fewer images than the others is learnt less well: the network meets it less often.")
+    st.plotly_chart(class_count_bars(ds.class_counts("train"), ds.class_counts("test")), key="data_counts")
+
+
+def draw_pixel_values(ds) -> None:
+    st.caption("What the network's input numbers look like: every pixel is scaled to 0…1 before training. A dataset "
+               "whose channels have very different brightness, or that uses only part of the range, is harder to "
+               "learn.")
+    stats = cached_pixel_statistics(ds.x_train, dataset_key(ds))
+    c1, c2 = st.columns([1, 2])
+    # A Markdown table, not st.dataframe: with the data grid, this page's first visit in a tab cost the browser
+    # 2.58 s of CPU, with this table 2.28 s (the next visit about 0.5 s).
+    c1.markdown(markdown_table({"channel": stats["channels"], "mean": stats["mean"], "std": stats["std"],
+                                "min": stats["min"], "max": stats["max"]},
+                               {k: "{:.3f}".format for k in ("mean", "std", "min", "max")}))
+    c2.plotly_chart(pixel_histogram(stats), key="data_pixel_hist")
+    c2.caption(f"From {stats['images']:,} training images.")
+
 
 init_state()
 st.title("Data")
@@ -216,34 +259,13 @@ if ds.warnings:
     with st.expander(f"{len(ds.warnings)} files skipped"):
         st.text("\n".join(ds.warnings[:200]))
 
-st.subheader("Samples of every class")
-per_class = st.slider("Images per class", 4, 16, key=persist("data_per_class", 8))
-picked = ds.samples_per_class(per_class, seed=st.session_state.get("data_seed", 0))
-if st.button("Other samples", key="data_shuffle"):
-    st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1
-    st.rerun()
-for start in range(0, ds.num_classes, 2):
-    cols = st.columns(2)
-    for col, cls in zip(cols, range(start, min(start + 2, ds.num_classes))):
-        idx = picked[cls]
-        col.markdown(f"**{plain(ds.class_names[cls])}**" + ("" if len(idx) else ": no images"))
-        if len(idx):
-            picture(col, image_grid(ds.x_train[idx], cols=per_class))
-
-st.subheader("Class counts")
-st.plotly_chart(class_count_bars(ds.class_counts("train"), ds.class_counts("test")), key="data_counts")
-
-st.subheader("Pixel values")
-st.caption("What the network's input numbers look like: every pixel is scaled to 0…1 before training. A dataset "
-           "whose channels have very different brightness, or that uses only part of the range, is harder to learn.")
-stats = cached_pixel_statistics(ds.x_train, dataset_key(ds))
-c1, c2 = st.columns([1, 2])
-# A Markdown table, not st.dataframe: with the data grid, this page's first visit in a tab cost the browser
-# 2.58 s of CPU, with this table 2.28 s (the next visit about 0.5 s); eight students meet it at once.
-c1.markdown(markdown_table({"channel": stats["channels"], "mean": stats["mean"], "std": stats["std"],
-                            "min": stats["min"], "max": stats["max"]},
-                           {k: "{:.3f}".format for k in ("mean", "std", "min", "max")}))
-c2.plotly_chart(pixel_histogram(stats), key="data_pixel_hist")
-c2.caption(f"From {stats['images']:,} training images.")
-
-draw_augmentation_section(ds)
+label, panel = lazy_tabs("data_view", VIEWS)
+with panel:
+    if label == "Samples":
+        draw_samples(ds)
+    elif label == "Class counts":
+        draw_class_counts(ds)
+    elif label == "Pixel values":
+        draw_pixel_values(ds)
+    else:
+        draw_augmentation_section(ds)

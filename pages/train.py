@@ -113,7 +113,7 @@ focus = c4.select_slider("Hard-image focus", FOCUS, key=persist("train_focus", d
 augmentation = current_augmentation()
 use_augmentation = c2.toggle(f"Augment training images: {augmentation.describe()}", key=persist("train_augment", True),
                              disabled=not augmentation.active,
-                             help="Set on the Data page, where a preview shows what the network will see.")
+                             help="Set on the Data page's Augmentation tab, where a preview shows what the network will see.")
 use_augmentation = use_augmentation and augmentation.active
 default_name = f"{dataset.name}_{spec.name}"
 follow_default({"train_name": default_name})  # not typed by hand: follow the preset and dataset

@@ -33,6 +33,14 @@ def open_page(page: str, at: AppTest | None = None, timeout: float = 180, user: 
     return at
 
 
+def open_view(at: AppTest, key: str, label: str) -> AppTest:
+    """Open the tab ``label`` of the page's lazy tabs ``key`` (``ui.views``), as a click on it does, and rerun."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def workspace_of(at: AppTest):
     """The live workspace (``ui.workspace``) the session ``at`` works in: its models, run, faces and choices."""
     from core.workspace import personal_user
@@ -86,3 +94,12 @@ def plotly_array(value) -> np.ndarray:
         shape = value.get("shape")
         return array.reshape([int(v) for v in str(shape).split(",")]) if shape else array
     return np.asarray(value, dtype=float)
+
+
+def markdown_rows(at, first_header: str) -> list[dict[str, str]]:
+    """The rows of the page's Markdown table whose first column is ``first_header`` (``core.visuals.markdown_table``),
+    each a dict header -> cell text."""
+    table = next(m.value for m in at.markdown if m.value.startswith(f"| {first_header} |"))
+    lines = [[cell.strip().replace("\\|", "|") for cell in line.strip().strip("|").split(" | ")]
+             for line in table.splitlines()]
+    return [dict(zip(lines[0], row)) for row in lines[2:]]

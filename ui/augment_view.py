@@ -53,7 +53,6 @@ def _reset() -> None:
 
 
 def draw_augmentation_section(ds: Dataset) -> None:
-    st.subheader("Augmentation")
     st.caption("Show the network a slightly different version of each photo every epoch: mirrored, turned, zoomed, "
                "shifted, lighter or darker. It then learns what a class looks like rather than these exact pixels. "
                "The settings below are the ones the Train page uses.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apptest_helpers import open_page
+from apptest_helpers import open_page, open_view
 
 
 def _in_use(at) -> str:
@@ -12,6 +12,7 @@ def _in_use(at) -> str:
 def test_data_page_previews_the_settings_and_the_train_page_trains_with_them():
     at = open_page("pages/data.py")
     at.selectbox(key="data_name").set_value("digits").run()
+    open_view(at, "data_view", "Augmentation")
     images_before = len(at.get("imgs"))
     assert _in_use(at) == "**In use:** none"
     assert at.button(key="aug_redraw").disabled and at.button(key="aug_reset").disabled
@@ -41,7 +42,8 @@ def test_data_page_previews_the_settings_and_the_train_page_trains_with_them():
     assert job.snapshot().state == "done"
     assert job.card.train_config["augmentation"]["flip"] == "horizontal"
 
-    # back on the Data page the settings are still there; turning them off reaches the Train page too
+    # back on the Data page (on the tab last open) the settings are still there; turning them off reaches the Train
+    # page too
     at = open_page("pages/data.py", at)
     assert at.selectbox(key="aug_flip").value == "horizontal" and at.slider(key="aug_rotation").value == 10
     at.button(key="aug_reset").click().run()
@@ -53,6 +55,7 @@ def test_data_page_previews_the_settings_and_the_train_page_trains_with_them():
 def test_augmentation_can_be_left_out_of_a_run_without_losing_the_settings():
     at = open_page("pages/data.py")
     at.selectbox(key="data_name").set_value("digits").run()
+    open_view(at, "data_view", "Augmentation")
     at.slider(key="aug_translation").set_value(0.1).run()
     at = open_page("pages/train.py", at)
     at.toggle(key="train_augment").set_value(False).run()

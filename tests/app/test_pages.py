@@ -13,7 +13,7 @@ from PIL import Image
 
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import APP, open_page, sample_grids
+from apptest_helpers import APP, markdown_rows, open_page, plotly_array, sample_grids
 
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/filters.py", "pages/activations.py", "pages/predict.py",
          "pages/faces.py"]
@@ -54,20 +54,48 @@ def test_data_page_shows_samples_of_every_class_and_counts():
     at = open_page("pages/data.py")
     assert at.selectbox(key="data_name").value == "shapes"
     assert len(sample_grids(at)) == 4  # one grid per class
-    assert len(at.get("image")) == 4 + 4  # and the augmentation preview of (up to) four classes
+    # the other views do not run until opened: no chart, no augmentation preview
+    assert len(at.get("image")) == 4 and not at.get("plotly_chart") and "aug_rotation" not in [w.key for w in at.slider]
     assert {m.label: m.value for m in at.metric}["Classes"] == "4"
-    table = next(m.value for m in at.markdown if m.value.startswith("| channel |"))
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
-    assert [row[0] for row in rows] == ["red", "green", "blue"]
     from core.data import load_dataset
 
     shapes = load_dataset("shapes")
-    means = [float(row[1]) for row in rows]  # shown to 3 decimals
+    counts = np.bincount(shapes.y_train, minlength=4), np.bincount(shapes.y_test, minlength=4)
+    headings = [m.value for m in at.markdown if m.value.startswith("**")]
+    for i, name in enumerate(shapes.class_names):
+        assert f"**{name}** · {counts[0][i]:,} training, {counts[1][i]:,} test" in headings
+
+    at.session_state["data_view"] = "Class counts"  # a click on the tab
+    at.run()
+    (chart,) = at.get("plotly_chart")
+    bars = json.loads(chart.proto.spec)["data"]
+    assert [list(plotly_array(b["y"])) for b in bars] == [list(counts[0]), list(counts[1])]
+    assert not sample_grids(at)
+
+    at.session_state["data_view"] = "Pixel values"
+    at.run()
+    rows = markdown_rows(at, "channel")
+    assert [row["channel"] for row in rows] == ["red", "green", "blue"]
+    means = [float(row["mean"]) for row in rows]  # shown to 3 decimals
     np.testing.assert_allclose(means, shapes.x_train.reshape(-1, 3).mean(axis=0), atol=6e-4)
+
+    at.session_state["data_view"] = "Samples"
+    at.run()
     at.selectbox(key="data_name").set_value("digits").run()
     assert not at.exception
     assert at.session_state["dataset"]["name"] == "digits"
     assert len(sample_grids(at)) == 10
+
+
+def test_the_data_pages_open_view_is_kept_across_pages():
+    at = open_page("pages/data.py")
+    at.session_state["data_view"] = "Augmentation"
+    at.run()
+    assert at.slider(key="aug_rotation").value == 0
+    at = open_page("pages/home.py", at)
+    at = open_page("pages/data.py", at)
+    assert at.session_state["data_view"] == "Augmentation" and not sample_grids(at)
+    assert len(at.get("image")) == 4  # the preview of four classes
 
 
 def test_data_page_reports_a_missing_folder():
@@ -177,7 +205,7 @@ def test_train_then_every_page_uses_the_new_model():
     at.selectbox(key="data_name").set_value("digits").run()
     at = open_page("pages/train.py", at)
     assert at.selectbox(key="train_preset").value == "small_cnn"
-    assert at.dataframe[0].value["layer"].tolist()[0] == "image"
+    assert markdown_rows(at, "layer")[0]["layer"] == "image"
     at.number_input(key="train_epochs").set_value(2).run()
     at.text_input(key="train_name").input("digits_test_model").run()
     at.button(key="train_start").click().run()
@@ -205,17 +233,17 @@ def test_train_then_every_page_uses_the_new_model():
 
 def test_train_page_edits_the_architecture():
     at = open_page("pages/train.py")
-    preset_rows = at.dataframe[-1].value["layer"].tolist()
+    preset_rows = markdown_rows(at, "layer")
     at.toggle(key="train_custom").set_value(True).run()
     assert not at.exception and not at.error
-    blocks = at.dataframe[0].value  # the editable block table, then the layer table
+    (blocks,) = [d.value for d in at.dataframe]  # the editable block table
     assert blocks["filters"].tolist() == [16, 32, 32]
     # the editable table starts from the preset, so the layers are the same
-    assert at.dataframe[-1].value["layer"].tolist() == preset_rows
+    assert markdown_rows(at, "layer") == preset_rows
     at.text_input(key="train_dense_small_cnn").input("128, 32").run()
-    layers = at.dataframe[-1].value
-    assert layers["layer"].tolist()[-3:] == ["dense1", "dense2", "predictions"]
-    assert layers.set_index("layer").loc["dense2", "parameters"] == 128 * 32 + 32
+    layers = {row["layer"]: row for row in markdown_rows(at, "layer")}
+    assert list(layers)[-3:] == ["dense1", "dense2", "predictions"]
+    assert layers["dense2"]["parameters"] == f"{128 * 32 + 32:,}" and layers["dense2"]["output shape"] == "(32,)"
     at.text_input(key="train_dense_small_cnn").input("lots").run()
     assert not at.exception and any("invalid value" in e.value for e in at.error)
 

@@ -11,7 +11,7 @@ from tiny_faces import tiny_faces
 
 
 def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
-    from apptest_helpers import load_folder, open_page
+    from apptest_helpers import load_folder, open_page, open_view
 
     tiny_faces(tmp_path)
     at = open_page("pages/train.py")
@@ -63,7 +63,7 @@ def test_train_page_applies_the_recipe_of_the_loaded_dataset(tmp_path):
     assert any("epoch 3/3" in t and "hard-image focus: 10 of 18 images this epoch" in t for t in bars), bars
     # the Data page shows the recipe's augmentation: its widgets hold the recipe's settings (the rotation in whole
     # degrees). Read here, where the page draws them: a run that does not draw a widget leaves its key out of the state.
-    at = open_page("pages/data.py", at)
+    at = open_view(open_page("pages/data.py", at), "data_view", "Augmentation")
     assert at.slider(key="aug_rotation").value == 5 and at.slider(key="aug_brightness").value == 0.1
     ss = at.session_state
     chosen = Augmentation(flip=ss["aug_flip"], rotation_degrees=float(ss["aug_rotation"]), zoom=ss["aug_zoom"],

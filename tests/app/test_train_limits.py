@@ -21,7 +21,8 @@ def test_fifty_thousand_dense_units_are_refused_at_once_and_training_stays_off()
     (error,) = [e.value for e in at.error]
     assert "This network is too big for the server" in error and "parameters of at most 10 M" in error
     assert "'dense1' has 50,000 units; the limit is 4,096 units a layer" in error and "CNNLAB_MAX_DENSE_UNITS" in error
-    assert len(at.dataframe) == 1  # the block editor only: no layer table, which building would need
+    assert len(at.dataframe) == 1  # the block editor
+    assert not [m for m in at.markdown if m.value.startswith("| layer |")]  # no layer table: building would need it
     train = at.button(key="train_start")
     assert train.disabled and "too big for the server" in train.help
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from apptest_helpers import APP, open_page
+from apptest_helpers import APP, open_page, open_view
 
 PAGES = sorted(f"pages/{p.name}" for p in (Path(APP).parent / "pages").glob("*.py"))
 VALUE_WIDGETS = ("checkbox", "toggle", "radio", "selectbox", "select_slider", "slider", "number_input",
@@ -96,6 +96,16 @@ def test_every_page_is_walked():
 @pytest.mark.parametrize("page", PAGES)
 def test_every_widget_keeps_its_value_across_pages(page):
     at = open_page(page)
+    walk_widgets(at, page)
+    # the panels of lazy tabs (ui.views) run only when open: each is opened and walked in turn
+    views = at.session_state["_views_drawn"] if "_views_drawn" in at.session_state else {}
+    for key, labels in views.items():
+        for label in labels[1:]:
+            walk_widgets(open_view(open_page(page), key, label), page)
+
+
+def walk_widgets(at, page: str) -> None:
+    """Every widget on ``at``'s page is declared; each persistent one, changed, survives a visit to another page."""
     memory = at.session_state["_widget_memory"]
     ephemeral = at.session_state["_widget_ephemeral"] if "_widget_ephemeral" in at.session_state else set()
     undeclared = [w.key or w.label for w in value_widgets(at) if w.key not in memory and w.key not in ephemeral]
