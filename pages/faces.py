@@ -11,6 +11,7 @@ from core.faces.enrol import CROP_SIZE, TEST_FRACTION
 from core.training.benchmarks import comparison_rows, load_benchmark
 from core.training.recipes import RECIPES
 from core.training.small_data import choose_config
+from ui.camera import camera_snapshot
 from ui.enrol_editor import delete_everything, draw_add_identity, draw_identity, gallery
 from ui.face_view import face_controls, show_face_pipeline
 from ui.flash import show_flashes
@@ -99,7 +100,7 @@ if entry is not None:
                    "may get a name. Train again to add them.", icon=":material/warning:")
     source = st.radio("Picture", ["camera", "upload"], horizontal=True, key=persist("face_try_source", "camera"),
                       format_func={"camera": "Webcam snapshot", "upload": "Upload a photo"}.get)
-    shot = (st.camera_input("Snapshot to recognise", key="face_try_camera") if source == "camera" else
+    shot = (camera_snapshot("Snapshot to recognise", key="face_try_camera") if source == "camera" else
             st.file_uploader("Photo to recognise", key="face_try_upload"))
     threshold, margin = face_controls("face_try", margin=entry.card.face_margin)
     if shot is not None:

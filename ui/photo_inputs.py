@@ -21,6 +21,7 @@ import streamlit as st
 
 from core.settings import limits
 
+from .camera import camera_snapshot
 from .flash import flash, show_flashes
 from .widget_memory import persist
 
@@ -70,7 +71,7 @@ def draw_photo_inputs(*, prefix: str, state: str, item_id: str, name: str, add: 
     """The "Webcam" toggle and camera, the uploader, then the item's messages."""
     if st.toggle("Webcam", key=persist(f"{prefix}_cam_on_{item_id}", False), help=camera_help):
         cam_key = f"{prefix}_cam_{item_id}_{generation(state, f'cam_{item_id}')}"
-        st.camera_input(camera_label, key=cam_key, on_change=_on_camera,
+        camera_snapshot(camera_label, key=cam_key, on_change=_on_camera,
                         args=(state, item_id, name, cam_key, add, snapshot_label), label_visibility="collapsed")
     up_key = f"{prefix}_up_{item_id}_{generation(state, f'up_{item_id}')}"
     st.file_uploader(upload_label, accept_multiple_files=True, key=up_key, on_change=_on_upload,

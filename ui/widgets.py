@@ -8,6 +8,7 @@ import streamlit as st
 from core.data import Dataset
 from core.data.images import SUPPORTED, ImageDecodeError, decode_image, encode_png, image_notes, to_model_input
 
+from .camera import camera_snapshot
 from .model_entry import ModelEntry
 from .widget_memory import persist
 
@@ -44,7 +45,7 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
         data = uploaded.getvalue() if uploaded is not None else None
         name = uploaded.name if uploaded is not None else ""
     else:
-        shot = st.camera_input("Take a snapshot", key=f"{key}_camera")
+        shot = camera_snapshot("Take a snapshot", key=f"{key}_camera")
         data = shot.getvalue() if shot is not None else None
         name = "webcam snapshot"
     if data is None:
