@@ -354,7 +354,8 @@ async def snapshot(d: Driver) -> None:
     take = d.page.get_by_role("button", name="Take Photo").first
     await take.wait_for(state="visible", timeout=60_000)
     # frames flowing (the clock of the video has moved), not only its size known, as the end-to-end tests wait
-    # (tests/e2e/browser.wait_camera); a click on Take Photo still sometimes runs nothing here (an open bug)
+    # (tests/e2e/browser.wait_camera). The camera asks for a fixed resolution (ui.camera): asked for the widget's
+    # width, it restarted when that width changed, and a click then took nothing (tests/e2e/test_camera.py).
     await d.page.wait_for_function("() => Array.from(document.querySelectorAll('video'))"
                                    ".some(v => v.readyState >= 2 && v.currentTime > 0 && v.videoWidth > 0)",
                                    timeout=60_000, polling=100)
