@@ -16,7 +16,8 @@ import streamlit as st
 from core.models.architecture import ModelSpecError
 
 from core.training.config import TrainConfig
-from core.training.jobs import TrainingJob, continue_run, new_run
+from core.training.jobs import TrainingJob
+from core.training.launch import continue_run, new_run
 from core.training.user_jobs import JobLimitError
 
 from .model_entry import ModelEntry

@@ -8,8 +8,8 @@ would have to save and reload it after every epoch), and TensorFlow releases
 the GIL while it computes, so pages stay responsive and training keeps its
 speed (``bench/train_overhead.py`` measures the cost against plain ``fit``).
 
-Pages start runs through ``new_run`` (a model built from a spec) and ``continue_run`` (a copy
-of a trained model, trained further); at most one run per CPU core trains at once
+Pages start runs through ``core.training.launch`` (``new_run``: a model built from a spec;
+``continue_run``: a copy of a trained model, trained further); at most one run per CPU core trains at once
 (``core.training.queue``), and a paused run gives its slot back until it resumes. A finished run
 holds its model and its ``ModelCard``.
 
@@ -20,13 +20,13 @@ user has one run at a time (``core.training.user_jobs``). Running out of memory 
 message, not a traceback, and keeps the model of its last finished epoch. ``stop_reason`` says in
 plain words why a run ended early.
 
-Over 300 lines: ``TrainingJob``'s controls (UI thread) and its callbacks (training
-thread) share one lock and one set of counters, and are easier to check side by side.
+``TrainingJob``'s controls (the pages' threads) are here; its training thread's callbacks are in
+``core.training.job_thread`` and its end in ``core.training.job_end``, mixins sharing its lock and
+counters, and the replay's records in ``core.training.probe``.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import traceback
@@ -37,35 +37,20 @@ import numpy as np
 from core.settings import limits
 from core.storage.card import ModelCard
 from core.training.config import TrainConfig, epoch_images, validation_size
-from core.training.give_way import give_way
+from core.training.job_end import RunEnding
+from core.training.job_thread import TrainingThreadSide
+from core.training.probe import ProbeRecorder
 from core.training.progress import JobSnapshot, Snapshot
 from core.training.queue import QUEUE, JobQueue
-from core.training.run import train_model
-from core.training.run_limits import (
-    OUT_OF_MEMORY,
-    USER,
-    RunClock,
-    out_of_memory,
-    out_of_memory_text,
-    stop_words,
-    stopped_text,
-)
+from core.training.run import pick_strategy, train_model
+from core.training.run_limits import USER, RunClock, out_of_memory, stop_words, stopped_text
 from core.training.user_jobs import USER_JOBS, UserJobs
 
 # "queued": waiting for a training slot, at the start or again after a pause
 STATES = ("queued", "running", "paused", "done", "stopped", "failed")
-HOLD_POLL_S = 0.2  # while paused, the job checks its time limits this often
 
 
-def pick_strategy():
-    """``MirroredStrategy`` over all GPUs when more than one is visible, else None (one device)."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_logical_devices("GPU")
-    return tf.distribute.MirroredStrategy([g.name for g in gpus]) if len(gpus) > 1 else None
-
-
-class TrainingJob:
+class TrainingJob(TrainingThreadSide, RunEnding):
     """Train ``model`` on ``dataset`` in a daemon thread.
 
     Args:
@@ -112,12 +97,11 @@ class TrainingJob:
         self.queue = queue or QUEUE
         self.user, self.user_jobs = user, user_jobs or USER_JOBS
         self.strategy = strategy
-        self.probe = np.asarray(probe if probe is not None else (dataset.x_test[0] if len(dataset.x_test) else dataset.x_train[0]), np.float32)
+        self._probe = ProbeRecorder(probe if probe is not None else
+                                    (dataset.x_test[0] if len(dataset.x_test) else dataset.x_train[0]))
         self.result: dict | None = None
         self.card: ModelCard | None = None
         self.model_id: str | None = None
-        self.snapshots: list[Snapshot] = []
-        self._probe_model = None  # (the model trained, a model of its conv layers' outputs)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._resume = threading.Event()
@@ -201,6 +185,16 @@ class TrainingJob:
         self._thread.join(timeout)
 
     @property
+    def probe(self) -> np.ndarray:
+        """The test image whose feature maps the replay shows."""
+        return self._probe.probe
+
+    @property
+    def snapshots(self) -> list[Snapshot]:
+        """The first layer's filters and the probe's feature maps at the start and after each epoch, so far."""
+        return self._probe.snapshots
+
+    @property
     def epoch_images(self) -> list[int]:
         """Images each epoch trains on (fewer after the warm-up with hard-image focus)."""
         return list(self._epoch_images)
@@ -249,97 +243,6 @@ class TrainingJob:
 
     # --- the training thread -----------------------------------------------------------
 
-    def _on_batch_begin(self, model):
-        give_way()  # a page's script run has the cores first (core.training.give_way)
-        self._check_limits()  # past a limit: this batch is the last (the callback then stops the loop)
-        # The pause comes first: a learning rate chosen while paused applies to the first batch after it.
-        if not self._resume.is_set() and not self._stop.is_set():
-            self._hold()
-            if self._stop.is_set():
-                # Stopped while paused: Keras cannot skip the batch it is about to run,
-                # so it runs with a learning rate of 0 and the weights stay as they were.
-                self._lr_before_stop = float(model.optimizer.learning_rate.numpy())
-                model.optimizer.learning_rate.assign(0.0)
-                return
-        with self._lock:
-            lr = self._pending_lr
-        if lr is not None:
-            model.optimizer.learning_rate.assign(lr)
-            with self._lock:
-                self._lr = lr
-                if self._pending_lr == lr:  # not replaced meanwhile by a newer choice
-                    self._pending_lr = None
-                step = self._epoch + (self._batch / self._steps if self._steps else 0.0)
-                self._lr_log.append({"step": step, "learning_rate": lr})
-        elif self.config.schedule != "constant":
-            # a schedule moves the rate every batch: show the one in use
-            rate = float(model.optimizer.learning_rate.numpy())
-            with self._lock:
-                self._lr = rate
-
-    def _hold(self) -> None:
-        """Paused: give the slot back, wait for Resume or Stop (or a limit), then queue for a slot again."""
-        with self._lock:
-            self._state = "paused"
-            self._times.pause()
-        self.queue.release(self.id)  # the next run in the queue trains meanwhile
-        while not self._resume.wait(HOLD_POLL_S):
-            self._check_limits()
-        with self._lock:
-            self._times.end_pause()
-            if self._stop.is_set():
-                self._state = "running"  # its last batch, frozen, and its test score: a few seconds
-                return
-            self._state = "queued"
-            self._times.wait()
-        self.queue.acquire(self.id, self._check_limits)  # False once asked to stop: the caller freezes the batch
-        with self._lock:
-            self._times.end_wait()
-            self._state = "running"
-
-    def _on_batch(self, epoch, batch, steps, logs):
-        # Keras reports batch ends from a helper thread, so one may arrive after a later one.
-        step = epoch + (batch + 1) / steps if steps else float(epoch)
-        entry = {"step": step, **{k: logs[k] for k in ("loss", "accuracy") if k in logs}}
-        with self._lock:
-            if (epoch, batch + 1) > (self._epoch, self._batch):
-                self._epoch, self._batch, self._steps = epoch, batch + 1, steps
-                sizes = self._epoch_images
-                this_epoch = sizes[min(epoch, len(sizes) - 1)]
-                self._images = sum(sizes[:epoch]) + min((batch + 1) * self.config.batch_size, this_epoch)
-            if self._batch_log and self._batch_log[-1]["step"] > step:
-                self._batch_log.append(entry)
-                self._batch_log.sort(key=lambda e: e["step"])
-            else:
-                self._batch_log.append(entry)
-
-    def _on_epoch(self, epoch, logs):
-        with self._lock:
-            self._epoch_log.append({"epoch": epoch + 1, **logs})
-
-    def _on_epoch_end(self, model, epoch: int) -> None:
-        self._record(model, epoch + 1)
-        # A copy of the weights each epoch (about 0.4 MB for the presets, 40 MB at the largest model allowed)
-        # so that a run that runs out of memory later still ends with a whole epoch's model.
-        self._epoch_weights = (epoch + 1, model.get_weights())
-
-    def _record(self, model, epoch: int) -> None:
-        """Keep the first conv layer's filters and the probe's conv maps after ``epoch`` epochs."""
-        from core.inspection.layers import conv_layers
-
-        convs = conv_layers(model)
-        if not convs:
-            return
-        if self._probe_model is None or self._probe_model[0] is not model:  # once a run: it shares the weights
-            import keras
-
-            inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-            self._probe_model = (model, keras.Model(inputs, [layer.output for layer in convs]))
-        outputs = self._probe_model[1](self.probe[None], training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        maps = {layer.name: np.asarray(out)[0][..., :32] for layer, out in zip(convs, outputs)}
-        self.snapshots.append(Snapshot(epoch, np.array(convs[0].get_weights()[0]), maps))
-
     def _run(self):
         from core.training.callbacks import ProgressCallback  # imports Keras: here, not when the page imports jobs
 
@@ -353,7 +256,7 @@ class TrainingJob:
                 self._state = "running"
                 self._times.start()
             callback = ProgressCallback(on_batch=self._on_batch, on_epoch=self._on_epoch, should_stop=self._stop.is_set,
-                                        on_batch_begin=self._on_batch_begin, on_train_begin=lambda m: self._record(m, 0),
+                                        on_batch_begin=self._on_batch_begin, on_train_begin=lambda m: self._probe.record(m, 0),
                                         on_epoch_end_model=self._on_epoch_end)
             if self.strategy != "auto":
                 strategy = self.strategy
@@ -392,112 +295,3 @@ class TrainingJob:
             warm_up(self.model)
         except Exception:  # noqa: BLE001  (a head start only: each page traces what it needs anyway)
             pass
-
-    def _end_with(self, result: dict, reason: str | None = None) -> None:
-        """Keep the model trained with its card, say why it ended early if it did, and hand it to ``on_end``."""
-        from core.storage.card import card_for_run
-
-        if self._lr_before_stop is not None and getattr(self.model, "optimizer", None) is not None:
-            self.model.optimizer.learning_rate.assign(self._lr_before_stop)
-        if self._lr_log:
-            result["learning_rate_changes"] = list(self._lr_log)
-        card = card_for_run(self.model, self.dataset, name=self.name, spec=self.spec,
-                            train_config=self.config.to_dict(), result=result, parent=self.parent,
-                            parent_id=self.parent_id, private=self.private, face_margin=self.face_margin)
-        with self._lock:
-            self.result, self.card = result, card
-            stopped = reason is not None or self._stop.is_set()
-            if reason is None and stopped:
-                reason = stopped_text(self._stop_words or stop_words(USER, limits()), result["epochs_done"])
-            self._stop_reason = reason  # before on_end, which may tell it (the workspace's notice)
-        if self.on_end is not None:
-            try:
-                self.on_end(self)
-            except Exception:  # the run itself succeeded: report, and still end it
-                traceback.print_exc()
-        with self._lock:
-            self._state = "stopped" if stopped else "done"
-
-    def _end_out_of_memory(self) -> None:
-        """End a run that ran out of memory: the model of its last finished epoch, if any, with the reason why."""
-        with self._lock:
-            epoch = min(len(self._epoch_log) + 1, self.config.epochs)
-            kept = self._epoch_weights
-            self._stop_kind = OUT_OF_MEMORY
-        message = out_of_memory_text(epoch, int(self.model.count_params()), self.config.batch_size,
-                                     kept[0] if kept else 0)
-        print(f"train-{self.id}: {message}", file=sys.stderr)  # one line in the server's log, no traceback
-        if kept is not None:
-            try:
-                self.model.set_weights(kept[1])
-                self._end_with(self._result_so_far(kept[0]), reason=message)
-                return
-            except Exception as exc:  # scoring or saving the model needs memory too
-                if not out_of_memory(exc):
-                    traceback.print_exc()
-                message = out_of_memory_text(epoch, int(self.model.count_params()), self.config.batch_size, kept[0],
-                                             scored=False)
-        with self._lock:
-            self.result = self.card = None
-            self._error = self._stop_reason = message
-            self._state = "failed"
-
-    def _result_so_far(self, epochs: int) -> dict:
-        """What ``train_model`` returns, for the first ``epochs`` epochs of a run that did not finish."""
-        from core.training.run import evaluate_model
-
-        with self._lock:
-            logs = [dict(entry) for entry in self._epoch_log[:epochs]]
-            paused, seconds = self._times.paused_seconds(), self._times.training_seconds()
-        history: dict[str, list[float]] = {}
-        for entry in logs:
-            entry.pop("epoch", None)
-            for key, value in entry.items():
-                history.setdefault(key, []).append(float(value))
-        test_loss, test_accuracy = evaluate_model(self.model, self.dataset)
-        return {"history": history, "test_loss": test_loss, "test_accuracy": test_accuracy, "train_seconds": seconds,
-                "epochs_done": epochs, "epoch_images": self.epoch_images[:epochs], "paused_seconds": paused}
-
-
-def copy_model(model):
-    """A trainable copy of ``model`` with the same weights (the original is left untouched)."""
-    import keras
-
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def new_run(spec, dataset, config: TrainConfig, name: str, **job_options) -> TrainingJob:
-    """Build ``spec``'s network for ``dataset`` (weights seeded by ``config.seed``) and start training it.
-
-    Args:
-        spec: a ``core.models.architecture.ModelSpec``.
-        dataset: the data; the network takes its input shape and has one output per class.
-        config: hyperparameters.
-        name: the model's display name.
-        **job_options: ``TrainingJob``'s other arguments (``private``, ``face_margin``, ``queue``...).
-
-    Returns:
-        The started job.
-    """
-    from core.models.architecture import build_model
-
-    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=config.seed)
-    return TrainingJob(model, dataset, config, name=name, spec=spec.to_dict(), **job_options).start()
-
-
-def continue_run(model, card: ModelCard, model_id: str | None, dataset, config: TrainConfig,
-                 **job_options) -> TrainingJob:
-    """Train a copy of ``model`` further on ``dataset``; ``model`` itself is left as it is.
-
-    The new model is named after its parent and its epochs since the random start
-    (``shapes_cnn@25ep``), and its card names the parent (``card``, whose id is ``model_id``).
-
-    Returns:
-        The started job.
-    """
-    total = (card.epochs_total or card.epochs_done or 0) + config.epochs
-    name = f"{card.name.split('@')[0]}@{total}ep"
-    return TrainingJob(copy_model(model), dataset, config, name=name, spec=card.spec, parent=card,
-                       parent_id=model_id, **job_options).start()

@@ -16,6 +16,14 @@ from core.data import Dataset
 from core.training.config import TrainConfig, epoch_images, epoch_steps, split_validation, steps_per_epoch
 
 
+def pick_strategy():
+    """``MirroredStrategy`` over all GPUs when more than one is visible, else None (one device)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy([g.name for g in gpus]) if len(gpus) > 1 else None
+
+
 def make_optimizer(config: TrainConfig):
     import keras
 

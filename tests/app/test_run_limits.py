@@ -52,7 +52,7 @@ def test_in_classroom_mode_a_second_run_is_refused_with_the_first_named(monkeypa
     monkeypatch.setenv("CNNLAB_MODE", "classroom")
     from core.data import load_dataset
     from core.training.config import TrainConfig
-    from core.training.jobs import new_run
+    from core.training.launch import new_run
     from training_models import TWO_BLOCKS
 
     at = open_page("pages/train.py", user="dora")

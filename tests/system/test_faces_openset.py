@@ -33,7 +33,7 @@ def orl(shared_datasets) -> tuple[np.ndarray, list[list]]:
 
 def train_like_the_page(gallery):
     """What Who am I?'s Train button starts (pages/faces.py), waited for."""
-    from core.training.jobs import new_run
+    from core.training.launch import new_run
     from core.training.recipes import RECIPES
     from core.training.small_data import choose_config
 

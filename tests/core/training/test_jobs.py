@@ -17,7 +17,8 @@ from core.data.shapes import load_shapes
 from core.models.architecture import ConvBlock, ModelSpec, build_model
 from core.training.callbacks import cosine_learning_rate
 from core.training.config import TrainConfig
-from core.training.jobs import TrainingJob, continue_run, copy_model, new_run
+from core.training.jobs import TrainingJob
+from core.training.launch import continue_run, copy_model, new_run
 from core.training.queue import JobQueue
 from training_models import TINY_SPEC, TWO_BLOCKS, two_block_model, wait_until
 
@@ -255,7 +256,7 @@ def test_two_jobs_at_once_stay_separate(shapes):
 
 
 def test_pick_strategy_is_none_without_several_gpus():
-    from core.training.jobs import pick_strategy
+    from core.training.run import pick_strategy
     import tensorflow as tf
 
     if len(tf.config.list_logical_devices("GPU")) > 1:

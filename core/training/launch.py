@@ -1,0 +1,55 @@
+"""Starting runs: a new network built from a spec, or a copy of a trained one trained further.
+
+Both return the started ``core.training.jobs.TrainingJob``; the pages (``ui.runs``), the face
+enrolment and the tests start their runs here.
+"""
+
+from __future__ import annotations
+
+from core.storage.card import ModelCard
+from core.training.config import TrainConfig
+from core.training.jobs import TrainingJob
+
+
+def copy_model(model):
+    """A trainable copy of ``model`` with the same weights (the original is left untouched)."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def new_run(spec, dataset, config: TrainConfig, name: str, **job_options) -> TrainingJob:
+    """Build ``spec``'s network for ``dataset`` (weights seeded by ``config.seed``) and start training it.
+
+    Args:
+        spec: a ``core.models.architecture.ModelSpec``.
+        dataset: the data; the network takes its input shape and has one output per class.
+        config: hyperparameters.
+        name: the model's display name.
+        **job_options: ``TrainingJob``'s other arguments (``private``, ``face_margin``, ``queue``...).
+
+    Returns:
+        The started job.
+    """
+    from core.models.architecture import build_model
+
+    model = build_model(spec, dataset.input_shape, dataset.num_classes, seed=config.seed)
+    return TrainingJob(model, dataset, config, name=name, spec=spec.to_dict(), **job_options).start()
+
+
+def continue_run(model, card: ModelCard, model_id: str | None, dataset, config: TrainConfig,
+                 **job_options) -> TrainingJob:
+    """Train a copy of ``model`` further on ``dataset``; ``model`` itself is left as it is.
+
+    The new model is named after its parent and its epochs since the random start
+    (``shapes_cnn@25ep``), and its card names the parent (``card``, whose id is ``model_id``).
+
+    Returns:
+        The started job.
+    """
+    total = (card.epochs_total or card.epochs_done or 0) + config.epochs
+    name = f"{card.name.split('@')[0]}@{total}ep"
+    return TrainingJob(copy_model(model), dataset, config, name=name, spec=card.spec, parent=card,
+                       parent_id=model_id, **job_options).start()
