@@ -55,7 +55,7 @@ class TrainingJob(TrainingThreadSide, RunEnding):
 
     Args:
         model: a Keras model, used by this job alone while it runs. To continue
-            training a model others use, pass a copy (``copy_model``).
+            training a model others use, pass a copy (``core.training.launch.copy_model``).
         dataset: the data.
         config: hyperparameters.
         name: the model's display name.
