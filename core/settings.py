@@ -52,6 +52,9 @@ class Limits:
     max_zip_files: int = 20_000  # members of one zip of images
     max_folder_files: int = 200_000  # entries looked at when a folder of the server is loaded (CIFAR-10 as JPEGs: 60,000)
     max_unpacked_bytes: int = 512 * 2**20  # bytes one zip unpacks to, counted over the whole archive
+    # bytes a folder's or a zip's images take in memory once decoded (images x height x width x channels x 4):
+    # CIFAR-10's 60,000 photos at 32x32x3 are 703 MB
+    max_dataset_bytes: int = 1 * 2**30
     max_name_length: int = 60  # characters of a model's or a class's name
     # disk
     user_quota: int = 1 * 2**30  # bytes of one user's workspace (uploads, photos, models in classroom mode)
@@ -79,7 +82,7 @@ class Limits:
 _SIZE = {"": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30}
 _TIME = {"": 1, "s": 1, "min": 60, "m": 60, "h": 3600}
 _COUNT = {"": 1, "k": 1000, "m": 1_000_000}  # 20M parameters: counts are decimal
-_BYTE_FIELDS = {"max_unpacked_bytes", "user_quota", "free_space_floor"}
+_BYTE_FIELDS = {"max_unpacked_bytes", "max_dataset_bytes", "user_quota", "free_space_floor"}
 _TIME_FIELDS = {"job_max_time", "job_paused_max_time", "job_orphan_time"}
 
 

@@ -163,32 +163,24 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
         channels = _detect_channels(all_files)
     shape = (height, width, channels)
 
-    arrays = {}
-    done, total = 0, max(1, len(all_files))
-    for split, entries in files.items():
-        images, labels = [], []
-        for file, label in entries:
-            done += 1
-            if progress and done % 200 == 0:
-                progress(done / total, f"Reading image {done} of {total}")
-            try:
-                # centre crop, as the Predict page fits an upload by default and the model's metadata says;
-                # an image over the pixel limit is refused from its header, before it is decoded
-                images.append(to_model_input(decode_image(read_image_file(file)), shape, fit="crop"))
-                labels.append(label)
-            except ImageDecodeError as exc:
-                skipped.append(f"{file.relative_to(root)}: {exc}")
-        arrays[split] = (np.stack(images) if images else np.zeros((0, *shape), np.float32), np.asarray(labels, np.int64))
+    check_dataset_memory(len(all_files), shape)
 
+    # Each split is decoded into one array of its own size, and a split drawn after decoding moves the training
+    # images to the front of that array: at most the test images are copied, so a load takes about the memory
+    # checked above, not two or three times it (a list of images, then their stack, then the split's copies).
+    counter = _Progress(len(all_files), progress)
     if split_layout:
-        (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
+        (x_train, y_train), (x_test, y_test) = (_decode(files[split], shape, root, skipped, counter)
+                                                for split in ("train", "test"))
     else:
-        x, y = arrays["all"]
+        x, y = _decode(files["all"], shape, root, skipped, counter)
         if train_per_class is not None:
             train_idx, test_idx = per_class_split(y, int(train_per_class), seed)
         else:
             train_idx, test_idx = stratified_split(y, test_fraction, seed)
-        x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+        x_test, y_test = x[test_idx], y[test_idx]
+        x_train, y_train = _to_front(x, train_idx), y[train_idx]
+        del x
     if len(x_train) == 0:
         raise DatasetError(f"No readable images found in {root}.")
     if len(x_test) == 0:
@@ -212,6 +204,68 @@ def load_folder(path: str, image_size: int | tuple[int, int] = 64, channels: int
                  **({"train_per_class": int(train_per_class)} if train_per_class is not None else {})},
         warnings=skipped,
     )
+
+
+def check_dataset_memory(images: int, shape: tuple[int, int, int]) -> None:
+    """Refuse a load of ``images`` images of ``shape`` whose arrays would pass ``limits().max_dataset_bytes``.
+
+    Checked before any image is decoded: the files of a small zip (20,000 one-pixel PNGs are about
+    2 MB) would otherwise become gigabytes of float32 input (3.9 GB at 128x128x3).
+    """
+    per_image = int(np.prod(shape)) * np.dtype(np.float32).itemsize
+    need, cap = images * per_image, limits().max_dataset_bytes
+    if need > cap:
+        height, width, channels = shape
+        raise DatasetError(
+            f"Expected a dataset of at most {_megabytes(cap)} in memory (CNNLAB_MAX_DATASET_BYTES). Received: "
+            f"{images:,} images of {height}x{width}x{channels}, {_megabytes(need)} as the network's input. At "
+            f"this size {cap // per_image:,} images fit: choose a smaller input size, or use fewer images.")
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+class _Progress:
+    """Counts the images read and reports every 200th to ``progress``."""
+
+    def __init__(self, total: int, progress: ProgressFn | None):
+        self.done, self.total, self.progress = 0, max(1, total), progress
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress and self.done % 200 == 0:
+            self.progress(self.done / self.total, f"Reading image {self.done} of {self.total}")
+
+
+def _decode(entries: list[tuple[Path, int]], shape: tuple, root: Path, skipped: list[str],
+            counter: _Progress) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of ``entries`` that can be read; the others are named in ``skipped``."""
+    x, y, n = np.empty((len(entries), *shape), np.float32), np.empty(len(entries), np.int64), 0
+    for file, label in entries:
+        counter.step()
+        try:
+            # centre crop, as the Predict page fits an upload by default and the model's metadata says;
+            # an image over the pixel limit is refused from its header, before it is decoded
+            x[n] = to_model_input(decode_image(read_image_file(file)), shape, fit="crop")
+            y[n] = label
+            n += 1
+        except ImageDecodeError as exc:
+            skipped.append(f"{file.relative_to(root)}: {exc}")
+    return x[:n], y[:n]
+
+
+def _to_front(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` made in place, for ``rows`` sorted and distinct: row ``rows[i]`` moves to ``i``. ``x`` is
+    overwritten; the view returned holds the rows.
+
+    Each row is read before it can be written over: position ``i`` is written at step ``i``, and every row
+    read from step ``i`` on sits at ``rows[i] >= i``.
+    """
+    for i, row in enumerate(rows):
+        if row != i:
+            x[i] = x[row]
+    return x[:len(rows)]
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -100,7 +100,9 @@ def read_image_file(path: str | Path) -> bytes:
         if size > MAX_BYTES:
             raise ImageDecodeError(f"The file is {size / 2**20:.0f} MB; images up to {MAX_BYTES // 2**20} MB are accepted.")
         with open(path, "rb") as fh:
-            return fh.read(MAX_BYTES + 1)  # a file that grew since stat is caught by decode_image
+            # the size found, and one byte more: a file that grew since is caught by decode_image. Not MAX_BYTES + 1,
+            # which allocated a 50 MB buffer for every image read, however small.
+            return fh.read(size + 1)
     except OSError as exc:
         raise ImageDecodeError(f"The file cannot be read ({exc.strerror or exc}).") from exc
 

@@ -145,3 +145,27 @@ def test_a_zip_over_the_users_quota_is_refused_before_anything_is_written(monkey
     at.file_uploader(key="data_zip").set_value(("pets.zip", zip_of({**GOOD, "x/a.png": png(1)}),
                                                 "application/zip")).run()
     assert any("images in" in s.value for s in at.success)
+
+
+def test_a_small_zip_of_many_tiny_images_is_refused_before_it_fills_the_memory(monkeypatch):
+    tiny = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(tiny, "PNG")
+    members = {f"dots/{c}/{i}.png": tiny.getvalue() for c in ("red", "blue") for i in range(200)}
+    data = zip_of(members)  # 400 one-pixel PNGs: about 40 KB
+    # at 128x128x3 they would be 400 x 196,608 bytes = 75 MB as float32; a lower limit than the 1 GB default
+    # stands for the 20,000 members a zip may hold (3.9 GB)
+    monkeypatch.setenv("CNNLAB_MAX_DATASET_BYTES", "16M")
+    at = upload_page()
+    at.file_uploader(key="data_zip").set_value(("dots.zip", data, "application/zip")).run()
+    assert not at.exception and any("400 images in 2 classes" in s.value for s in at.success)
+    at.select_slider(key="data_size").set_value(128).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert "Expected a dataset of at most 16 MB in memory (CNNLAB_MAX_DATASET_BYTES)" in error
+    assert "Received: 400 images of 128x128x3, 75 MB" in error and "At this size 85 images fit" in error
+    assert at.session_state["dataset"]["name"] == "shapes"  # the dataset in use stays
+    at.select_slider(key="data_size").set_value(32).run()  # 4.7 MB: accepted
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Image size"] == "32×32×3"

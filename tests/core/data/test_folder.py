@@ -222,3 +222,79 @@ def test_a_split_folder_without_test_images_is_refused(tmp_path):
     with pytest.raises(DatasetError, match=r"Expected readable images in test/ to test the model with\. "
                                            r"Received: none \(3 in a, 3 in b in train/\)"):
         load_dataset("folder", {"path": str(tmp_path), "image_size": 8})
+
+
+# --- memory: checked before decoding, and a load takes about the dataset's own size --------------------------------
+
+
+def test_a_dataset_over_the_memory_limit_is_refused_before_any_image_is_decoded(tmp_path, monkeypatch):
+    from core.data import folder
+
+    make_class_tree(tmp_path, classes=("a", "b"), per_class=10)
+    # 20 images of 64x64x3 float32 are 983,040 bytes
+    monkeypatch.setenv("CNNLAB_MAX_DATASET_BYTES", "900K")
+    decoded = []
+    monkeypatch.setattr(folder, "decode_image", lambda data: decoded.append(1))
+    with pytest.raises(DatasetError, match=r"Expected a dataset of at most 1 MB in memory \(CNNLAB_MAX_DATASET_BYTES\)\. "
+                                           r"Received: 20 images of 64x64x3, 1 MB as the network's input\. At this "
+                                           r"size 18 images fit: choose a smaller input size"):
+        load_dataset("folder", {"path": str(tmp_path), "image_size": 64})
+    assert decoded == []
+    monkeypatch.undo()
+    monkeypatch.setenv("CNNLAB_MAX_DATASET_BYTES", "900K")
+    ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 32})  # a quarter of the size: accepted
+    assert len(ds.x_train) + len(ds.x_test) == 20
+
+
+def test_the_split_is_the_same_as_indexing_the_decoded_images(tmp_path):
+    from core.data.folder import stratified_split
+    from core.data.images import decode_image, read_image_file, to_model_input
+
+    make_class_tree(tmp_path, classes=("a", "b", "c"), per_class=9)
+    (tmp_path / "b" / "3.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # one unreadable: 26 images
+    ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 12, "seed": 5})
+    files = [(p, c) for c, name in enumerate("abc") for p in sorted((tmp_path / name).iterdir(), key=_natural)
+             if p.name != "3.png" or name != "b"]
+    reference = np.stack([to_model_input(decode_image(read_image_file(p)), (12, 12, 3), fit="crop") for p, _ in files])
+    labels = np.asarray([c for _, c in files])
+    train, test = stratified_split(labels, 0.2, 5)
+    np.testing.assert_array_equal(ds.x_train, reference[train])
+    np.testing.assert_array_equal(ds.y_train, labels[train])
+    np.testing.assert_array_equal(ds.x_test, reference[test])
+    np.testing.assert_array_equal(ds.y_test, labels[test])
+
+
+def _natural(path):
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_moving_rows_to_the_front_in_place_matches_numpy_indexing(seed):
+    from core.data.folder import _to_front
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((40, 3, 2))
+    rows = np.sort(rng.choice(40, size=int(rng.integers(0, 41)), replace=False))
+    expected = x[rows].copy()
+    out = _to_front(x, rows)
+    np.testing.assert_array_equal(out, expected)
+    assert out.base is x or out.base is x.base  # a view of the same memory, not a copy
+
+
+def test_a_load_takes_little_more_memory_than_its_images(tmp_path):
+    import tracemalloc
+
+    make_class_tree(tmp_path, classes=("a", "b"), per_class=60)
+    load_dataset("folder", {"path": str(tmp_path), "image_size": 4})  # the decoders' imports and caches, once
+    tracemalloc.start()
+    try:
+        ds = load_dataset("folder", {"path": str(tmp_path), "image_size": 64})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    images = ds.x_train.nbytes + ds.x_test.nbytes  # 120 x 64x64x3 float32: 5.9 MB
+    # the test fifth is copied out of the array the images were decoded into; a list, a stack and the split's
+    # copies took about 3 times the images
+    assert peak < 1.4 * images, (peak, images)
