@@ -182,7 +182,7 @@ class Student:
 
 @dataclass
 class Measures:
-    visits: list = field(default_factory=list)  # {"student", "page", "settled_ms", "server_ms"}
+    visits: list = field(default_factory=list)  # {"student", "page", "settled_ms", "server_ms", "at_s"}
     actions: list = field(default_factory=list)  # {"student", "action", "settled_ms", "server_ms"}
     queue_waits: list = field(default_factory=list)  # seconds, one per run that started
     queued_runs: int = 0  # runs seen waiting in the queue
@@ -192,6 +192,7 @@ class Measures:
     bad_inputs: list = field(default_factory=list)
     runs_done: int = 0
     cpu_s: dict = field(default_factory=dict)  # CPU seconds used during the class, by whom
+    began: float = field(default_factory=time.monotonic)  # the class's start: a visit's "at_s" counts from it
 
     shots: Path | None = None  # where the page of each error is saved as a picture
 
@@ -263,7 +264,8 @@ class Driver:
     async def visit(self, label: str, heading: str) -> None:
         nav = self.page.locator('[data-testid="stSidebarNav"] a', has_text=label).first
         settled, server = await timed(self.page, nav.click, True, heading)
-        self.m.visits.append({"student": self.s.index, "page": label, "settled_ms": settled, "server_ms": server})
+        self.m.visits.append({"student": self.s.index, "page": label, "settled_ms": settled, "server_ms": server,
+                              "at_s": round(time.monotonic() - self.m.began - settled / 1000, 1)})
         await self.check(label)
 
     async def act(self, name: str, action, click: bool = True) -> None:
@@ -572,7 +574,8 @@ def summarise(m: Measures, users: int, seconds: float, peak_rss: int, elapsed: f
     page_p90 = percentile(settled, 90)
     return {
         "seconds": seconds, "elapsed_s": round(elapsed), "page_visits": len(m.visits), "per_page": per_page,
-        "actions": actions, "cpu_s": m.cpu_s, "runs_done": m.runs_done, "runs_queued": m.queued_runs,
+        "actions": actions, "slowest_visits": sorted(m.visits, key=lambda v: -v["settled_ms"])[:12],
+        "cpu_s": m.cpu_s, "runs_done": m.runs_done, "runs_queued": m.queued_runs,
         "queue_waits_s": sorted(round(w, 1) for w in m.queue_waits), "own_names_missing": m.own_names_missing,
         "bad_inputs": m.bad_inputs, "bad_input_failures": sum(not b.get("ok") for b in m.bad_inputs),
         "error_list": m.errors[:20], "cross_user_read_list": m.cross_user_reads[:20],
@@ -614,6 +617,7 @@ async def run_class(server: AppServer, users: int, seconds: float, folder: Path,
             s.page.on("pageerror", lambda e, d=d: d.page_errors.append(str(e)[:300]))
             drivers.append(d)
         began, cpu_before = time.monotonic(), cpu_split(server)
+        m.began = began
         deadline = began + seconds
         await asyncio.gather(*(student_day(d, server.link(), z, deadline, bad if d.s.index == users - 1 else [],
                                            arrive=arrive_over * d.s.index / users, read=read)
