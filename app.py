@@ -25,7 +25,7 @@ keep_keras_state_between_reruns()
 # A file of our own: a material icon as page_icon is fetched by the browser from a font host.
 st.set_page_config(page_title="CNN Lab", page_icon=Path(__file__).parent / "assets" / "icon.png", layout="wide")
 
-start_upkeep()  # once per process: stale classroom workspaces are deleted, at start and daily
+start_upkeep()  # once per process, at start and daily: half-done zip extractions, stale classroom workspaces
 gate()  # classroom mode: who this is (a login screen until logged in, or a private link)
 
 pages = [

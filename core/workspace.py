@@ -212,3 +212,25 @@ def remove_stale(root: str | Path, days: float, keep: set[str] = frozenset(), no
             shutil.rmtree(child, ignore_errors=True)
             removed.append(f"uploads/{child.name}")
     return removed
+
+
+def remove_unfinished_imports(root: str | Path, older_than_s: float = 3600.0, now: float | None = None) -> list[str]:
+    """Delete the zip extractions a stopped server left half done under ``root``; return their paths (relative).
+
+    A zip is unpacked into a hidden ``.NAME-XXXX.partial`` folder beside its upload and renamed when
+    complete (``core.data.zip_import``); any error removes it, but a server killed meanwhile leaves it,
+    hidden from its user and counted in their quota for ever. One untouched for ``older_than_s`` is not
+    in progress: an extraction within the limits takes seconds.
+    """
+    now = time.time() if now is None else now
+    root = Path(root).expanduser()
+    removed = []
+    for folder in sorted((root / "workspaces").glob("*/uploads/.*.partial")):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or now - folder.stat().st_mtime <= older_than_s:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder.relative_to(root)))
+    return removed

@@ -93,3 +93,29 @@ def test_a_visit_is_written_at_most_hourly(tmp_path):
     stamp = ws.visited_path.stat().st_mtime
     ws.mark_visit()
     assert ws.visited_path.stat().st_mtime == stamp
+
+
+def test_only_old_unfinished_zip_extractions_are_removed(tmp_path):
+    import os
+    import time
+
+    from core.workspace import Workspace, remove_unfinished_imports
+
+    now = time.time()
+    ws = Workspace("lpartial", tmp_path)
+    done = ws.uploads / "pets"  # a finished upload
+    left = ws.uploads / ".pets-k2j4.partial"  # a server killed while it unpacked, two hours ago
+    busy = ws.uploads / ".dogs-x8f1.partial"  # an extraction going on now
+    for folder in (done, left, busy):
+        (folder / "cats").mkdir(parents=True)
+        (folder / "cats" / "1.png").write_bytes(b"x" * 100)
+    for folder in (done, left):
+        os.utime(folder, (now - 7200, now - 7200))
+    outside = tmp_path / "elsewhere" / ".x.partial"
+    outside.mkdir(parents=True)
+    os.utime(outside, (now - 7200, now - 7200))
+    (ws.uploads / ".link.partial").symlink_to(outside)
+    os.utime(ws.uploads / ".link.partial", (now - 7200, now - 7200), follow_symlinks=False)
+
+    assert remove_unfinished_imports(tmp_path, now=now) == ["workspaces/lpartial/uploads/.pets-k2j4.partial"]
+    assert not left.exists() and done.exists() and busy.exists() and outside.exists()
