@@ -47,3 +47,20 @@ def test_shipped_card_tells_what_the_model_holds():
     assert (lazy.params, lazy.input_shape, lazy.class_names) == (loaded.params, loaded.input_shape, loaded.class_names)
     assert not lazy.loaded  # reading them did not load the model
     assert lazy.model is model and lazy.loaded
+
+
+def test_the_shipped_models_inspection_functions_are_traced_ahead_of_the_pages():
+    from core.inspection import featurevis, layers
+    from ui.shipped import shipped_model, warm_shipped_model
+
+    model = shipped_model()
+    warm_shipped_model()  # what the server's preload thread does once the model is loaded
+    extractor = layers._EXTRACTORS[model]
+    first = layers.conv_layers(model)[0].name
+    traced = extractor._fn.experimental_get_tracing_count(), featurevis._PROBES[model][first].step.experimental_get_tracing_count()
+    assert traced[0] >= 1 and traced[1] >= 1
+    # the Activations and Filters pages' first calls then trace nothing
+    layers.activations(model, np.zeros(model.input_shape[1:], np.float32))
+    featurevis.maximize_filter(model, first, 2)
+    assert (extractor._fn.experimental_get_tracing_count(),
+            featurevis._PROBES[model][first].step.experimental_get_tracing_count()) == traced
