@@ -148,15 +148,21 @@ def test_a_cifar_reader_never_sees_batches_of_two_uploads(tmp_path):
     archives = {n: cifar_archive(per_batch=n) for n in (10, 11, 12)}  # each upload's batches have their own size
     folder = save_cifar_upload(io.BytesIO(archives[10]), tmp_path / "cifar10")
     stop, sizes, errors = threading.Event(), [], []
+    began = threading.Event()  # a swap once the reader has begun its next read (see test_idx's twin)
 
     def replace() -> None:
         while not stop.is_set():
             for n in (11, 12, 10):
+                while not began.wait(0.1):
+                    if stop.is_set():
+                        return
+                began.clear()
                 save_cifar_upload(io.BytesIO(archives[n]), folder)
                 sizes.append("swap")
 
     def read() -> None:
         while not stop.is_set():
+            began.set()
             try:
                 x_train, y_train, x_test, y_test = _read_cifar_batches(folder)
                 sizes.append((len(x_train), len(y_train), len(x_test), len(y_test)))

@@ -138,16 +138,23 @@ def test_a_reader_never_sees_a_mixed_set_while_sets_are_replaced(tmp_path):
     for name, data in idx_set(250).items():
         (folder / name).write_bytes(data)
     stop, seen, errors = threading.Event(), [], []
+    # A swap once the reader has begun its next read, so it lands in the middle of reads; unthrottled, the writer
+    # could replace the set more often than a read on a loaded machine could finish, and no retry can help that.
+    began = threading.Event()
 
     def replace() -> None:
         version = 0
         while not stop.is_set():
+            if not began.wait(0.1):
+                continue
+            began.clear()
             version = version % 249 + 1
             save_idx_uploads(idx_set(version), folder)
             seen.append(("swap", version))
 
     def read() -> None:
         while not stop.is_set():
+            began.set()
             try:
                 seen.append(("read", version_of(load_idx_folder(folder))))
             except Exception as exc:  # noqa: BLE001 - any failure of a reader is the test's failure
