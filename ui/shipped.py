@@ -80,4 +80,6 @@ def preload_shipped_model(report: Callable[[float, Exception | None], None] | No
         if error is None:
             warm_shipped_model()
 
-    threading.Thread(target=load, name="cnnlab-shipped-model", daemon=True).start()
+    # Not a daemon: a process that ends while the thread still traces (the warm-up, a second after the model is
+    # loaded) waits the moment it takes, instead of aborting inside TensorFlow at exit ("terminate called ...").
+    threading.Thread(target=load, name="cnnlab-shipped-model", daemon=False).start()
