@@ -9,8 +9,8 @@ page's first visit: on the Data page two charts (the first chart in a browser ta
 code, about 0.6 s of a laptop core) and the augmentation preview's sliders and pictures, where the
 user came for the samples. Here only the open panel runs; a click on another tab reruns the page.
 
-The open tab is kept across pages (``ui.widget_memory``), and each page's views are listed in the
-session (``views_drawn``) so that the widget page walk (``tests/app/test_widget_memory.py``) can
+The open tab is kept across pages (``ui.widget_memory``), and each page's tab sets are listed in the
+session (``_views_drawn``) so that the widget page walk (``tests/app/test_widget_memory.py``) can
 open every panel in turn.
 """
 
@@ -41,8 +41,3 @@ def lazy_tabs(key: str, labels: Sequence[str]):
         if tab.open:
             return label, tab
     return labels[0], tabs[0]  # (tabs without state: not reached with on_change="rerun")
-
-
-def views_drawn() -> dict[str, list[str]]:
-    """The lazy tab sets drawn so far in this session: key -> labels."""
-    return dict(st.session_state.get(_VIEWS, {}))

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.data.base import Dataset, DatasetError, ProgressFn
 from core.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image, open_image, read_image_file, to_model_input
-from core.settings import limits
+from core.settings import human_bytes, limits
 
 __all__ = ["IMAGE_SUFFIXES", "SPLIT_FOLDERS", "folder_title", "load_folder", "per_class_split", "stratified_split"]
 
@@ -217,13 +217,9 @@ def check_dataset_memory(images: int, shape: tuple[int, int, int]) -> None:
     if need > cap:
         height, width, channels = shape
         raise DatasetError(
-            f"Expected a dataset of at most {_megabytes(cap)} in memory (CNNLAB_MAX_DATASET_BYTES). Received: "
-            f"{images:,} images of {height}x{width}x{channels}, {_megabytes(need)} as the network's input. At "
+            f"Expected a dataset of at most {human_bytes(cap)} in memory (CNNLAB_MAX_DATASET_BYTES). Received: "
+            f"{images:,} images of {height}x{width}x{channels}, {human_bytes(need)} as the network's input. At "
             f"this size {cap // per_image:,} images fit: choose a smaller input size, or use fewer images.")
-
-
-def _megabytes(n: int) -> str:
-    return f"{n / 2**20:,.0f} MB"
 
 
 class _Progress:

@@ -127,10 +127,10 @@ def test_filters_page_draws_every_conv_layer():
     model, card = load_model(Path(APP).parent / "assets" / "models" / "shapes_default")
     kernel = model.get_layer("conv3").get_weights()[0]
     norms = np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), axis=0)
-    (table,) = [m.value for m in at.markdown if m.value.startswith("| filter | strength (L2 norm) |")]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
-    assert [int(row[0]) for row in rows] == np.argsort(-norms, kind="stable").tolist()
-    np.testing.assert_allclose([float(row[1]) for row in rows], np.sort(norms)[::-1], atol=6e-4)
+    assert len([m for m in at.markdown if m.value.startswith("| filter | strength (L2 norm) |")]) == 1
+    rows = markdown_rows(at, "filter")
+    assert [int(row["filter"]) for row in rows] == np.argsort(-norms, kind="stable").tolist()
+    np.testing.assert_allclose([float(row["strength (L2 norm)"]) for row in rows], np.sort(norms)[::-1], atol=6e-4)
     assert any("16 of 32 filters, strongest first" in str(img.proto) for img in at.get("image"))
     n_test = len(load_dataset("shapes", card.dataset.options).x_test)
     searched = f"all {n_test:,} in the test split" if n_test <= 1000 else f"the first 1,000 of {n_test:,}"

@@ -235,8 +235,8 @@ def test_a_dataset_over_the_memory_limit_is_refused_before_any_image_is_decoded(
     monkeypatch.setenv("CNNLAB_MAX_DATASET_BYTES", "900K")
     decoded = []
     monkeypatch.setattr(folder, "decode_image", lambda data: decoded.append(1))
-    with pytest.raises(DatasetError, match=r"Expected a dataset of at most 1 MB in memory \(CNNLAB_MAX_DATASET_BYTES\)\. "
-                                           r"Received: 20 images of 64x64x3, 1 MB as the network's input\. At this "
+    with pytest.raises(DatasetError, match=r"Expected a dataset of at most 900 KB in memory \(CNNLAB_MAX_DATASET_BYTES\)\. "
+                                           r"Received: 20 images of 64x64x3, 960 KB as the network's input\. At this "
                                            r"size 18 images fit: choose a smaller input size"):
         load_dataset("folder", {"path": str(tmp_path), "image_size": 64})
     assert decoded == []
