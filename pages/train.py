@@ -15,6 +15,7 @@ from core.training.config import (
     LEARNING_RATES,
     OPTIMIZERS,
     SCHEDULES,
+    WEIGHT_DECAYS,
     TrainConfig,
     epoch_steps,
     suggested_run,
@@ -60,7 +61,8 @@ def apply_recipe(recipe) -> None:
                        "train_batch": recipe.batch_size, "train_lr": recipe.learning_rate,
                        "train_optimizer": recipe.optimizer, "train_val": recipe_validation_split(recipe, dataset),
                        "train_schedule": recipe.schedule, "train_augment": True,
-                       "train_smoothing": recipe.label_smoothing, "train_focus": recipe.focus})
+                       "train_smoothing": recipe.label_smoothing, "train_focus": recipe.focus,
+                       "train_decay": recipe.weight_decay})
     reset_widgets(["train_name"])  # back to its default, the dataset and the recipe's preset
     set_augmentation(Augmentation.from_dict(recipe.augmentation))
 
@@ -73,6 +75,7 @@ if recipe is not None:
                     f"batch {recipe.batch_size}, learning rate {recipe.learning_rate:g} with warm-up and cosine decay"
                     + (f", augmentation: {extra.describe()}" if extra.active else "")
                     + (f", label smoothing {recipe.label_smoothing:g}" if recipe.label_smoothing else "")
+                    + (f", weight decay {recipe.weight_decay:g}" if recipe.weight_decay else "")
                     + (f", hard-image focus {recipe.focus:.0%}" if recipe.focus else "")
                     + ". " + recipe_promise(recipe, dataset))
         st.button("Use the fast recipe", key="train_recipe", on_click=apply_recipe, args=(recipe,),
@@ -93,7 +96,7 @@ lr = c[2].select_slider("Learning rate", LEARNING_RATES, key=persist("train_lr",
 optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, key=persist("train_optimizer", defaults.optimizer))
 val_split = c[4].slider("Validation share", 0.0, 0.5, step=0.05, key=persist("train_val", defaults.validation_split))
 seed = c[5].number_input("Seed", 0, 10_000, key=persist("train_seed", defaults.seed))
-c1, c3, c4, c2 = st.columns([2, 1, 1, 2])
+c1, c3, c5, c4, c2 = st.columns([2, 1, 1, 1, 2])
 schedule = c1.radio("Learning rate over the run", SCHEDULES, horizontal=True,
                     key=persist("train_schedule", defaults.schedule),
                     format_func={"constant": "constant", "cosine": "warm up, then cosine decay"}.get,
@@ -103,6 +106,10 @@ smoothing = c3.select_slider("Label smoothing", LABEL_SMOOTHING, key=persist("tr
                              help="Train towards 90% on the true class and the other 10% shared by all classes "
                                   "(at 0.1) instead of 100% and 0: the network stays less sure of itself and "
                                   "often generalises better. 0 is plain cross-entropy.")
+decay = c5.select_slider("Weight decay", WEIGHT_DECAYS, key=persist("train_decay", defaults.weight_decay),
+                         format_func=lambda v: f"{v:g}" if v else "off",
+                         help="After every step, shrink each weight by learning rate × this share: large weights "
+                              "cost something, so the network keeps only those the data asks for.")
 focus = c4.select_slider("Hard-image focus", FOCUS, key=persist("train_focus", defaults.focus), format_func=focus_label,
                          help="After the first 2 epochs of every image, each epoch trains on this share of the "
                               "images whose loss was highest when last seen, plus a random tenth of the others, so "
@@ -123,7 +130,7 @@ name = st.text_input("Model name", key=persist("train_name", default_name), max_
 def config_from_inputs() -> TrainConfig:
     return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr), optimizer=optimizer,
                        validation_split=float(val_split), seed=int(seed), schedule=schedule,
-                       label_smoothing=float(smoothing), focus=float(focus),
+                       label_smoothing=float(smoothing), focus=float(focus), weight_decay=float(decay),
                        augmentation=augmentation.to_dict() if use_augmentation else None)
 
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.models.architecture import (
     ACTIVATIONS,
+    HEADS,
     POOLINGS,
     ConvBlock,
     ModelSpec,
@@ -38,7 +39,12 @@ BLOCK_COLUMNS = {
     "pooling": st.column_config.SelectboxColumn("pooling", options=list(POOLINGS), required=True),
     "pool_size": st.column_config.NumberColumn("pool", min_value=2, max_value=4, step=1, required=True),
     "dropout": st.column_config.NumberColumn("dropout", min_value=0.0, max_value=0.9, step=0.05, required=True),
+    "pool_early": st.column_config.CheckboxColumn(
+        "pool early", help="Pool right after the block's first convolution, before its batch norm and activation: "
+                           "the rest of the block works on a quarter of the pixels (about twice as fast)."),
 }
+HEAD_TITLES = {"flatten": "flatten every value", "global_max": "global max pooling (largest value per channel)",
+               "global_avg": "global average pooling (mean per channel)"}
 
 LAYER_COLUMNS = ("layer", "type", "output shape", "parameters", "detail")  # of core.models.architecture.layer_table
 
@@ -65,18 +71,23 @@ def draw_architecture(dataset) -> ModelSpec:
     if st.toggle("Edit the architecture", key=persist("train_custom", False)):
         blocks = st.data_editor(pd.DataFrame([vars(b) for b in spec.blocks]), num_rows="dynamic", hide_index=True,
                                 column_config=BLOCK_COLUMNS, key=f"train_blocks_{preset_key}")
-        dense_text = st.text_input("Hidden dense layers (units, comma separated)",
-                                   key=persist(f"train_dense_{preset_key}", ", ".join(map(str, spec.dense_units))))
+        left, right = st.columns(2)
+        head = left.selectbox("From the last maps to the dense layers", HEADS, format_func=HEAD_TITLES.get,
+                              key=persist(f"train_head_{preset_key}", spec.head),
+                              help="Flatten keeps where in the image each value was; global pooling keeps one "
+                                   "value per channel, so the head is small and a feature counts wherever it is.")
+        dense_text = right.text_input("Hidden dense layers (units, comma separated)",
+                                      key=persist(f"train_dense_{preset_key}", ", ".join(map(str, spec.dense_units))))
         try:
             rows = blocks.dropna().to_dict("records")
             spec = ModelSpec(
                 name=f"{preset_key}_custom",
                 blocks=[ConvBlock(int(r["filters"]), int(r["kernel_size"]), int(r["convs"]), r["activation"],
                                   r["padding"], bool(r["batch_norm"]), r["pooling"], int(r["pool_size"]),
-                                  float(r["dropout"])) for r in rows],
+                                  float(r["dropout"]), bool(r.get("pool_early", False))) for r in rows],
                 dense_units=[int(u) for u in dense_text.replace(" ", "").split(",") if u],
                 dense_activation=spec.dense_activation, dense_dropout=spec.dense_dropout,
-                flatten_dropout=spec.flatten_dropout,
+                flatten_dropout=spec.flatten_dropout, head=head,
             )
         except (ValueError, TypeError) as exc:
             st.error(f"The architecture table has an invalid value: {exc}")

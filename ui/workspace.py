@@ -34,7 +34,7 @@ from core.workspace import Workspace, WorkspaceState, personal_user  # noqa: F40
 from .identity import gate
 
 from .model_entry import ModelEntry
-from .shipped import SHIPPED_ID, loaded_shipped_model, shipped_card, shipped_model
+from .shipped import SHIPPED, SHIPPED_ID, is_shipped, loaded_shipped_model, shipped_card, shipped_ids, shipped_loader
 from .text import plain
 
 USER_KEY = "workspace_user"  # a test may set it to open another workspace in this session (AppTest)
@@ -61,9 +61,11 @@ class LiveWorkspace:
         self.private_models = private_models  # classroom mode: models saved in the workspace, not the machine's folder
         self.lock = threading.RLock()
         self.state: WorkspaceState = store.load_state()
-        shipped = ModelEntry(SHIPPED_ID, loaded_shipped_model(), shipped_card(), shipped=True, loader=shipped_model)
         # replaced, never changed in place: a page iterating over it meanwhile sees one whole version
-        self.models: dict[str, ModelEntry] = {SHIPPED_ID: shipped}
+        self.models: dict[str, ModelEntry] = {
+            i: ModelEntry(i, loaded_shipped_model(i), shipped_card(i), shipped=True, loader=shipped_loader(i),
+                          knows=SHIPPED[i].knows)
+            for i in shipped_ids()}
         self.current: str = SHIPPED_ID
         self.page_entries: dict[str, str] = {}  # page ("classes", "faces") -> id of the model its last run made
         self.job = None
@@ -94,7 +96,7 @@ class LiveWorkspace:
 
     def remove_model(self, model_id: str) -> None:
         with self.lock:
-            if model_id == SHIPPED_ID or model_id not in self.models:
+            if is_shipped(model_id) or model_id not in self.models:
                 return
             self.models = {k: v for k, v in self.models.items() if k != model_id}
             if self.current == model_id:
@@ -144,7 +146,10 @@ class LiveWorkspace:
                 return
             self._restored = True
             wanted = self.state.current_model
-            if wanted and wanted != SHIPPED_ID:
+            if wanted and is_shipped(wanted):
+                if wanted in self.models:
+                    self.current = wanted
+            elif wanted:
                 entry = self._load_saved(wanted)
                 if entry is not None:
                     self.current = entry.id

@@ -23,6 +23,9 @@ from core.models.size_limits import ModelSize, limit_problems
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "gelu", "leaky_relu")
 POOLINGS = ("max", "avg", "none")
+# What turns the last maps into the dense layers' input: every value in a row, or one value per channel
+# (its largest, or its mean) so the head stays small and does not care where in the image a feature is.
+HEADS = ("flatten", "global_max", "global_avg")
 
 
 @dataclass
@@ -38,6 +41,9 @@ class ConvBlock:
     pooling: str = "max"  # one of POOLINGS
     pool_size: int = 2  # pooling window and stride
     dropout: float = 0.0  # dropout rate after the block, 0 for none
+    # Pool right after the first convolution, before its batch norm and activation: the rest of the block works
+    # on a quarter of the pixels (the layout of the airbench CIFAR-10 networks; twice as fast on a CPU).
+    pool_early: bool = False
 
 
 @dataclass
@@ -49,7 +55,8 @@ class ModelSpec:
     dense_units: list[int] = field(default_factory=lambda: [64])  # hidden dense layers
     dense_activation: str = "relu"  # activation of the hidden dense layers
     dense_dropout: float = 0.0  # dropout before each dense layer after the first flatten
-    flatten_dropout: float = 0.0  # dropout right after flatten
+    flatten_dropout: float = 0.0  # dropout right after flatten (or the global pooling)
+    head: str = "flatten"  # one of HEADS
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +90,8 @@ def _validate(spec: ModelSpec, input_shape, num_classes: int) -> None:
             raise ModelSpecError(f"Block {i}: expected padding 'same' or 'valid'. Received: {b.padding!r}")
         if b.pool_size < 1:
             raise ModelSpecError(f"Block {i}: expected a pool_size of at least 1. Received: {b.pool_size}")
+    if spec.head not in HEADS:
+        raise ModelSpecError(f"Expected a head in {HEADS}. Received: {spec.head!r}")
     if spec.dense_activation not in ACTIVATIONS:
         raise ModelSpecError(f"Expected a dense_activation in {ACTIVATIONS}. Received: {spec.dense_activation!r}")
     for what, rate in (("flatten_dropout", spec.flatten_dropout), ("dense_dropout", spec.dense_dropout)):
@@ -122,23 +131,40 @@ def plan_layers(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes:
         shape = out
 
     for bi, block in enumerate(spec.blocks, 1):
+        pool_name = f"{block.pooling}pool{bi}"
+        pooled = False
+
+        def pool() -> None:
+            nonlocal pooled
+            if block.pooling != "none" and shape[0] >= block.pool_size and shape[1] >= block.pool_size:
+                add("MaxPooling2D" if block.pooling == "max" else "AveragePooling2D", pool_size=block.pool_size,
+                    name=pool_name)
+            pooled = True
+
         for ci in range(1, block.convs + 1):
             padding = block.padding
             if padding == "valid" and (shape[0] < block.kernel_size or shape[1] < block.kernel_size):
                 padding = "same"  # input smaller than the kernel
             suffix = f"{bi}_{ci}" if block.convs > 1 else f"{bi}"
             fused = None if block.batch_norm else _keras_activation(block.activation)
+            if block.pool_early and ci == 1 and not block.batch_norm:
+                fused = None  # the activation comes after the pooling
             add("Conv2D", filters=block.filters, kernel_size=block.kernel_size, padding=padding, activation=fused,
                 name=f"conv{suffix}")
+            if block.pool_early and ci == 1:
+                pool()
             if block.batch_norm:
                 add("BatchNormalization", name=f"bn{suffix}")
+            if block.batch_norm or (block.pool_early and ci == 1):
                 add("Activation", activation=_keras_activation(block.activation), name=f"{block.activation}{suffix}")
-        if block.pooling != "none" and shape[0] >= block.pool_size and shape[1] >= block.pool_size:
-            add("MaxPooling2D" if block.pooling == "max" else "AveragePooling2D", pool_size=block.pool_size,
-                name=f"{block.pooling}pool{bi}")
+        if not pooled:
+            pool()
         if block.dropout > 0:
             add("Dropout", rate=block.dropout, name=f"dropout{bi}")
-    add("Flatten", name="flatten")
+    if spec.head == "flatten":
+        add("Flatten", name="flatten")
+    else:
+        add("GlobalMaxPooling2D" if spec.head == "global_max" else "GlobalAveragePooling2D", name=spec.head + "pool")
     if spec.flatten_dropout > 0:
         add("Dropout", rate=spec.flatten_dropout, name="dropout_flat")
     for di, units in enumerate(spec.dense_units, 1):

@@ -1,6 +1,11 @@
 """Command line: train a preset on a dataset and save it as .keras + .json.
 
     python -m core.train --preset small_cnn --dataset shapes --epochs 20 --batch-size 32 --out assets/models/shapes_default
+    python -m core.train --recipe cifar10_full --data-dir DIR --out OUT  # a fast recipe's every setting
+
+With ``--recipe`` the recipe's dataset, architecture and settings are the defaults, and any
+option given as well wins (the shipped photo model is the CIFAR-10 recipe with a wider preset
+and more epochs).
 """
 
 from __future__ import annotations
@@ -10,12 +15,17 @@ import json
 import sys
 import time
 
+from core.data.augment import FLIPS
 from core.models.presets import PRESETS
-from core.training.config import OPTIMIZERS, TrainConfig
+from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training.recipes import RECIPES
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     defaults = TrainConfig()
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--recipe", choices=sorted(RECIPES), default=None)
+    recipe = RECIPES.get(first.parse_known_args(argv)[0].recipe)
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default="small_cnn", help="architecture")
@@ -34,17 +44,47 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--focus", type=float, default=defaults.focus,
                    help="hard-image focus: after 2 whole epochs, train each epoch on this share of the images with "
                         "the highest loss, plus a tenth of the others (0: off)")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                   help="shrink every weight by learning rate x this after each step (0: off)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule,
+                   help="cosine: a short warm-up, then the learning rate falls to 0 by the last batch")
+    p.add_argument("--flip", choices=FLIPS, default="none", help="augmentation: random flips")
+    p.add_argument("--translation", type=float, default=0.0,
+                   help="augmentation: random shifts of up to this share of the height and width")
+    p.add_argument("--zoom", type=float, default=0.0, help="augmentation: random zoom of up to this share")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="start from a fast recipe (core/training/recipes.py): its dataset, preset, epochs, batch, "
+                        "learning rate, optimizer, schedule, augmentation, label smoothing and weight decay become "
+                        "the defaults; options given as well win")
+    p.add_argument("--without-optimizer", action="store_true",
+                   help="leave the optimizer's state out of the saved file (SGD's momentum doubles its size); "
+                        "training it further then starts with a fresh optimizer")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--name", default=None, help="model name stored in its card (default: DATASET_PRESET)")
     p.add_argument("--out", required=True, help="output path without extension; writes OUT.keras and OUT.json")
+    if recipe is not None:
+        aug = recipe.augmentation or {}
+        p.set_defaults(dataset=recipe.dataset, preset=recipe.preset, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                       learning_rate=recipe.learning_rate, optimizer=recipe.optimizer,
+                       validation_split=recipe.validation_split, label_smoothing=recipe.label_smoothing,
+                       focus=recipe.focus, weight_decay=recipe.weight_decay, schedule=recipe.schedule,
+                       flip=aug.get("flip", "none"), translation=aug.get("translation", 0.0), zoom=aug.get("zoom", 0.0))
     return p.parse_args(argv)
+
+
+def augmentation_of(args: argparse.Namespace) -> dict | None:
+    """The augmentation settings the options ask for, or None when none is on."""
+    settings = {"flip": args.flip, "translation": args.translation, "zoom": args.zoom}
+    settings = {k: v for k, v in settings.items() if v not in ("none", 0.0)}
+    return settings or None
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                          optimizer=args.optimizer, validation_split=args.validation_split, seed=args.seed,
-                         label_smoothing=args.label_smoothing, focus=args.focus)
+                         label_smoothing=args.label_smoothing, focus=args.focus, weight_decay=args.weight_decay,
+                         schedule=args.schedule, augmentation=augmentation_of(args))
     try:  # before the dataset: a wrong setting is said at once, not after loading thousands of images
         config.validate()
     except ValueError as exc:
@@ -81,6 +121,12 @@ def main(argv=None) -> int:
     result = train_model(model, dataset, config, callbacks=[ProgressCallback(on_epoch=on_epoch)])
     name = args.name or f"{args.dataset}_{args.preset}"
     card = card_for_run(model, dataset, name=name, spec=spec.to_dict(), train_config=config.to_dict(), result=result)
+    if args.without_optimizer:
+        import keras
+
+        weights_only = keras.models.clone_model(model)  # the same layers, uncompiled: no optimizer to save
+        weights_only.set_weights(model.get_weights())
+        model = weights_only
     keras_path, json_path = save_model(model, card, args.out)
     summary = {"model": str(keras_path), "metadata": str(json_path), "test_accuracy": result["test_accuracy"],
                "train_seconds": round(result["train_seconds"], 2), "params": card.params}

@@ -14,9 +14,10 @@ import numpy as np
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 SCHEDULES = ("constant", "cosine")
 # the choices the Train page offers
-LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 2e-1)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 LABEL_SMOOTHING = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+WEIGHT_DECAYS = (0.0, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2)
 # shares of the training images a focused epoch trains on (0: every image every epoch)
 FOCUS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 # A run with fewer weight updates than this rarely gets far from a guess: the Train page says so.
@@ -36,6 +37,9 @@ class TrainConfig:
     schedule: str = "constant"  # "cosine": warm up over the first steps, then decay to 0 by the last batch
     augmentation: dict | None = None  # core.data.augment.Augmentation settings applied to every training batch
     label_smoothing: float = 0.0  # train towards 1 - s on the true class and s / classes on every class, not 1 and 0
+    # Shrink every weight by lr x weight_decay at each step (decoupled weight decay, as AdamW and Keras's
+    # optimizers do it); 0 for none. SGD always uses Nesterov momentum 0.9.
+    weight_decay: float = 0.0
     # Hard-image focus: after ``focus_warmup`` epochs of every image, each epoch trains on the share ``focus``
     # of the images with the highest loss when last trained on, plus ``focus_revisit`` of the others picked at
     # random (their losses are measured again then). 0: every epoch trains on every image. See ``FocusedBatches``.
@@ -57,6 +61,8 @@ class TrainConfig:
             raise ValueError(f"Expected validation_split in [0, 1). Received: {self.validation_split}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"Expected label_smoothing in [0, 1). Received: {self.label_smoothing}")
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise ValueError(f"Expected weight_decay in [0, 1). Received: {self.weight_decay}")
         if not 0.0 <= self.focus < 1.0:
             raise ValueError(f"Expected focus in [0, 1). Received: {self.focus}")
         if self.focus and self.focus_warmup < 1:

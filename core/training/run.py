@@ -29,9 +29,10 @@ def make_optimizer(config: TrainConfig):
 
     cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
            "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
+    decay = {"weight_decay": config.weight_decay} if config.weight_decay else {}
     if config.optimizer == "sgd":
-        return cls(learning_rate=config.learning_rate, momentum=0.9)
-    return cls(learning_rate=config.learning_rate)
+        return cls(learning_rate=config.learning_rate, momentum=0.9, nesterov=True, **decay)
+    return cls(learning_rate=config.learning_rate, **decay)
 
 
 def compile_model(model, config: TrainConfig) -> None:

@@ -81,6 +81,28 @@ def test_batch_norm_blocks_get_named_activation_layers():
     assert model.get_layer("conv1_1").get_config()["activation"] == "linear"
 
 
+def test_pool_early_pools_right_after_the_first_convolution():
+    spec = ModelSpec(blocks=[ConvBlock(8, 3, convs=2, batch_norm=True, activation="gelu", pool_early=True),
+                             ConvBlock(4, 3, convs=2, activation="relu", pool_early=True)], dense_units=[],
+                     head="global_max")
+    model = build_model(spec, (16, 16, 3), 10)
+    assert [layer.name for layer in model.layers[1:]] == [
+        "conv1_1", "maxpool1", "bn1_1", "gelu1_1", "conv1_2", "bn1_2", "gelu1_2",
+        "conv2_1", "maxpool2", "relu2_1", "conv2_2", "global_maxpool", "predictions"]
+    # without batch norm the first convolution's activation moves after the pooling; the others stay fused
+    assert model.get_layer("conv2_1").get_config()["activation"] == "linear"
+    assert model.get_layer("conv2_2").get_config()["activation"] == "relu"
+    assert model.get_layer("global_maxpool").output.shape[1:] == (4,)
+    # the same network as pooling after the block would give, where max pooling commutes with the steps between
+    late = ModelSpec(blocks=[ConvBlock(4, 3, convs=1, activation="relu")], dense_units=[], head="global_max")
+    early = ModelSpec(blocks=[ConvBlock(4, 3, convs=1, activation="relu", pool_early=True)], dense_units=[],
+                      head="global_max")
+    a, b = build_model(late, (8, 8, 3), 3, seed=1), build_model(early, (8, 8, 3), 3, seed=1)
+    b.set_weights(a.get_weights())
+    x = np.random.default_rng(0).random((4, 8, 8, 3), np.float32)
+    np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), rtol=1e-5, atol=1e-6)
+
+
 INVALID_SPECS = {
     "bad_activation": (ModelSpec(blocks=[ConvBlock(8, activation="swishy")]), (28, 28, 1), 10, "activation"),
     "bad_pooling": (ModelSpec(blocks=[ConvBlock(8, pooling="min")]), (28, 28, 1), 10, "pooling"),
@@ -89,6 +111,7 @@ INVALID_SPECS = {
     "one_class": (ModelSpec(), (28, 28, 1), 1, "2 classes"),
     "four_channels": (ModelSpec(), (28, 28, 4), 10, "1 or 3"),
     "two_d_input": (ModelSpec(), (28, 28), 10, "input shape"),
+    "bad_head": (ModelSpec(head="global_min"), (28, 28, 1), 10, "head"),
 }
 
 
@@ -154,6 +177,11 @@ CUSTOM_SPECS = {
                                                         pool_size=3, dropout=0.1), ConvBlock(12, 3, activation="gelu")],
                                       dense_units=[33, 7], dense_dropout=0.2, flatten_dropout=0.3),
     "no_blocks": ModelSpec(blocks=[], dense_units=[10]),
+    "pool_early_global_max": ModelSpec(blocks=[ConvBlock(6, 3, batch_norm=True, pooling="none", activation="gelu"),
+                                               ConvBlock(8, 3, convs=2, batch_norm=True, pool_early=True),
+                                               ConvBlock(9, 3, convs=1, pool_early=True, pooling="avg", pool_size=3)],
+                                       dense_units=[], head="global_max"),
+    "global_avg_dense": ModelSpec(blocks=[ConvBlock(5, 3)], dense_units=[7], head="global_avg", flatten_dropout=0.1),
     "no_pooling_wide_kernels": ModelSpec(blocks=[ConvBlock(3, 11, pooling="none", padding="valid"),
                                                  ConvBlock(5, 7, convs=3, pooling="max", pool_size=4)], dense_units=[]),
 }

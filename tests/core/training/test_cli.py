@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from core.models.presets import PRESETS
-from core.training.cli import main, parse_args
+from core.training.cli import augmentation_of, main, parse_args
 from core.training.config import OPTIMIZERS, TrainConfig
 
 
@@ -69,3 +69,27 @@ def test_main_refuses_a_data_dir_for_a_dataset_without_files(tmp_path, capsys):
     assert main(["--dataset", "shapes", "--data-dir", str(tmp_path), "--epochs", "1", "--out", str(tmp_path / "m")]) == 2
     assert "error:" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_recipe_gives_its_settings_as_defaults_and_an_option_given_wins():
+    from core.training.recipes import RECIPES
+
+    recipe = RECIPES["cifar10_full"]
+    args = parse_args(["--recipe", "cifar10_full", "--preset", "photo_net", "--epochs", "3", "--out", "m"])
+    assert (args.dataset, args.preset, args.epochs) == ("cifar10", "photo_net", 3)  # the two given win
+    assert (args.batch_size, args.learning_rate, args.optimizer, args.schedule, args.label_smoothing,
+            args.weight_decay, args.validation_split) == (
+        recipe.batch_size, recipe.learning_rate, recipe.optimizer, recipe.schedule, recipe.label_smoothing,
+        recipe.weight_decay, 0.0)
+    assert augmentation_of(args) == recipe.augmentation
+    # the order of the options does not matter, and without a recipe nothing is augmented
+    assert parse_args(["--epochs", "3", "--out", "m", "--recipe", "mnist"]).batch_size == RECIPES["mnist"].batch_size
+    assert augmentation_of(parse_args(["--out", "m"])) is None
+    plain = parse_args(["--out", "m", "--flip", "horizontal", "--translation", "0.1", "--weight-decay", "5e-4"])
+    assert augmentation_of(plain) == {"flip": "horizontal", "translation": 0.1} and plain.weight_decay == 5e-4
+
+
+def test_an_unknown_recipe_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as info:
+        parse_args(["--recipe", "imagenet", "--out", "m"])
+    assert info.value.code == 2 and "imagenet" in capsys.readouterr().err

@@ -13,11 +13,11 @@ from core.data.augment import Augmentation
 from core.models.architecture import build_model
 from core.models.presets import PRESET_SPECS, PRESETS
 from core.training.config import FOCUS
-from core.training.recipes import BASELINES, RECIPES, baseline_for, load_recipe_dataset, recipe_for
+from core.training.recipes import FULL_CIFAR_FROM, BASELINES, RECIPES, baseline_for, load_recipe_dataset, recipe_for
 
 SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "orl_faces": (56, 46, 1), "cifar10": (32, 32, 3),
-          "cats_vs_dogs": (64, 64, 3)}
-CLASSES = {"mnist": 10, "fashion_mnist": 10, "orl_faces": 40, "cifar10": 10, "cats_vs_dogs": 2}
+          "cifar10_full": (32, 32, 3), "cats_vs_dogs": (64, 64, 3)}
+CLASSES = {"mnist": 10, "fashion_mnist": 10, "orl_faces": 40, "cifar10": 10, "cifar10_full": 10, "cats_vs_dogs": 2}
 
 
 @pytest.mark.parametrize("key", sorted(RECIPES))
@@ -44,12 +44,15 @@ def test_baselines_are_the_published_settings():
 def test_recipe_for_a_loaded_dataset():
     from core.data import Dataset
 
-    def ds(name):
-        x = np.zeros((2, 8, 8, 1), np.float32)
-        return Dataset(name, name, "", ["a", "b"], x, np.array([0, 1]), x, np.array([0, 1]))
+    def ds(name, n=2):
+        x = np.zeros((n, 8, 8, 1), np.float32)
+        return Dataset(name, name, "", ["a", "b"], x, np.arange(n) % 2, x[:2], np.array([0, 1]))
 
     assert recipe_for(ds("mnist")) is RECIPES["mnist"]
     assert recipe_for(ds("cifar10")) is RECIPES["cifar10"]
+    # the whole training set (downloaded, or the official files) gets the recipe tuned on it; the subset the other
+    assert recipe_for(ds("cifar10", FULL_CIFAR_FROM + 1)) is RECIPES["cifar10_full"]
+    assert recipe_for(ds("cifar10", FULL_CIFAR_FROM)) is RECIPES["cifar10"]
     assert recipe_for(ds("folder")) is RECIPES["cats_vs_dogs"]  # two grey classes: not people
     assert recipe_for(ds("shapes")) is None
 
@@ -109,8 +112,11 @@ def test_the_recipe_promise_fits_the_loaded_dataset():
     # a recipe with no saved benchmark says its target is a target
     assert recipe_promise(RECIPES["mnist"], ds("mnist", 60_000)) == \
         "On these images it is tuned to reach 99.0% on the official test split within 30 s of training on a 2-core laptop CPU."
-    # the app's CIFAR-10 has all 50,000 training photos, five times the benchmark's subset
+    # the 10,000-photo recipe on all 50,000 training photos, five times the subset it was tuned on
     assert recipe_promise(RECIPES["cifar10"], ds("cifar10", 50_000)).endswith("on these 50,000 expect about 25 min.")
+    # the recipe tuned on all 50,000 is tuned on the app's CIFAR-10, whatever its folder was called
+    assert recipe_promise(RECIPES["cifar10_full"], ds("cifar10", 50_000)).startswith("On these images it ")
+    assert recipe_validation_split(RECIPES["cifar10_full"], ds("cifar10", 50_000)) == 0.0
     assert recipe_promise(RECIPES["orl_faces"], ds("folder", 300)).startswith("Tuned on the ORL faces (200 training")
     # the faces recipe's measured figure, from its benchmark file (test_benchmarks.py checks it is the file's)
     measured = format_accuracy(recipe_measurement("orl_faces").test_accuracy)
@@ -122,12 +128,13 @@ def test_the_recipe_promise_fits_the_loaded_dataset():
 
 def test_the_train_page_can_show_every_recipe_setting():
     # the Train page's choices are select sliders: a recipe's value must be one of their options
-    from core.training.config import BATCH_SIZES, LABEL_SMOOTHING, LEARNING_RATES
+    from core.training.config import BATCH_SIZES, LABEL_SMOOTHING, LEARNING_RATES, WEIGHT_DECAYS
 
     for recipe in RECIPES.values():
         assert recipe.learning_rate in LEARNING_RATES, recipe.key
         assert recipe.batch_size in BATCH_SIZES, recipe.key
         assert recipe.label_smoothing in LABEL_SMOOTHING, recipe.key
+        assert recipe.weight_decay in WEIGHT_DECAYS, recipe.key
 
 
 def test_the_fashion_recipe_focuses_and_the_others_do_not():

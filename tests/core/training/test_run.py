@@ -59,7 +59,25 @@ def test_make_optimizer_is_the_named_keras_optimizer_at_the_learning_rate(name):
     assert type(optimizer) is expected
     assert float(np.asarray(optimizer.learning_rate)) == pytest.approx(3e-3)
     if name == "sgd":
-        assert optimizer.momentum == 0.9
+        assert optimizer.momentum == 0.9 and optimizer.nesterov
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_weight_decay_shrinks_the_weights_by_the_learning_rate_times_it(name):
+    # a zero gradient leaves decay alone: every weight times (1 - lr * decay), one step as NumPy says
+    w0 = np.array([1.0, -2.0, 4.0], np.float32)
+    variable = keras.Variable(w0)
+    optimizer = make_optimizer(TrainConfig(optimizer=name, learning_rate=0.1, weight_decay=0.01))
+    optimizer.apply_gradients([(keras.ops.zeros(3), variable)])
+    np.testing.assert_allclose(np.asarray(variable), w0 * (1 - 0.1 * 0.01), rtol=1e-6)
+    if name == "sgd":  # then Nesterov momentum on a real gradient: w - lr * g - 0.9 * lr * g at the first step
+        variable, g = keras.Variable(w0), np.array([0.5, 0.5, -1.0], np.float32)
+        optimizer = make_optimizer(TrainConfig(optimizer=name, learning_rate=0.1))
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
+        np.testing.assert_allclose(np.asarray(variable), w0 - 0.1 * g * (1 + 0.9), rtol=1e-6)
+    # without it, AdamW keeps Keras's own default and the others none
+    plain = make_optimizer(TrainConfig(optimizer=name))
+    assert plain.weight_decay == (0.004 if name == "adamw" else None)
 
 
 def test_compile_model_uses_the_configs_optimizer_loss_and_accuracy(tiny_model):
