@@ -10,7 +10,7 @@ photos a person to train on and 5 to test):
   random weights;
 - **frozen**: the backbone (the shipped photo model, or ``--backbone``) up to its features, frozen,
   with a new softmax layer trained on them (``core.models.backbones``); photos are resized to the
-  backbone's input inside the network, grey ones copied into three channels;
+  backbone's input inside the network, grey ones copied into red, green and blue there;
 - **fine-tuned**: that network trained further with the backbone's last block unfrozen, at a tenth
   of the learning rate.
 
@@ -60,12 +60,11 @@ def scratch(dataset, recipe, seed: int) -> dict:
 
 
 def transfer(dataset, backbone, feature_layer: str, seed: int) -> tuple[dict, dict]:
-    from core.models.backbones import build_transfer_model, parameter_split, set_trainable_blocks, to_colour
+    from core.models.backbones import build_transfer_model, parameter_split, set_trainable_blocks
     from core.training.run import train_model
 
-    if dataset.input_shape[-1] == 1 and backbone.input_shape[-1] == 3:
-        dataset = to_colour(dataset)
-    model = build_transfer_model(backbone, feature_layer, dataset.input_shape, dataset.num_classes, seed=seed)
+    model = build_transfer_model(backbone, feature_layer, dataset.input_shape, dataset.num_classes, seed=seed,
+                                 grey_to_colour=True)
     trainable, frozen_params = parameter_split(model)
     head = train_model(model, dataset, replace(HEAD, seed=seed))
     frozen = {"test_accuracy": _score(model, dataset), "train_seconds": round(head["train_seconds"], 2),

@@ -13,6 +13,7 @@ from ui.dataset_fit import context_bar
 from ui.evolution import show_evolution
 from ui.router import require_router
 from ui.session import current_model, dataset_key, model_key
+from ui.transfer_view import transfer_note
 from ui.widget_memory import persist
 from ui.widgets import picture
 from ui.text import plain
@@ -61,6 +62,7 @@ summaries = summarise_filters(kernel, bias)
 
 st.markdown(f"**{plain(layer_name)}**: {n_out} filters of {kh}×{kw}×{n_in} weights"
             + (" plus one bias each" if bias is not None else "") + f", {kernel.size + (0 if bias is None else bias.size):,} parameters.")
+transfer_note(entry, layer_name)
 c1, c2 = st.columns([2, 1])
 order_by = c1.radio("Order", ["strength", "number"], horizontal=True, key=persist("filters_order", "strength"),
                     format_func={"strength": "strongest first", "number": "by number"}.get,

@@ -7,7 +7,7 @@ from ui import uploads
 from ui.dataset_cache import get_dataset
 from ui.flash import flash, show_flashes
 from ui.router import require_router
-from ui.session import chosen_dataset_title, current_model, set_dataset
+from ui.session import chosen_dataset_title, current_model, set_current_model, set_dataset
 from ui.workspace import workspace
 from ui.text import plain
 
@@ -62,6 +62,23 @@ with st.container(border=True):
         f"test accuracy {f'{acc:.1%}' if acc is not None else 'not measured'} · {entry.params:,} parameters  \n"
         f":material/photo_library: **Dataset** {plain(chosen_dataset_title())}"
     )
+
+shipped = [e for e in ws.models.values() if e.shipped]
+if len(shipped) > 1:
+    st.markdown("**Ready-made models**: networks that already work, to look inside at once.")
+    for col, ready in zip(st.columns(len(shipped)), shipped):
+        with col, st.container(border=True):
+            names = ready.class_names
+            shown = ", ".join(plain(n) for n in names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+            score = ready.card.test_accuracy
+            st.markdown(f"**{plain(ready.name)}**: {ready.knows} ({shown})")
+            st.caption(f"Trained on {plain(ready.card.dataset_title or 'its dataset')} · input "
+                       f"{ready.input_shape[0]}×{ready.input_shape[1]}×{ready.input_shape[2]} · {ready.params:,} "
+                       f"parameters" + (f" · test accuracy {score:.1%}" if score is not None else ""))
+            current = ready.id == entry.id
+            st.button("In use" if current else "Use it", key=f"home_use_{ready.id}", disabled=current,
+                      icon=":material/check:" if current else ":material/neurology:",
+                      on_click=set_current_model, args=(ready.id,))
 
 st.subheader("Start here")
 mine = [e for e in ws.models.values() if not e.shipped]

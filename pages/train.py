@@ -26,9 +26,10 @@ from core.training.recipes import recipe_for, recipe_promise, recipe_validation_
 from ui.architecture_editor import draw_architecture, over_limits
 from ui.augment_view import current_augmentation, set_augmentation
 from ui.router import require_router
-from ui.runs import is_running, start_continue_run, start_new_run
+from ui.runs import is_running, start_continue_run, start_new_run, start_transfer_run
 from ui.session import current_dataset, current_model, init_state
 from ui.train_panel import draw_run_panel
+from ui.transfer_view import draw_start_point, transfer_problem
 from ui.widget_memory import follow_default, persist, reset_widgets, set_widget_values
 
 require_router(__file__)
@@ -57,7 +58,8 @@ def focus_label(share: float) -> str:
 
 
 def apply_recipe(recipe) -> None:
-    set_widget_values({"train_preset": recipe.preset, "train_custom": False, "train_epochs": recipe.epochs,
+    set_widget_values({"train_start_from": "scratch", "train_preset": recipe.preset, "train_custom": False,
+                       "train_epochs": recipe.epochs,
                        "train_batch": recipe.batch_size, "train_lr": recipe.learning_rate,
                        "train_optimizer": recipe.optimizer, "train_val": recipe_validation_split(recipe, dataset),
                        "train_schedule": recipe.schedule, "train_augment": True,
@@ -82,7 +84,9 @@ if recipe is not None:
                   help="Fills in the architecture and hyperparameters below (and the Data page's augmentation). "
                        "Press Train afterwards.")
 
-spec = draw_architecture(dataset)
+st.subheader("Architecture")
+transfer = draw_start_point(dataset, st.session_state.get("train_epochs"))
+spec = draw_architecture(dataset) if transfer is None else None
 
 st.subheader("Hyperparameters")
 c = st.columns(6)
@@ -122,7 +126,7 @@ use_augmentation = c2.toggle(f"Augment training images: {augmentation.describe()
                              disabled=not augmentation.active,
                              help="Set on the Data page's Augmentation tab, where a preview shows what the network will see.")
 use_augmentation = use_augmentation and augmentation.active
-default_name = f"{dataset.name}_{spec.name}"
+default_name = f"{dataset.name}_{spec.name if spec is not None else 'on_' + transfer.backbone}"
 follow_default({"train_name": default_name})  # not typed by hand: follow the preset and dataset
 name = st.text_input("Model name", key=persist("train_name", default_name), max_chars=limits().max_name_length)
 
@@ -148,10 +152,11 @@ running = is_running()
 current = current_model()
 fits = current.input_shape == dataset.input_shape and len(current.class_names) == dataset.num_classes
 c1, c2 = st.columns([1, 3])
-too_big = over_limits(spec, dataset)
+too_big = over_limits(spec, dataset) if spec is not None else transfer_problem(transfer, dataset, int(epochs))
 train_clicked = c1.button("Train", type="primary", disabled=running or too_big is not None, key="train_start",
                           help="A run is in progress; stop it or wait." if running else
-                          too_big or "Train the architecture above from scratch.")
+                          too_big or ("Train the architecture above from scratch." if spec is not None else
+                                      "Train a new last layer on the backbone's features."))
 continue_name = current.name
 continue_clicked = c2.button(
     f"Continue training {continue_name} for {int(epochs)} more epochs", disabled=running or not fits, key="train_continue",
@@ -160,8 +165,10 @@ continue_clicked = c2.button(
           "Start from the current model's weights; the current model itself is left as it is."))
 
 
-if train_clicked:
+if train_clicked and spec is not None:
     start_new_run(spec, dataset, config_from_inputs(), name.strip() or spec.name, owner="train")
+elif train_clicked:
+    start_transfer_run(transfer, dataset, config_from_inputs(), name.strip() or default_name, owner="train")
 if continue_clicked:
     start_continue_run(current, dataset, config_from_inputs(), owner="train")
 

@@ -62,7 +62,6 @@ def draw_architecture(dataset) -> ModelSpec:
     A spec over the server's limits is returned without its layer table, and with an error saying which
     limit; the page keeps its Train button off with ``over_limits``.
     """
-    st.subheader("Architecture")
     preset_key = st.selectbox("Preset", list(PRESETS), key=persist("train_preset", next(iter(PRESETS))),
                               format_func=lambda k: PRESETS[k].title)
     preset = PRESETS[preset_key]

@@ -17,7 +17,7 @@ from core.models.architecture import ModelSpecError
 
 from core.training.config import TrainConfig
 from core.training.jobs import TrainingJob
-from core.training.launch import continue_run, new_run
+from core.training.launch import continue_run, new_run, transfer_run
 from core.training.user_jobs import JobLimitError
 
 from .model_entry import ModelEntry
@@ -44,6 +44,28 @@ def start_new_run(spec, dataset, config: TrainConfig, name: str, owner: str, **j
         return None
     except ModelSpecError as exc:  # over a size limit of the server (a teacher may have lowered one)
         st.error(f"Not started: {exc}", icon=":material/block:")
+        return None
+    return _adopt(ws, job, owner)
+
+
+def start_transfer_run(choice, dataset, config: TrainConfig, name: str, owner: str) -> TrainingJob | None:
+    """Train a new head on a backbone's frozen features (``ui.transfer_view.TransferChoice``), fine-tuning later
+    when the choice says so."""
+    from dataclasses import replace
+
+    from core.models.backbones import BackboneError
+
+    ws = workspace()
+    config = replace(config, fine_tune_blocks=choice.fine_tune_blocks,
+                     fine_tune_from=choice.fine_tune_from if choice.fine_tune_blocks else 0)
+    try:
+        job = transfer_run(choice.backbone, dataset, config, name, grey_to_colour=choice.grey_to_colour,
+                           on_end=ws.run_hook(owner), user=ws.store.user)
+    except JobLimitError as exc:
+        st.error(refusal_text(exc, ws.job, ws.job_owner), icon=":material/block:")
+        return None
+    except (BackboneError, ValueError) as exc:
+        st.error(f"Not started: {plain(exc, 600)}", icon=":material/block:")
         return None
     return _adopt(ws, job, owner)
 

@@ -109,16 +109,45 @@ def _progress() -> None:
         st.rerun(scope="app")  # the curves, the result and the sidebar with the finished model
 
 
+def comparison(job) -> tuple[str, dict] | None:
+    """The latest model of the other kind on the job's data, ``(label, history)``: trained from random weights
+    for a run that starts from a backbone, and the other way round. None when there is none."""
+    from core.storage.card import DatasetRef
+
+    ref = DatasetRef.from_json_value(job.dataset.reference())
+    transfer = "transfer" in job.card_extra
+    mine = produced_model(job)
+    for entry in reversed(list(st.session_state["models"].values())):
+        card = entry.card
+        if entry.shipped or entry is mine or card.dataset is None or not card.history.get("loss"):
+            continue
+        if (card.dataset.name, card.dataset.options) != (ref.name, ref.options):
+            continue
+        other = card.extra.get("transfer") if isinstance(card.extra, dict) else None
+        if (other is not None) != transfer:
+            label = (f"{plain(entry.name)}, from {other.get('title', 'a backbone')}" if other is not None
+                     else f"{plain(entry.name)}, from random weights")
+            return label, card.history
+    return None
+
+
 def _curves() -> None:
     job = owned_job("train")
     if job is None:
         return
     snap = job.snapshot()
+    other = comparison(job)
     cols = st.columns(2)
-    cols[0].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "loss", lr_log=snap.lr_log),
+    cols[0].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "loss", lr_log=snap.lr_log, compare=other),
                          key="train_loss_chart")
-    cols[1].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy", lr_log=snap.lr_log),
-                         key="train_acc_chart")
+    cols[1].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy", lr_log=snap.lr_log,
+                                         compare=other), key="train_acc_chart")
+    transfer = "transfer" in job.card_extra
+    if other is not None:
+        st.caption(f"Dotted: **{other[0]}**, trained on the same images, for comparison.")
+    elif transfer:
+        st.caption("Train the same images from random weights too (Start from: random weights) to see both runs "
+                   "in these charts.")
     if snap.state == "failed":
         st.error(f"Training failed: {snap.error}")
     elif job.finished and job.result:

@@ -11,20 +11,22 @@ computes well. Fine-tuning then unfreezes the backbone's top blocks, at a lower 
 
 Photos of another size are resized inside the new network (its first layer, ``resize``), so
 every page feeds it the dataset's own images. A backbone trained on colour photos cannot take
-grey ones: ``check_fits`` says so, and ``to_colour`` copies the grey channel into all three.
-The backbone model given is never changed (the shipped one is shared by every session).
+grey ones: ``check_fits`` says so, and with ``grey_to_colour`` the new network copies the grey
+channel into red, green and blue itself (its layer ``grey_to_colour``). The backbone model given
+is never changed (the shipped one is shared by every session).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIZE_LAYER = "resize"
+COLOUR_LAYER = "grey_to_colour"
 HEAD_LAYER = "predictions"
 
 
@@ -60,25 +62,19 @@ BACKBONES: dict[str, Backbone] = {
 }
 
 
-def check_fits(backbone_input: tuple, data_input: tuple, title: str = "This backbone") -> None:
-    """Raise ``BackboneError`` when photos of ``data_input`` (height, width, channels) cannot go through the backbone."""
+def check_fits(backbone_input: tuple, data_input: tuple, title: str = "This backbone",
+               grey_to_colour: bool = False) -> None:
+    """Raise ``BackboneError`` when photos of ``data_input`` (height, width, channels) cannot go through the backbone
+    (grey photos can, for a colour backbone, with ``grey_to_colour``)."""
     need, have = int(backbone_input[-1]), int(data_input[-1])
-    if need != have:
+    if need != have and not (grey_to_colour and have == 1 and need == 3):
         kind = {1: "grey", 3: "colour"}
         raise BackboneError(
             f"{title} needs {kind.get(need, f'{need}-channel')} photos of {backbone_input[0]}×{backbone_input[1]} "
             f"({need} channel{'s' if need != 1 else ''}); these are {kind.get(have, f'{have}-channel')} "
             f"({have} channel{'s' if have != 1 else ''})."
-            + (" Convert them to colour first: each grey value is copied into red, green and blue." if have == 1
+            + (" Convert them to colour: the network then copies each grey value into red, green and blue." if have == 1
                and need == 3 else ""))
-
-
-def to_colour(dataset):
-    """``dataset`` with its grey images copied into three channels (red = green = blue), its name kept."""
-    if dataset.input_shape[-1] != 1:
-        return dataset
-    return replace(dataset, x_train=np.repeat(dataset.x_train, 3, axis=-1), x_test=np.repeat(dataset.x_test, 3, axis=-1),
-                   title=f"{dataset.title} (in colour)")
 
 
 def _block_of(name: str) -> int | None:
@@ -109,9 +105,9 @@ def backbone_blocks(model, feature_layer: str) -> list[list[str]]:
 
 
 def build_transfer_model(backbone, feature_layer: str, input_shape: tuple, num_classes: int,
-                         seed: int | None = None, name: str = "transfer"):
-    """A new functional model: resize (when needed), the backbone's layers up to ``feature_layer`` (copies, with
-    their weights, frozen), then a new softmax layer of ``num_classes`` named ``predictions``.
+                         seed: int | None = None, name: str = "transfer", grey_to_colour: bool = False):
+    """A new functional model: grey to colour and resize (when needed), the backbone's layers up to ``feature_layer``
+    (copies, with their weights, frozen), then a new softmax layer of ``num_classes`` named ``predictions``.
 
     Raises:
         BackboneError: photos the backbone cannot take (``check_fits``), or no such feature layer.
@@ -120,12 +116,14 @@ def build_transfer_model(backbone, feature_layer: str, input_shape: tuple, num_c
 
     backbone_input = tuple(int(v) for v in backbone.input_shape[1:])
     input_shape = tuple(int(v) for v in input_shape)
-    check_fits(backbone_input, input_shape)
+    check_fits(backbone_input, input_shape, grey_to_colour=grey_to_colour)
     chain = [layer for block in backbone_blocks(backbone, feature_layer) for layer in block]
     if seed is not None:
         keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
+    if input_shape[-1] == 1 and backbone_input[-1] == 3:
+        x = keras.layers.Concatenate(axis=-1, name=COLOUR_LAYER)([x, x, x])
     if input_shape[:2] != backbone_input[:2]:
         x = keras.layers.Resizing(backbone_input[0], backbone_input[1], antialias=True, name=RESIZE_LAYER)(x)
     for layer_name in chain:
@@ -141,25 +139,35 @@ def build_transfer_model(backbone, feature_layer: str, input_shape: tuple, num_c
     return keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "transfer")
 
 
-def set_trainable_blocks(model, blocks: int, feature_layer: str) -> list[str]:
-    """Unfreeze the last ``blocks`` blocks of the backbone inside ``model`` (0: all frozen); returns their layers.
+def tuning_blocks(model, feature_layer: str) -> list[list[str]]:
+    """The backbone's blocks inside a network ``build_transfer_model`` made (its conversion and resizing left out)."""
+    groups = [[n for n in g if n not in (RESIZE_LAYER, COLOUR_LAYER)] for g in backbone_blocks(model, feature_layer)]
+    return [g for g in groups if g]
 
-    Batch-norm layers stay frozen (their statistics are the backbone's; Keras runs a frozen one
-    in inference mode), as Keras's transfer-learning guide advises for fine-tuning.
+
+def layers_to_open(model, blocks: int, feature_layer: str) -> list[str]:
+    """The layers ``set_trainable_blocks(model, blocks, ...)`` makes trainable, without changing the model.
+
+    Those of the last ``blocks`` blocks, batch normalisation left out (its statistics are the backbone's; Keras runs
+    a frozen one in inference mode), as Keras's transfer-learning guide advises for fine-tuning.
     """
     import keras
 
-    groups = backbone_blocks(model, feature_layer)
-    groups = [[n for n in g if n != RESIZE_LAYER] for g in groups]
-    groups = [g for g in groups if g]
+    groups = tuning_blocks(model, feature_layer)
     if not 0 <= blocks <= len(groups):
         raise BackboneError(f"Expected between 0 and {len(groups)} blocks to fine-tune. Received: {blocks}")
-    opened = [n for g in groups[len(groups) - blocks:] for n in g] if blocks else []
-    for group in groups:
+    names = [n for g in groups[len(groups) - blocks:] for n in g] if blocks else []
+    return [n for n in names if not isinstance(model.get_layer(n), keras.layers.BatchNormalization)]
+
+
+def set_trainable_blocks(model, blocks: int, feature_layer: str) -> list[str]:
+    """Unfreeze the last ``blocks`` blocks of the backbone inside ``model`` (0: all frozen; batch norm stays
+    frozen: ``layers_to_open``); returns the layers unfrozen."""
+    opened = layers_to_open(model, blocks, feature_layer)
+    for group in tuning_blocks(model, feature_layer):
         for layer_name in group:
-            layer = model.get_layer(layer_name)
-            layer.trainable = layer_name in opened and not isinstance(layer, keras.layers.BatchNormalization)
-    return [n for n in opened if model.get_layer(n).trainable or not model.get_layer(n).weights]
+            model.get_layer(layer_name).trainable = layer_name in opened
+    return opened
 
 
 def frozen_layers(model) -> list[str]:
@@ -172,3 +180,15 @@ def parameter_split(model) -> tuple[int, int]:
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
     return trainable, frozen
+
+
+def weight_change(model, backbone, layer_name: str) -> float | None:
+    """The largest absolute difference between a layer's weights in ``model`` and in the backbone it started from
+    (0.0: unchanged); None when the backbone has no such layer of the same shape."""
+    try:
+        mine, theirs = model.get_layer(layer_name).get_weights(), backbone.get_layer(layer_name).get_weights()
+    except ValueError:
+        return None
+    if len(mine) != len(theirs) or any(a.shape != b.shape for a, b in zip(mine, theirs)):
+        return None
+    return float(max((np.max(np.abs(a - b)) for a, b in zip(mine, theirs) if a.size), default=0.0))

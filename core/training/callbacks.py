@@ -32,18 +32,31 @@ class CosineSchedule(keras.callbacks.Callback):
         base: the peak learning rate, reached when the warm-up ends.
     """
 
-    def __init__(self, base: float):
+    def __init__(self, base: float, phase_epochs: int | None = None):
         super().__init__()
         self.base = float(base)
-        self.step, self.total, self.warmup = 0, 1, 0
+        self.phase_epochs = phase_epochs  # a first phase's epochs (a head before fine-tuning): its cosine ends there
+        self.step, self.total, self.warmup, self.offset, self.run_total = 0, 1, 0, 0, 1
         self.last: float | None = None
         self.active = True
         self.rates: list[float] = []  # the rate set before each batch, as stored (float32)
 
     def on_train_begin(self, logs=None):
         steps = self.params.get("steps") or 1
-        self.total = self.params.get("total_steps") or steps * (self.params.get("epochs") or 1)
+        self.run_total = self.params.get("total_steps") or steps * (self.params.get("epochs") or 1)
+        self.total = min(self.run_total, steps * self.phase_epochs) if self.phase_epochs else self.run_total
         self.warmup = min(steps, int(0.03 * self.total))
+        self.offset = 0
+
+    def restart(self, base: float) -> None:
+        """Start a new warm-up and cosine at ``base`` over the batches left (fine-tuning's fresh optimizer).
+
+        A rate set by hand earlier in the run stays set (the schedule stays aside).
+        """
+        self.base = float(base)
+        self.offset, self.total = self.step, self.run_total
+        self.warmup = min(self.params.get("steps") or 1, int(0.03 * max(1, self.total - self.offset)))
+        self.last = None  # the new optimizer starts at its own rate: not a rate set by hand
 
     def on_train_batch_begin(self, batch, logs=None):
         if not self.active:
@@ -52,7 +65,7 @@ class CosineSchedule(keras.callbacks.Callback):
         if self.last is not None and float(lr_var.numpy()) != self.last:
             self.active = False  # set by hand: keep it
             return
-        lr_var.assign(cosine_learning_rate(self.step, self.total, self.base, self.warmup))
+        lr_var.assign(cosine_learning_rate(self.step - self.offset, self.total - self.offset, self.base, self.warmup))
         self.last = float(lr_var.numpy())  # as stored (float32), to compare with next time
         self.rates.append(self.last)
         self.step += 1

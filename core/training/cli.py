@@ -14,11 +14,15 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 
 from core.data.augment import FLIPS
 from core.models.presets import PRESETS
 from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from core.training.recipes import RECIPES
+
+
+OFFICIAL_DATASETS = ("mnist", "fashion_mnist", "cifar10")  # the same images wherever their files are read from
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -121,10 +125,15 @@ def main(argv=None) -> int:
     result = train_model(model, dataset, config, callbacks=[ProgressCallback(on_epoch=on_epoch)])
     name = args.name or f"{args.dataset}_{args.preset}"
     card = card_for_run(model, dataset, name=name, spec=spec.to_dict(), train_config=config.to_dict(), result=result)
+    if args.data_dir and args.dataset in OFFICIAL_DATASETS and card.dataset is not None:
+        # The card names the dataset, not where this machine keeps its files: on another machine the app finds
+        # them where it downloads or imports them (a path of this machine would name nothing there).
+        card.dataset = replace(card.dataset, options={})
     if args.without_optimizer:
         import keras
 
-        weights_only = keras.models.clone_model(model)  # the same layers, uncompiled: no optimizer to save
+        # the same layers from their config, never compiled (clone_model compiles its copy with the same optimizer)
+        weights_only = keras.Model.from_config(model.get_config())
         weights_only.set_weights(model.get_weights())
         model = weights_only
     keras_path, json_path = save_model(model, card, args.out)

@@ -46,6 +46,12 @@ class TrainConfig:
     focus: float = 0.0
     focus_warmup: int = 2
     focus_revisit: float = 0.1
+    # Fine-tuning a network built on a backbone (core.models.backbones): after ``fine_tune_from`` epochs of its new
+    # head alone, the backbone's last ``fine_tune_blocks`` blocks are unfrozen and every later epoch trains them
+    # too, with a fresh optimizer whose learning rate is ``fine_tune_rate`` times the run's. 0 blocks: none.
+    fine_tune_blocks: int = 0
+    fine_tune_from: int = 0
+    fine_tune_rate: float = 0.1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +76,18 @@ class TrainConfig:
                              f"measured then). Received: {self.focus_warmup}")
         if not 0.0 <= self.focus_revisit <= 1.0:
             raise ValueError(f"Expected focus_revisit in [0, 1]. Received: {self.focus_revisit}")
+        if self.fine_tune_blocks < 0:
+            raise ValueError(f"Expected fine_tune_blocks of at least 0. Received: {self.fine_tune_blocks}")
+        if self.fine_tune_blocks and not 1 <= self.fine_tune_from < self.epochs:
+            raise ValueError(f"Expected fine-tuning to start after 1 to {self.epochs - 1} epochs of the new head alone "
+                             f"(fine_tune_from), so that both get at least one. Received: {self.fine_tune_from} of "
+                             f"{self.epochs} epochs")
+        if self.fine_tune_from and not self.fine_tune_blocks:
+            raise ValueError(f"Expected at least one block of the backbone to fine-tune from epoch "
+                             f"{self.fine_tune_from + 1}: with every layer frozen there is nothing to fine-tune "
+                             "(fine_tune_blocks is 0)")
+        if self.fine_tune_blocks and not 0.0 < self.fine_tune_rate <= 1.0:
+            raise ValueError(f"Expected fine_tune_rate in (0, 1]. Received: {self.fine_tune_rate}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"Expected a schedule in {SCHEDULES}. Received: {self.schedule!r}")
         self.augmenter_settings().validate()

@@ -28,6 +28,7 @@ class RunEnding:
         card = card_for_run(self.model, self.dataset, name=self.name, spec=self.spec,
                             train_config=self.config.to_dict(), result=result, parent=self.parent,
                             parent_id=self.parent_id, private=self.private, face_margin=self.face_margin)
+        card.extra.update(self.card_extra)
         with self._lock:
             self.result, self.card = result, card
             stopped = reason is not None or self._stop.is_set()

@@ -87,13 +87,14 @@ class TrainingJob(TrainingThreadSide, RunEnding):
                  compile: bool = True, parent: ModelCard | None = None, parent_id: str | None = None,
                  probe: np.ndarray | None = None, queue: JobQueue | None = None, strategy="auto",
                  private: bool = False, face_margin: float | None = None, on_end=None, user: str | None = None,
-                 user_jobs: UserJobs | None = None, clock=time.monotonic):
+                 user_jobs: UserJobs | None = None, clock=time.monotonic, card_extra: dict | None = None):
         config.validate()
         self.id = uuid.uuid4().hex[:8]
         self.model, self.dataset, self.config, self.name, self.spec = model, dataset, config, name, spec
         self.compile, self.parent, self.parent_id = compile, parent, parent_id
         self.private, self.face_margin = private, face_margin
         self.on_end = on_end
+        self.card_extra = dict(card_extra or {})  # kept in the finished model's card (``ModelCard.extra``)
         self.queue = queue or QUEUE
         self.user, self.user_jobs = user, user_jobs or USER_JOBS
         self.strategy = strategy

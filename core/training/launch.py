@@ -53,3 +53,27 @@ def continue_run(model, card: ModelCard, model_id: str | None, dataset, config: 
     name = f"{card.name.split('@')[0]}@{total}ep"
     return TrainingJob(copy_model(model), dataset, config, name=name, spec=card.spec, parent=card,
                        parent_id=model_id, **job_options).start()
+
+
+def transfer_run(backbone_key: str, dataset, config: TrainConfig, name: str, grey_to_colour: bool = False,
+                 **job_options) -> TrainingJob:
+    """Start training a new head on a backbone's frozen features (``core.models.backbones``), fine-tuning its last
+    blocks later in the run when ``config.fine_tune_blocks`` says so.
+
+    The card of the model it makes says which backbone it started from and which layers were frozen
+    (``card.extra["transfer"]``), so the Filters page can show them unchanged.
+
+    Raises:
+        BackboneError: photos the backbone cannot take (grey ones without ``grey_to_colour``).
+        KeyError: no such backbone.
+    """
+    from core.models.backbones import BACKBONES, build_transfer_model, frozen_layers, tuning_blocks
+
+    backbone = BACKBONES[backbone_key]
+    model = build_transfer_model(backbone.load(), backbone.feature_layer, dataset.input_shape, dataset.num_classes,
+                                 seed=config.seed, name=name, grey_to_colour=grey_to_colour)
+    blocks = tuning_blocks(model, backbone.feature_layer)
+    extra = {"transfer": {"backbone": backbone.key, "title": backbone.title, "feature_layer": backbone.feature_layer,
+                          "frozen": frozen_layers(model), "blocks": len(blocks),
+                          "fine_tune_blocks": config.fine_tune_blocks, "fine_tune_from": config.fine_tune_from}}
+    return TrainingJob(model, dataset, config, name=name, card_extra=extra, **job_options).start()

@@ -136,7 +136,7 @@ def batch_augmenter(aug, seed: int):
 
 
 def fit_loop(model, batches, steps: int | list[int], epochs: int, callbacks: list, sample: tuple, validation=None,
-             batch_size: int = 64):
+             batch_size: int = 64, switch: tuple | None = None):
     """Train like ``model.fit``, with the same callbacks and history, at less cost per batch.
 
     ``batches(epoch)`` yields ``(images, labels)``; ``sample`` is one such pair (its shapes build the
@@ -147,6 +147,9 @@ def fit_loop(model, batches, steps: int | list[int], epochs: int, callbacks: lis
     fifth of the time of these small CNNs outside the training step; this loop
     calls the step directly, split into ``train_towers(batch_size)`` parts. Together: the MNIST
     recipe trains in 19 s instead of 28 to 32 s (bench/time_to_accuracy.py).
+
+    ``switch``, ``(k, change)``: after ``k`` epochs ``change(model)`` runs (fine-tuning unfreezes layers and
+    compiles a new optimizer there); the step is then made again for the new trainable weights.
     """
     import keras
 
@@ -183,6 +186,11 @@ def fit_loop(model, batches, steps: int | list[int], epochs: int, callbacks: lis
         cbs.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
             break
+        if switch is not None and epoch + 1 == switch[0] and epoch + 1 < epochs:
+            switch[1](model)
+            model._symbolic_build(data_batch=sample)
+            step = make_train_step(model, train_towers(batch_size), per_image=record is not None, sample=sample)
+            test_step = make_test_step(model, sample) if validation is not None else None
     model.optimizer.finalize_variable_values(model.trainable_weights)
     cbs.on_train_end(logs=epoch_logs)
     return model.history

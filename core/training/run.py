@@ -83,8 +83,13 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
     callbacks = list(callbacks or [])
     if config.schedule == "cosine":
         # first, so that a learning rate set by hand in a later callback wins (and ends the schedule)
-        callbacks.insert(0, CosineSchedule(config.learning_rate))
+        callbacks.insert(0, CosineSchedule(config.learning_rate,
+                                           config.fine_tune_from if config.fine_tune_blocks else None))
     aug = config.augmenter_settings()
+    if config.fine_tune_blocks and strategy is not None:
+        raise ValueError("Expected one device for fine-tuning: it trains through CNN Lab's own loop, not Keras's fit. "
+                         "Received: a tf.distribute strategy")
+    switch = (config.fine_tune_from, _fine_tuning(config, callbacks)) if config.fine_tune_blocks else None
     if config.focus and strategy is not None:
         raise ValueError("Expected one device for hard-image focus: it trains through CNN Lab's own loop, not "
                          "Keras's fit. Received: a tf.distribute strategy")
@@ -117,7 +122,7 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
                     batches = shuffled_batches(x, y, config.batch_size, config.seed)
             history = fit_loop(fit_model, batches, steps=steps, epochs=config.epochs,
                                callbacks=callbacks, sample=(x[:1], y[:1]), validation=validation,
-                               batch_size=config.batch_size)
+                               batch_size=config.batch_size, switch=switch)
     finally:
         if fit_model is not model:
             model.set_weights(fit_model.get_weights())
@@ -130,6 +135,25 @@ def train_model(model, dataset: Dataset, config: TrainConfig, callbacks: list | 
         "epoch_images": epoch_images(len(x), config)[:len(history.history.get("loss", []))],
         "devices": _device_names(strategy),
     }
+
+
+def _fine_tuning(config: TrainConfig, callbacks: list):
+    """What turns a frozen backbone's run into fine-tuning: its last blocks unfrozen (batch norm kept frozen), a new
+    optimizer at ``fine_tune_rate`` times the learning rate, and the cosine schedule started again from there."""
+    from dataclasses import replace
+
+    def change(model) -> None:
+        from core.models.backbones import set_trainable_blocks
+        from core.training.callbacks import CosineSchedule
+
+        set_trainable_blocks(model, config.fine_tune_blocks, model.layers[-2].name)
+        rate = config.learning_rate * config.fine_tune_rate
+        compile_model(model, replace(config, learning_rate=rate))
+        for callback in callbacks:
+            if isinstance(callback, CosineSchedule):
+                callback.restart(rate)
+
+    return change
 
 
 def _device_names(strategy) -> list[str]:

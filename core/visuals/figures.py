@@ -37,7 +37,8 @@ def probability_bar(probabilities: np.ndarray, class_names: list[str], top: int 
 
 
 def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, smooth: float = 0.9,
-                    max_points: int = 400, lr_log: list[dict] | None = None) -> go.Figure:
+                    max_points: int = 400, lr_log: list[dict] | None = None,
+                    compare: tuple[str, dict] | None = None) -> go.Figure:
     """Per-batch (smoothed) and per-epoch train/validation curves of ``metric`` ("loss" or "accuracy").
 
     Args:
@@ -46,6 +47,8 @@ def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, s
         smooth: exponential moving average factor for the batch curve.
         max_points: at most this many batch points are drawn (evenly spaced, newest kept).
         lr_log: learning-rate changes (``step``, ``learning_rate``), drawn as dashed vertical lines.
+        compare: ``(label, history)`` of another run on the same data (a model card's per-epoch history), drawn
+            dotted in the same colours, so both runs are read on one chart.
     """
     fig = go.Figure()
     if batch_log:
@@ -66,6 +69,14 @@ def training_curves(batch_log: list[dict], epoch_log: list[dict], metric: str, s
         if any(f"val_{metric}" in e for e in epoch_log):
             fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"val_{metric}") for e in epoch_log], mode="lines+markers",
                                      name="validation", line=dict(color="#2ca02c")))
+    if compare is not None:
+        label, history = compare
+        for key, name, colour in ((metric, "train (epoch)", "#ff7f0e"), (f"val_{metric}", "validation", "#2ca02c")):
+            values = history.get(key) or []
+            if values:
+                fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=list(values), mode="lines+markers",
+                                         name=f"{label}: {name}", line=dict(color=colour, dash="dot"),
+                                         marker=dict(symbol="circle-open")))
     for change in lr_log or []:
         # The label sits above the plot area, where no curve can run under it (inside, at the top, it
         # covered the loss curve, which starts at its highest).

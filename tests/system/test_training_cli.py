@@ -59,3 +59,40 @@ def test_cli_trains_and_saves(repo_root, tmp_path, make_subprocess_env):
     model, _ = load_model(out)
     assert tuple(model.input_shape) == (None, 8, 8, 1) and tuple(model.output_shape) == (None, 10)
 
+
+
+def test_a_recipe_run_from_official_files_saves_a_portable_card_without_the_optimizer(repo_root, tmp_path,
+                                                                                      make_subprocess_env):
+    from dataset_files import write_idx_folder
+
+    data = tmp_path / "mnist_files"
+    write_idx_folder(data, n_train=40, n_test=10)
+    for keep in (False, True):
+        out = tmp_path / ("without" if not keep else "with")
+        args = ["--recipe", "mnist", "--data-dir", str(data), "--epochs", "1", "--batch-size", "16",
+                "--optimizer", "sgd", "--out", str(out)] + ([] if keep else ["--without-optimizer"])
+        proc = subprocess.run([sys.executable, "-m", "core.train", *args], cwd=repo_root, env=make_subprocess_env(),
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    card = load_card(tmp_path / "without")
+    # the recipe's settings, and the dataset named without this machine's folder
+    assert card.spec["name"] == "mnist_fast" and card.train_config["learning_rate"] == 1e-2
+    assert card.dataset.name == "mnist" and card.dataset.options == {}
+    # the same weights either way; SGD's momentum, one value per weight, only in the file that keeps the optimizer
+    def groups(path):
+        import io
+        import zipfile
+
+        import h5py
+
+        with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h5:
+            return [k for k in h5.get("optimizer/vars", {})]
+
+    # SGD's iteration count, learning rate and a momentum per weight, or nothing
+    assert len(groups(tmp_path / "with.keras")) >= 4 and groups(tmp_path / "without.keras") == []
+    with_model, _ = load_model(tmp_path / "with")
+    without_model, _ = load_model(tmp_path / "without")
+    assert [w.shape for w in with_model.weights] == [w.shape for w in without_model.weights]
+    params = without_model.count_params()
+    small, big = (tmp_path / "without.keras").stat().st_size, (tmp_path / "with.keras").stat().st_size
+    assert big - small >= 4 * params * 0.9

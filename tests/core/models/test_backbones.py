@@ -15,7 +15,6 @@ from core.models.backbones import (
     frozen_layers,
     parameter_split,
     set_trainable_blocks,
-    to_colour,
 )
 from core.models.presets import airbench_layout
 
@@ -90,21 +89,42 @@ def test_fine_tuning_opens_the_top_blocks_but_not_their_batch_norm(backbone):
         set_trainable_blocks(model, 4, "global_maxpool")
 
 
-def test_grey_photos_are_refused_with_what_the_backbone_needs_and_can_be_converted():
-    from core.data import Dataset
+def test_grey_photos_are_refused_with_what_the_backbone_needs_or_converted_inside_the_network(backbone):
+    import keras
 
     with pytest.raises(BackboneError, match=r"needs colour photos of 32×32 \(3 channels\); these are grey.*Convert"):
         check_fits((32, 32, 3), (28, 28, 1), "The photo model")
     check_fits((32, 32, 3), (64, 64, 3))
-    grey = np.random.default_rng(3).random((4, 5, 5, 1), np.float32)
-    ds = Dataset("digits", "Digits", "", ["a", "b"], grey, np.array([0, 1, 0, 1]), grey[:2], np.array([0, 1]))
-    colour = to_colour(ds)
-    assert colour.input_shape == (5, 5, 3) and colour.title == "Digits (in colour)"
-    for c in range(3):
-        np.testing.assert_array_equal(colour.x_train[..., c], grey[..., 0])
-    assert to_colour(colour) is colour
+    check_fits((32, 32, 3), (28, 28, 1), grey_to_colour=True)
+    with pytest.raises(BackboneError, match="needs colour photos"):
+        build_transfer_model(backbone, "global_maxpool", (12, 12, 1), 2)
+    model = build_transfer_model(backbone, "global_maxpool", (12, 12, 1), 2, grey_to_colour=True)
+    assert [layer.name for layer in model.layers[1:3]] == ["grey_to_colour", "resize"]
+    x = np.random.default_rng(3).random((2, 12, 12, 1), np.float32)
+    features = keras.Model(model.input, model.get_layer("global_maxpool").output)(x)
+    reference = keras.Model(backbone.input, backbone.get_layer("global_maxpool").output)(
+        keras.ops.image.resize(np.repeat(x, 3, axis=-1), (16, 16), antialias=True))
+    np.testing.assert_allclose(np.asarray(features), np.asarray(reference), rtol=1e-5, atol=1e-5)
+    set_trainable_blocks(model, 3, "global_maxpool")  # the conversion and resizing are no block of the backbone
+    assert model.get_layer("conv1").trainable
 
 
 def test_the_photo_backbone_names_the_shipped_photo_model():
     backbone = BACKBONES["photo_cifar10"]
     assert backbone.path.name == "photo_cifar10" and backbone.feature_layer == "global_maxpool"
+
+
+def test_a_saved_transfer_network_passes_the_file_checks_and_loads_the_same(backbone, tmp_path):
+    from core.storage.card import ModelCard
+    from core.storage.files import load_model, save_model
+    from core.storage.model_limits import check_model_file
+
+    model = build_transfer_model(backbone, "global_maxpool", (12, 12, 1), 3, grey_to_colour=True)
+    set_trainable_blocks(model, 1, "global_maxpool")
+    save_model(model, ModelCard(name="on the photo model"), tmp_path / "t")
+    size = check_model_file(tmp_path / "t.keras")  # the config walk knows every layer, the conversion included
+    assert size.params == model.count_params()
+    loaded, _ = load_model(tmp_path / "t")
+    x = np.random.default_rng(4).random((2, 12, 12, 1), np.float32)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    assert frozen_layers(loaded) == frozen_layers(model)  # what was frozen stays frozen for a later run
