@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def readme_train_command() -> list[str]:
     """The ``python -m core.train`` command the README gives for the shipped model, as argv."""
     text = (ROOT / "README.md").read_text()
-    match = re.search(r"\.venv/bin/python -m core\.train(.*?)--out assets/models/shapes_default", text, re.S)
+    # within one code block: the photo model's command comes before it
+    match = re.search(r"\.venv/bin/python -m core\.train([^`]*?)--out assets/models/shapes_default", text)
     if match is None:
         raise SystemExit("README.md has no 'python -m core.train ... --out assets/models/shapes_default' command")
     args = shlex.split(match.group(1).replace("\\\n", " "))

@@ -128,10 +128,16 @@ RECIPES: dict[str, Recipe] = {
     ),
     "cifar10_full": Recipe(
         key="cifar10_full", title="CIFAR-10, all 50,000 photos, in a quarter of an hour", dataset="cifar10",
-        folder="cifar10_full", preset="cifar_full_fast", epochs=10, batch_size=256, learning_rate=0.2,
+        folder="cifar10_full", preset="cifar_full_fast", epochs=10, batch_size=128, learning_rate=0.1,
         optimizer="sgd", augmentation={"flip": "horizontal", "translation": 0.0625}, label_smoothing=0.2,
         weight_decay=5e-3, target_accuracy=0.85, target_seconds=900, train_images=50_000,
-        baseline="keras_cifar10_cnn", chosen="TUNING",
+        baseline="keras_cifar10_cnn",
+        chosen="5,000 of the 50,000 training photos held out, airbench's layout at 24/32-64-128 filters (about 560 "
+               "photos a second here, twice the speed of pooling after each block's batch norm): at batch 256, lr "
+               "0.2 and weight decay 5e-4 with sub-pixel shifts 80.3% after 10 epochs (81.7% with test-time "
+               "flips); weight decay 5e-3 with whole-pixel shifts 82.5% (83.8%); then batch 128 at lr 0.1 85.3% "
+               "after 11 epochs (86.1%), 85.3% already after 10 of them: 10 epochs keep the run under 15 minutes. "
+               "Wider nets (48-96-192: 200 photos a second) cannot train enough epochs in the time",
     ),
 }
 

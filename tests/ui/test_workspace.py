@@ -14,6 +14,7 @@ from core.storage.registry import ModelRegistry
 from core.workspace import Workspace
 from training_models import TINY_SPEC
 from ui.workspace import SHIPPED_ID, LiveWorkspace
+from ui.shipped import shipped_ids
 
 
 def ended_run(name: str, private: bool = False, job_id: str = "j1"):
@@ -52,7 +53,7 @@ def test_a_discarded_run_never_joins_the_models(ws):
     job = ended_run("gone")
     ws.discard(job)
     ws.finished(job, owner="faces")
-    assert list(ws.models) == [SHIPPED_ID] and job.model_id is None and ws.current == SHIPPED_ID
+    assert list(ws.models) == shipped_ids() and job.model_id is None and ws.current == SHIPPED_ID
 
 
 def test_removing_the_current_model_falls_back_to_the_shipped_one(ws):
