@@ -21,12 +21,12 @@ the app scales ``train_seconds`` per image and epoch by ``input_shape`` to estim
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
 
+from bench import report
 from core.training.recipes import RECIPES, Recipe, baseline_for, load_recipe_dataset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -80,11 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         out["speedup"] = round(base_run["train_seconds"] / run["train_seconds"], 2)
         out["accuracy_gain"] = round(run["test_accuracy"] - base_run["test_accuracy"], 4)
     out["measured"] = time.strftime("%Y-%m-%d")
-    if args.save:
-        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.save).write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out))
-    return out
+    return report(out, args.save)
 
 
 if __name__ == "__main__":

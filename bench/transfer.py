@@ -23,13 +23,13 @@ points of accuracy) and ``meets_target`` (a gain of at least 10 points).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from bench import report
 from core.training.config import TrainConfig
 from core.training.recipes import RECIPES, load_recipe_dataset
 
@@ -124,11 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     out["meets_target"] = bool(out.get("cats_vs_dogs", first)["meets_target"])
     out.update({"seed": args.seed, "cpus": os.cpu_count(), "machine": platform.machine(),
                 "measured": time.strftime("%Y-%m-%d")})
-    if args.save:
-        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.save).write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out))
-    return out
+    return report(out, args.save)
 
 
 if __name__ == "__main__":

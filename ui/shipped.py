@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from core.models.backbones import BACKBONES
 from core.storage.card import ModelCard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,8 @@ class Shipped:
 
 SHIPPED = {s.id: s for s in (
     Shipped("shipped:shapes_default", ROOT / "assets" / "models" / "shapes_default", "knows 4 drawn shapes"),
-    Shipped("shipped:photo_cifar10", ROOT / "assets" / "models" / "photo_cifar10", "knows 10 kinds of photos"),
+    # the same file the Train page offers as a backbone
+    Shipped("shipped:photo_cifar10", BACKBONES["photo_cifar10"].path, "knows 10 kinds of photos"),
 )}
 SHIPPED_ID = "shipped:shapes_default"  # the default model: current until a user picks another
 SHIPPED_MODEL = SHIPPED[SHIPPED_ID].path
@@ -42,6 +44,11 @@ _PRELOAD_STARTED = threading.Event()
 def shipped_ids() -> list[str]:
     """The shipped models whose files are there, the default first."""
     return [i for i, s in SHIPPED.items() if s.path.with_suffix(".keras").is_file()]
+
+
+def shipped_at(path: Path) -> str | None:
+    """The id of the shipped model saved at ``path`` (without the extension), or None."""
+    return next((i for i, s in SHIPPED.items() if s.path == Path(path)), None)
 
 
 def is_shipped(model_id: str | None) -> bool:

@@ -15,6 +15,7 @@ import streamlit as st
 from core.models.backbones import BACKBONES, BackboneError, check_fits, layers_to_open, parameter_split, tuning_blocks
 from core.visuals.markdown_table import markdown_table
 
+from .shipped import shipped_at, shipped_model
 from .widget_memory import persist
 
 START_FROM = {"scratch": "Random weights (the architecture below)", "backbone": "A trained network (transfer learning)"}
@@ -34,7 +35,9 @@ class TransferChoice:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the backbone…")
 def _backbone_model(key: str):
-    return BACKBONES[key].load()
+    # a shipped model is loaded once per server already (``ui.shipped``): read that one, not a second copy
+    shipped = shipped_at(BACKBONES[key].path)
+    return shipped_model(shipped) if shipped is not None else BACKBONES[key].load()
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

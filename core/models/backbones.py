@@ -7,7 +7,7 @@ computes well. Fine-tuning then unfreezes the backbone's top blocks, at a lower 
 
     >>> backbone = BACKBONES["photo_cifar10"]
     >>> model = build_transfer_model(backbone.load(), backbone.feature_layer, (64, 64, 3), 2)
-    >>> set_trainable_blocks(model, 1)  # fine-tune the last block too
+    >>> set_trainable_blocks(model, 1, backbone.feature_layer)  # fine-tune the last block too
 
 Photos of another size are resized inside the new network (its first layer, ``resize``), so
 every page feeds it the dataset's own images. A backbone trained on colour photos cannot take

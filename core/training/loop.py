@@ -153,10 +153,14 @@ def fit_loop(model, batches, steps: int | list[int], epochs: int, callbacks: lis
     """
     import keras
 
-    model._symbolic_build(data_batch=sample)  # metrics, loss and optimizer variables, before tracing the step
     record = getattr(batches, "record", None)
-    step = make_train_step(model, train_towers(batch_size), per_image=record is not None, sample=sample)
-    test_step = make_test_step(model, sample) if validation is not None else None
+
+    def compiled_steps():
+        model._symbolic_build(data_batch=sample)  # metrics, loss and optimizer variables, before tracing the step
+        return (make_train_step(model, train_towers(batch_size), per_image=record is not None, sample=sample),
+                make_test_step(model, sample) if validation is not None else None)
+
+    step, test_step = compiled_steps()
     per_epoch = list(steps) if isinstance(steps, (list, tuple)) else [int(steps)] * epochs
     if len(per_epoch) != epochs:
         raise ValueError(f"Expected one number of steps per epoch ({epochs}). Received: {len(per_epoch)}")
@@ -188,9 +192,7 @@ def fit_loop(model, batches, steps: int | list[int], epochs: int, callbacks: lis
             break
         if switch is not None and epoch + 1 == switch[0] and epoch + 1 < epochs:
             switch[1](model)
-            model._symbolic_build(data_batch=sample)
-            step = make_train_step(model, train_towers(batch_size), per_image=record is not None, sample=sample)
-            test_step = make_test_step(model, sample) if validation is not None else None
+            step, test_step = compiled_steps()
     model.optimizer.finalize_variable_values(model.trainable_weights)
     cbs.on_train_end(logs=epoch_logs)
     return model.history
