@@ -1,6 +1,7 @@
 """Who am I?: enrol faces from the webcam, train a CNN on them, and recognise people live."""
 
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import streamlit as st
@@ -17,11 +18,12 @@ from ui.face_view import face_controls, show_face_pipeline
 from ui.flash import show_flashes
 from ui.job_progress import draw_job_progress
 from ui.router import require_router
-from ui.runs import is_running, owned_job, start_new_run
+from ui.runs import is_running, owned_job, start_new_run, start_transfer_run
 from ui.session import init_state
 from ui.workspace import workspace
 from ui.widget_memory import persist
 from ui.text import plain
+from ui.transfer_view import draw_start_point, transfer_problem
 
 require_router(__file__)
 init_state()
@@ -56,10 +58,23 @@ running = is_running()
 ours = owned_job("faces")
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
-reason = "A training run is in progress." if running else (" ".join(problems) if problems else None)
-st.caption(f"The fast faces recipe's CNN (three conv blocks of 16, 32 and 64 filters) on {CROP_SIZE[0]}×{CROP_SIZE[1]} "
-           f"colour crops, with small turns, zooms and shifts; {TEST_FRACTION:.0%} of every person's faces are held "
-           "out to test it. The model stays in this session until you save it.")
+n_train = sum(n - max(1, round(n * TEST_FRACTION)) for n in counts.values())
+auto = choose_config(max(1, n_train), learning_rate=RECIPE.learning_rate, augment=True)
+shape = SimpleNamespace(input_shape=(*CROP_SIZE, 3), num_classes=max(2, len(counts)))
+transfer = draw_start_point(shape, auto.epochs, prefix="face", fine_from=max(1, auto.epochs // 2),
+                            scratch="Random weights (the faces recipe's CNN)", compact=True)
+problem = transfer_problem(transfer, shape, auto.epochs) if transfer is not None else None
+reason = "A training run is in progress." if running else (" ".join(problems) if problems else problem)
+if transfer is None:
+    st.caption(f"The fast faces recipe's CNN (three conv blocks of 16, 32 and 64 filters) on {CROP_SIZE[0]}×{CROP_SIZE[1]} "
+               f"colour crops, with small turns, zooms and shifts; {TEST_FRACTION:.0%} of every person's faces are "
+               "held out to test it. The model stays in this session until you save it.")
+else:
+    st.caption(f"A new softmax layer on the backbone's features of the {CROP_SIZE[0]}×{CROP_SIZE[1]} colour crops, "
+               f"with small turns, zooms and shifts; {TEST_FRACTION:.0%} of every person's faces are held out to test "
+               "it. A network that learnt photos of things has not learnt what tells one face from another: on the "
+               "ORL faces it does worse than the faces recipe's CNN (README, Transfer learning). Train both and "
+               "compare. The model stays in this session until you save it.")
 if st.button("Train", type="primary", icon=":material/model_training:", key="face_train", disabled=reason is not None,
              help=reason or "Train a new face model on the enrolled faces."):
     try:
@@ -69,7 +84,10 @@ if st.button("Train", type="primary", icon=":material/model_training:", key="fac
         st.stop()
     config = choose_config(len(dataset.x_train), learning_rate=RECIPE.learning_rate, augment=True)
     name = "faces_" + "_".join(re.sub(r"[^A-Za-z0-9]+", "", n)[:8] or "x" for n in dataset.class_names)[:40]
-    start_new_run(RECIPE.spec(), dataset, config, name, owner="faces", private=True, face_margin=faces.margin)
+    if transfer is None:
+        start_new_run(RECIPE.spec(), dataset, config, name, owner="faces", private=True, face_margin=faces.margin)
+    else:
+        start_transfer_run(transfer, dataset, config, name, owner="faces", private=True, face_margin=faces.margin)
 
 
 @st.fragment(run_every=1.0 if running and ours else None)

@@ -46,11 +46,17 @@ def draw_job_progress(owner: str, prefix: str, elsewhere: str, done_message: Cal
     c[1].metric("Training time", f"{snap.elapsed:.0f} s")
     c[2].button("Stop", key=f"{prefix}_stop", on_click=job.stop, disabled=job.finished,
                 help="Stop after this batch; the model keeps what it learned so far.")
-    c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy"), key=f"{prefix}_curve")
+    other = comparison(job)
+    c[3].plotly_chart(training_curves(snap.batch_log, snap.epoch_log, "accuracy", compare=other), key=f"{prefix}_curve")
+    if other is not None:
+        c[3].caption(f"Dotted: **{other[0]}**, trained on the same images, for comparison.")
     if snap.state == "failed":
         st.error(f"Training failed: {snap.error}")
     elif job.finished and job.result:
         st.success(done_message(job))
+        line = comparison_line(job)
+        if line is not None:
+            st.markdown(line)
         entry = produced_model(job)
         if entry is not None and entry.save_error:
             st.warning(entry.save_error)
@@ -75,3 +81,46 @@ def draw_stop_reason(job) -> None:
         st.info(reason, icon=":material/stop_circle:")
     else:
         st.warning(reason, icon=":material/timer_off:")
+
+
+def compared_model(job):
+    """The latest model of the other kind on the job's data, ``(label, entry)``: trained from random weights for
+    a run that starts from a backbone, and the other way round. None when there is none."""
+    from core.storage.card import DatasetRef
+
+    ref = DatasetRef.from_json_value(job.dataset.reference())
+    transfer = "transfer" in job.card_extra
+    mine = produced_model(job)
+    for entry in reversed(list(st.session_state["models"].values())):
+        card = entry.card
+        if entry.shipped or entry is mine or card.dataset is None or not card.history.get("loss"):
+            continue
+        if (card.dataset.name, card.dataset.options) != (ref.name, ref.options):
+            continue
+        other = card.extra.get("transfer") if isinstance(card.extra, dict) else None
+        if (other is not None) != transfer:
+            label = (f"{plain(entry.name)}, from {other.get('title', 'a backbone')}" if other is not None
+                     else f"{plain(entry.name)}, from random weights")
+            return label, entry
+    return None
+
+
+def comparison(job) -> tuple[str, dict] | None:
+    """``compared_model``'s label and per-epoch history, as ``training_curves`` draws them dotted."""
+    found = compared_model(job)
+    return None if found is None else (found[0], found[1].card.history)
+
+
+def comparison_line(job) -> str | None:
+    """A finished run's held-out accuracy beside the compared model's, in Markdown; None without both."""
+    found = compared_model(job)
+    if found is None or not job.result or job.result.get("test_accuracy") is None:
+        return None
+    label, entry = found
+    theirs = entry.card.metrics.test_accuracy
+    if theirs is None:
+        return None
+    start = ("from " + job.card_extra["transfer"]["title"] if "transfer" in job.card_extra
+             else "from random weights")
+    return (f"Held-out images right: **{job.result['test_accuracy']:.0%}** for this run, {start}; "
+            f"**{theirs:.0%}** for {label}.")

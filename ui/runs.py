@@ -48,9 +48,10 @@ def start_new_run(spec, dataset, config: TrainConfig, name: str, owner: str, **j
     return _adopt(ws, job, owner)
 
 
-def start_transfer_run(choice, dataset, config: TrainConfig, name: str, owner: str) -> TrainingJob | None:
+def start_transfer_run(choice, dataset, config: TrainConfig, name: str, owner: str,
+                       **job_options) -> TrainingJob | None:
     """Train a new head on a backbone's frozen features (``ui.transfer_view.TransferChoice``), fine-tuning later
-    when the choice says so."""
+    when the choice says so; ``job_options`` as for ``start_new_run`` (``private``, ``face_margin``)."""
     from dataclasses import replace
 
     from core.models.backbones import BackboneError
@@ -60,7 +61,7 @@ def start_transfer_run(choice, dataset, config: TrainConfig, name: str, owner: s
                      fine_tune_from=choice.fine_tune_from if choice.fine_tune_blocks else 0)
     try:
         job = transfer_run(choice.backbone, dataset, config, name, grey_to_colour=choice.grey_to_colour,
-                           on_end=ws.run_hook(owner), user=ws.store.user)
+                           on_end=ws.run_hook(owner), user=ws.store.user, **job_options)
     except JobLimitError as exc:
         st.error(refusal_text(exc, ws.job, ws.job_owner), icon=":material/block:")
         return None

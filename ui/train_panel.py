@@ -10,7 +10,7 @@ from core.training.queue import QUEUE
 from core.visuals.figures import training_curves
 
 from .evolution import show_evolution
-from .job_progress import draw_stop_reason
+from .job_progress import comparison, draw_stop_reason
 from .runs import RUN_PAGES, owned_job, session_job
 from .session import end_unseen, mark_end_seen, produced_model
 from .widget_memory import ephemeral
@@ -107,28 +107,6 @@ def _progress() -> None:
     if end_unseen(job):
         mark_end_seen(job)
         st.rerun(scope="app")  # the curves, the result and the sidebar with the finished model
-
-
-def comparison(job) -> tuple[str, dict] | None:
-    """The latest model of the other kind on the job's data, ``(label, history)``: trained from random weights
-    for a run that starts from a backbone, and the other way round. None when there is none."""
-    from core.storage.card import DatasetRef
-
-    ref = DatasetRef.from_json_value(job.dataset.reference())
-    transfer = "transfer" in job.card_extra
-    mine = produced_model(job)
-    for entry in reversed(list(st.session_state["models"].values())):
-        card = entry.card
-        if entry.shipped or entry is mine or card.dataset is None or not card.history.get("loss"):
-            continue
-        if (card.dataset.name, card.dataset.options) != (ref.name, ref.options):
-            continue
-        other = card.extra.get("transfer") if isinstance(card.extra, dict) else None
-        if (other is not None) != transfer:
-            label = (f"{plain(entry.name)}, from {other.get('title', 'a backbone')}" if other is not None
-                     else f"{plain(entry.name)}, from random weights")
-            return label, card.history
-    return None
 
 
 def _curves() -> None:

@@ -69,12 +69,21 @@ def layer_rows(model, opened: set[str], fine_tune_from: int) -> dict[str, list]:
     return columns
 
 
-def draw_start_point(dataset, epochs: int | None = None) -> TransferChoice | None:
-    """The "Start from" choice; None for random weights. With a backbone, its network's table; stops the page
-    when the backbone cannot be used at all (none shipped)."""
+def draw_start_point(dataset, epochs: int | None = None, prefix: str = "train", fine_from: int = 10,
+                     scratch: str = START_FROM["scratch"], compact: bool = False) -> TransferChoice | None:
+    """The "Start from" choice; None for random weights. With a backbone, its network's table.
+
+    Args:
+        dataset: what the run trains on; only its ``input_shape`` and ``num_classes`` are read.
+        epochs: the run's epochs, when known, to warn about fine-tuning that would never start.
+        prefix: of the widgets' keys (``{prefix}_start_from``...), one per page.
+        fine_from: the default epochs of the new layer alone before fine-tuning.
+        scratch: how the page names its own network, the choice without a backbone.
+        compact: the layer table folded away in an expander (pages where training is not the main topic).
+    """
     available = [k for k, b in BACKBONES.items() if b.available]
-    start = st.radio("Start from", list(START_FROM), format_func=START_FROM.get, horizontal=True,
-                     key=persist("train_start_from", "scratch"),
+    start = st.radio("Start from", list(START_FROM), format_func={**START_FROM, "scratch": scratch}.get, horizontal=True,
+                     key=persist(f"{prefix}_start_from", "scratch"),
                      help="A trained network already knows edges, textures and parts of things: train only a new "
                           "last layer on its features, and a few photos a class can be enough.")
     if start == "scratch":
@@ -84,7 +93,7 @@ def draw_start_point(dataset, epochs: int | None = None) -> TransferChoice | Non
                  "assets/models. Start from random weights instead.")
         return None
     key = st.selectbox("Backbone", available, format_func=lambda k: BACKBONES[k].title,
-                       key=persist("train_backbone", available[0]))
+                       key=persist(f"{prefix}_backbone", available[0]))
     backbone = BACKBONES[key]
     st.caption(backbone.description)
     model_input = tuple(int(v) for v in _backbone_model(key).input_shape[1:])
@@ -94,7 +103,7 @@ def draw_start_point(dataset, epochs: int | None = None) -> TransferChoice | Non
     except BackboneError as exc:
         if dataset.input_shape[-1] == 1 and model_input[-1] == 3:
             st.warning(str(exc), icon=":material/palette:")
-            grey_to_colour = st.toggle("Convert the photos to colour inside the network", key=persist("train_grey", False),
+            grey_to_colour = st.toggle("Convert the photos to colour inside the network", key=persist(f"{prefix}_grey", False),
                                        help="Its first layer copies each grey value into red, green and blue; every "
                                             "page then shows it the photos as they are.")
             if not grey_to_colour:
@@ -106,13 +115,13 @@ def draw_start_point(dataset, epochs: int | None = None) -> TransferChoice | Non
     blocks = tuning_blocks(model, backbone.feature_layer)
     c1, c2 = st.columns(2)
     fine = c1.select_slider("Fine-tune the backbone's last blocks", list(range(len(blocks) + 1)),
-                            key=persist("train_fine_blocks", 0),
+                            key=persist(f"{prefix}_fine_blocks", 0),
                             format_func=lambda n: "none (all frozen)" if n == 0 else f"last {n} of {len(blocks)}",
                             help="After the new layer has learnt, unlock the backbone's top blocks and train them too, "
                                  "at a tenth of the learning rate: they adapt to your photos without forgetting what "
                                  "they know. Their batch normalisation stays frozen.")
     last = max(1, int(epochs or 2) - 1)
-    start_at = c2.number_input("Epochs of the new layer alone first", 1, 200, key=persist("train_fine_from", 10),
+    start_at = c2.number_input("Epochs of the new layer alone first", 1, 200, key=persist(f"{prefix}_fine_from", int(fine_from)),
                                disabled=fine == 0,
                                help="Fine-tuning starts after these epochs; the run's other epochs fine-tune.")
     if fine and epochs is not None and start_at >= epochs:
@@ -122,7 +131,12 @@ def draw_start_point(dataset, epochs: int | None = None) -> TransferChoice | Non
     trainable, frozen = parameter_split(model)
     opened = set(layers_to_open(model, fine, backbone.feature_layer))
     fine_trainable = trainable + sum(model.get_layer(n).count_params() for n in opened)
-    st.markdown(markdown_table(layer_rows(model, opened, int(start_at)), {"parameters": "{:,}".format}))
+    table = markdown_table(layer_rows(model, opened, int(start_at)), {"parameters": "{:,}".format})
+    if compact:
+        with st.expander(f"The network it trains: {len(model.layers)} layers, {LOCK} frozen"):
+            st.markdown(table)
+    else:
+        st.markdown(table)
     st.caption(f"{trainable:,} trainable parameters (the new layer) and {frozen:,} frozen (the backbone's, batch-norm "
                "statistics included)"
                + (f"; from epoch {int(start_at) + 1}, {fine_trainable:,} trainable." if fine else ".")

@@ -319,6 +319,23 @@ class ClassImages:
                 problems.append(f"'{name}' has {n} image{'s' if n != 1 else ''}; it needs at least {min_images}.")
         return problems
 
+    def matches(self, snapshot: Path | str) -> bool:
+        """Whether the folder ``snapshot`` (made by ``snapshot``) holds these classes and images and no others.
+
+        Images are never changed once written, so the same names are the same pictures: a run
+        on unchanged classes can train on the snapshot already made, and its model's dataset is
+        then the same one as the earlier model's (the Train panels compare such runs).
+        """
+        snapshot = Path(snapshot)
+        if not snapshot.is_dir():
+            return False
+        try:
+            theirs = {d.name: sorted(p.name for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+                      for d in snapshot.iterdir() if d.is_dir() and not d.name.startswith(".")}
+        except OSError:
+            return False
+        return theirs == {name: sorted(p.name for p in self.images(name)) for name in self.class_names()}
+
     def snapshot(self, target: Path | str) -> Path:
         """A frozen copy of the classes at ``target`` (a new folder), for a model to be trained on.
 

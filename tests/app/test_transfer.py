@@ -89,3 +89,82 @@ def test_grey_digits_are_refused_until_converted_and_fine_tuning_must_fit_the_ru
     at.number_input(key="train_fine_from").set_value(5).run()
     assert any("the run has 3 epochs" in w.value for w in at.warning)
     assert at.button(key="train_start").disabled
+
+
+def test_my_classes_trained_from_the_photo_model_beside_the_small_cnn():
+    from apptest_helpers import widget_by_prefix
+
+    at = open_page("pages/classes.py")
+    for name, kind in (("Class 1", "china"), ("Class 2", "flower")):
+        cid = at.session_state["classes_ids"][name]
+        files = [(f"{kind}{i}.jpg", photo(kind, i), "image/jpeg") for i in range(6)]
+        widget_by_prefix(at.file_uploader, f"cls_up_{cid}_").set_value(files).run()
+    at.number_input(key="cls_epochs").set_value(3).run()
+    assert at.radio(key="cls_start_from").value == "scratch"
+    train_to_end(at, "cls_train")  # the Small CNN from random weights first
+    scratch = at.session_state["models"][at.session_state["current_model"]]
+
+    at.radio(key="cls_start_from").set_value("backbone").run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = {r["layer"]: r for r in markdown_rows(at, "layer")}  # in the folded table
+    assert rows["resize"]["output shape"] == "(32, 32, 3)" and "frozen" in rows["conv1"]["training"]
+    assert any("a new softmax layer on the backbone's features" in c.value for c in at.caption)
+    at.select_slider(key="cls_fine_blocks").set_value(1).run()
+    at.number_input(key="cls_fine_from").set_value(2).run()
+    job = train_to_end(at, "cls_train")
+    entry = at.session_state["models"][at.session_state["current_model"]]
+    assert entry is not scratch and entry.card.extra["transfer"]["backbone"] == "photo_cifar10"
+    assert entry.card.train_config["fine_tune_from"] == 2 and entry.card.extra["transfer"]["fine_tune_blocks"] == 1
+    # unchanged classes: both runs trained on the same copy of them, so they are compared
+    assert entry.card.dataset.options == scratch.card.dataset.options
+    line = next(m.value for m in at.markdown if m.value.startswith("Held-out images right:"))
+    assert (f"**{job.result['test_accuracy']:.0%}** for this run, from CNN Lab photo model" in line
+            and f"**{scratch.card.metrics.test_accuracy:.0%}** for my_classes, from random weights" in line), line
+    assert any("Dotted: **my_classes, from random weights**" in c.value for c in at.caption)
+    backbone = BACKBONES["photo_cifar10"].load()
+    assert all(np.array_equal(a, b) for a, b in zip(entry.model.get_layer("conv2_1").get_weights(),
+                                                    backbone.get_layer("conv2_1").get_weights()))
+
+    # a class changed: a new copy, and the old run is no longer on the same images
+    cid = at.session_state["classes_ids"]["Class 1"]
+    widget_by_prefix(at.file_uploader, f"cls_up_{cid}_").set_value([("more.jpg", photo("china", 7), "image/jpeg")]).run()
+    at.select_slider(key="cls_fine_blocks").set_value(0).run()
+    train_to_end(at, "cls_train")
+    newest = at.session_state["models"][at.session_state["current_model"]]
+    assert newest.card.dataset.options["path"] != entry.card.dataset.options["path"]
+    assert not any(m.value.startswith("Held-out images right:") for m in at.markdown)
+
+
+def test_who_am_i_from_the_photo_model_stays_private_recognises_and_is_compared():
+    from apptest_helpers import workspace_of
+    from face_photos import snapshot, snapshot_array
+
+    at = open_page("pages/faces.py")
+    gallery = workspace_of(at).face_gallery
+    gallery.remove_identity("Me")
+    for name, person in (("Eileen", "astronaut"), ("Sam", "cameraman")):
+        gallery.add_identity(name)
+        for seed in range(6):
+            gallery.enrol(name, snapshot_array(person, seed))
+    at.run()
+    train_to_end(at, "face_train", timeout=180)  # the faces recipe's CNN first
+    scratch = workspace_of(at).page_model("faces")
+
+    at.radio(key="face_start_from").set_value("backbone").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("on the ORL faces it does worse than the faces recipe's CNN" in c.value for c in at.caption)
+    rows = {r["layer"]: r for r in markdown_rows(at, "layer")}
+    assert rows["resize"]["output shape"] == "(32, 32, 3)" and "frozen" in rows["conv1"]["training"]
+    job = train_to_end(at, "face_train", timeout=180)
+    entry = workspace_of(at).page_model("faces")
+    assert entry is not scratch and entry.card.private and not entry.saved_id
+    assert entry.card.extra["transfer"]["backbone"] == "photo_cifar10" and entry.card.face_margin == gallery.margin
+    assert entry.card.face_reference is not None and entry.card.face_reference.class_names == ["Eileen", "Sam"]
+    line = next(m.value for m in at.markdown if m.value.startswith("Held-out images right:"))
+    assert f"**{job.result['test_accuracy']:.0%}** for this run, from CNN Lab photo model" in line, line
+    assert "from random weights" in line
+    # it recognises through the same pipeline: detect, align, name, compare with the enrolled faces
+    at.camera_input(key="face_try_camera").set_value(("live.jpg", snapshot("astronaut", 50), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert len([m for m in at.metric if m.label == "5 · Answer"]) == 1
+    assert any(c.value.startswith("Distance ") for c in at.caption)

@@ -37,6 +37,25 @@ def test_benchmark_prints_the_json_line_with_the_baseline_side_by_side(tmp_path,
                                    and out["train_seconds"] <= tiny.target_seconds)
 
 
+def test_reach_scores_every_epoch_and_says_when_an_accuracy_was_first_reached(tmp_path, monkeypatch, capsys):
+    from bench import time_to_accuracy
+
+    assert time_to_accuracy.reached([(1, 0.5, 10.0), (2, 0.82, 19.5), (3, 0.81, 30.0)], [0.8, 0.9]) == {
+        "0.8": {"epoch": 2, "test_accuracy": 0.82, "train_seconds": 19.5}, "0.9": None}
+    tiny_faces(tmp_path)
+    tiny = replace(RECIPES["orl_faces"], key="tiny", folder="tiny", epochs=3, load_options={
+        "image_size": [28, 23], "channels": 1, "train_per_class": 3})
+    monkeypatch.setitem(RECIPES, "tiny", tiny)
+    time_to_accuracy.main(["--dataset", "tiny", "--reach", "0", "1.01", "--data-dir", str(tmp_path)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    out = json.loads(lines[-1])
+    scores = out["recipe"]["epoch_test_accuracy"]
+    assert len(scores) == 3 and scores[-1] == out["test_accuracy"]  # the last epoch's score is the final one
+    assert out["reached"]["0"]["epoch"] == 1 and out["reached"]["1.01"] is None
+    assert 0 < out["reached"]["0"]["train_seconds"] <= out["train_seconds"]
+    assert sum(line.startswith("epoch ") for line in lines) == 3
+
+
 def test_tuning_holds_out_training_images_and_never_reads_the_test_split(tmp_path, capsys):
     from core.data import Dataset
     from bench import tune_recipe

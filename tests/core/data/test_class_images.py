@@ -194,6 +194,24 @@ def test_a_snapshot_is_a_frozen_class_folder_dataset(classes, tmp_path):
     assert blue[ds.y_train == 1].mean() > blue[ds.y_train == 0].mean()
 
 
+def test_a_snapshot_matches_the_classes_until_they_change(classes, tmp_path):
+    for i in range(3):
+        classes.add_image("Class 1", photo("china", i))
+        classes.add_image("Class 2", photo("flower", i))
+    frozen = classes.snapshot(tmp_path / ".runs" / "run1")
+    assert classes.matches(frozen)
+    assert not classes.matches(tmp_path / ".runs" / "none")  # no such folder
+    added = classes.add_image("Class 1", photo("china", 3))
+    assert not classes.matches(frozen)  # one image more
+    classes.remove_image("Class 1", added.name)
+    assert classes.matches(frozen)
+    classes.rename_class("Class 2", "flower")  # the same images under another name
+    assert not classes.matches(frozen)
+    classes.rename_class("flower", "Class 2")
+    classes.add_class("Class 3")  # an empty class more
+    assert not classes.matches(frozen)
+
+
 # --- every copy of a deleted photo goes; batches and the quota bound what is added -----------------
 
 from core.quota import QuotaError, folder_bytes  # noqa: E402
