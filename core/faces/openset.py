@@ -48,7 +48,7 @@ pairs, and the share of pairs where both are at least 90 %:
   throws away what would separate a stranger from them: even the best threshold chosen
   with the strangers' answers known reaches 90 % on both in only 60 % of pairs.
 
-In the three pairs of ``tests/system/test_faces_openset.py``, each held-out photo missed
+In the four pairs of ``tests/system/test_faces_openset.py``, each held-out photo missed
 was named right by the CNN but lay further than the threshold from that person's five
 enrolled photos: photos unlike any enrolled one are what an open-set decision refuses.
 """
