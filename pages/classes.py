@@ -83,7 +83,7 @@ if st.button("Train", type="primary", icon=":material/model_training:", key="cls
                              "Train a new last layer on the backbone's features, on these classes.")):
     # Unchanged classes train on the copy made for the last run: the same dataset, so the runs are compared.
     last = st.session_state.get("cls_snapshot")
-    if last is not None and store.matches(last):
+    if last is not None and last.parent == runs_folder() and store.matches(last):  # this workspace's own copy
         frozen = last
     else:
         slug = re.sub(r"[^A-Za-z0-9_-]+", "_", model_name.strip()).strip("_") or "my_classes"
