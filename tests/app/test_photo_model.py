@@ -3,14 +3,11 @@ Predict names a cat and says a face is not something it knows."""
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 import skimage.data
-from PIL import Image
 
 from apptest_helpers import APP, open_page
+from face_photos import jpeg
 from ui.shipped import SHIPPED, shipped_card, shipped_ids
 
 PHOTO_ID = "shipped:photo_cifar10"
@@ -36,12 +33,6 @@ def cifar_cache(tmp_path, monkeypatch, shared_datasets_or_none):
             (folder / name).write_bytes(cifar_batch(40, i))
     monkeypatch.setenv("KERAS_HOME", str(home))
     return home
-
-
-def jpeg(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="JPEG", quality=92)
-    return buf.getvalue()
 
 
 def use_photo_model(at):
@@ -91,11 +82,11 @@ def test_every_page_works_with_the_photo_model(cifar_cache):
 def test_predict_names_the_cat_and_says_a_face_is_not_something_it_knows():
     at = use_photo_model(open_page("pages/home.py"))
     at = open_page("pages/predict.py", at)
-    at.file_uploader(key="pred_upload").set_value(("chelsea.jpg", jpeg(skimage.data.chelsea()), "image/jpeg")).run()
+    at.file_uploader(key="pred_upload").set_value(("chelsea.jpg", jpeg(skimage.data.chelsea(), quality=92), "image/jpeg")).run()
     assert not at.exception and not at.error
     assert {m.label: m.value for m in at.metric}["Prediction"] == "cat"
     assert not at.warning, [w.value for w in at.warning]
-    at.file_uploader(key="pred_upload").set_value(("astronaut.jpg", jpeg(skimage.data.astronaut()), "image/jpeg")).run()
+    at.file_uploader(key="pred_upload").set_value(("astronaut.jpg", jpeg(skimage.data.astronaut(), quality=92), "image/jpeg")).run()
     assert not at.exception and not at.error
     assert [w.value for w in at.warning] == ["This photo looks unlike the images this model was trained on: its answer "
                                              "is a guess among its 10 classes."]

@@ -228,6 +228,12 @@ def start_training(page, epochs: int, name: str | None = None) -> None:
     wait_text(page, f"Run: {name}" if name else "Run: ")  # (the panel then redraws every 2 s while it trains)
 
 
+def prediction(page) -> str:
+    """The class Predict's Prediction metric shows."""
+    metric = page.locator(MAIN).locator('[data-testid="stMetric"]').filter(has_text="Prediction").first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
 def open_predict(page, url: str) -> list[str]:
     """Open the app on Predict; returns the current model's class names, as the page lists them."""
     open_app(page, url)

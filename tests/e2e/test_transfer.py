@@ -7,21 +7,11 @@ held-out accuracies side by side and the first run's curve drawn dotted with the
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
-from PIL import Image
 
-from browser import MAIN, act, choose, exceptions, go, main_text, open_app, shot, upload, wait_idle, wait_text
+from browser import MAIN, act, choose, exceptions, go, main_text, open_app, prediction, shot, upload, wait_idle, wait_text
 from class_photos import photo
-
-
-def jpeg_file(path, array: np.ndarray):
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="JPEG", quality=92)
-    path.write_bytes(buf.getvalue())
-    return path
+from face_photos import jpeg
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +19,9 @@ def photos(tmp_path_factory):
     import skimage.data
 
     folder = tmp_path_factory.mktemp("transfer_photos")
-    return {"cat": jpeg_file(folder / "chelsea.jpg", skimage.data.chelsea()),
-            "face": jpeg_file(folder / "astronaut.jpg", skimage.data.astronaut())}
-
-
-def prediction(page) -> str:
-    metric = page.locator(MAIN).locator('[data-testid="stMetric"]').filter(has_text="Prediction").first
-    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    (folder / "chelsea.jpg").write_bytes(jpeg(skimage.data.chelsea(), quality=92))
+    (folder / "astronaut.jpg").write_bytes(jpeg(skimage.data.astronaut(), quality=92))
+    return {"cat": folder / "chelsea.jpg", "face": folder / "astronaut.jpg"}
 
 
 def use_photo_model(page, url: str) -> None:

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from browser import (MAIN, chart_points, choose, exceptions, main_text, open_app, open_predict, shot, start_training, upload,
+from browser import (MAIN, chart_points, choose, exceptions, main_text, open_app, open_predict, prediction, shot,
+                     start_training, upload,
                      wait_camera, wait_idle, wait_text)
 from files import real_photos
 
@@ -15,12 +16,6 @@ from files import real_photos
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     return real_photos(tmp_path_factory.mktemp("photos"))
-
-
-def prediction(page) -> str:
-    """The class the Prediction metric shows."""
-    metric = page.locator(MAIN).locator('[data-testid="stMetric"]').filter(has_text="Prediction").first
-    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 def test_real_photos_of_every_kind_are_classified(app_server, browser_page, photos, artifacts):

@@ -2,8 +2,8 @@
 
 Its card's 88.26 % was measured when it was trained (``core.train --data-dir
 ../shared/datasets/cifar10_full``); this loads the shipped file and scores the same photos
-again, so a model file and card that drift apart, or a change in how the app feeds a photo to
-it, fail here. About 20 s; skipped without ``../shared/datasets``.
+again (RGB divided by 255, as the card's preprocessing says), so a model file and a card that
+drift apart fail here. About 35 s; skipped without ``../shared/datasets``.
 """
 
 from __future__ import annotations
