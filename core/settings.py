@@ -46,6 +46,9 @@ class Limits:
     max_dense_units: int = 4096  # units of one dense layer
     max_blocks: int = 8  # convolution blocks (layers in a .keras file: ``max_layers``)
     max_layers: int = 400  # layers of one .keras file
+    # ImageNet networks (core.models.imagenet), shared by every user: their float32 weights, all loaded together
+    # (the five: 669 MB, VGG16 alone 528 MB)
+    max_imagenet_bytes: int = 1 * 2**30
     # images and uploads
     max_image_pixels: int = 16_000_000  # pixels of one image, read from its header before it is decoded
     max_upload_files: int = 500  # files in one upload batch (a multi-file uploader, or the members of a zip)
@@ -82,7 +85,7 @@ class Limits:
 _SIZE = {"": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30}
 _TIME = {"": 1, "s": 1, "min": 60, "m": 60, "h": 3600}
 _COUNT = {"": 1, "k": 1000, "m": 1_000_000}  # 20M parameters: counts are decimal
-_BYTE_FIELDS = {"max_unpacked_bytes", "max_dataset_bytes", "user_quota", "free_space_floor"}
+_BYTE_FIELDS = {"max_imagenet_bytes", "max_unpacked_bytes", "max_dataset_bytes", "user_quota", "free_space_floor"}
 _TIME_FIELDS = {"job_max_time", "job_paused_max_time", "job_orphan_time"}
 
 
