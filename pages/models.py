@@ -12,6 +12,7 @@ from core.storage.gallery import GALLERY_PREFIX, gallery_registry, publish
 from core.storage.registry import check_fit, datasets_that_fit
 from ui.flash import flash, show_flashes
 from ui.identity import identify
+from ui.network_view import draw_networks
 from ui.router import require_router
 from ui.session import add_model, current_dataset, init_state, set_current_model, set_dataset
 from ui.text import plain
@@ -268,6 +269,8 @@ if classroom() or shared:
     if classroom() and who.teacher:
         columns[2].button("Withdraw from the gallery", key="models_withdraw", on_click=withdraw_entry,
                           args=(g_picked,), disabled=g_none)
+
+draw_networks()
 
 st.subheader("Upload a model")
 st.caption("A `.keras` file saved with Keras 3 (`model.save(\"name.keras\")`) whose input is an image, "

@@ -22,6 +22,7 @@ class ModelEntry:
     saved_id: str | None = None  # its id in the models folder, once saved there
     save_error: str | None = None  # why saving it to the models folder failed
     knows: str = ""  # a shipped model: what it knows, said in a few words ("knows 10 kinds of photos")
+    origin: str = ""  # a shared model not shipped with the app: where it comes from ("keras.applications")
 
     @property
     def model(self):
@@ -41,7 +42,8 @@ class ModelEntry:
     def label(self) -> str:
         acc = self.card.test_accuracy
         acc_text = f" · {acc:.1%}" if acc is not None else ""
-        tag = (f" (shipped, {self.knows})" if self.knows else " (shipped)") if self.shipped else ""
+        where = self.origin or "shipped"
+        tag = (f" ({where}, {self.knows})" if self.knows else f" ({where})") if self.shipped else ""
         return f"{self.name}{tag}{acc_text}"
 
     # The sidebar and the Overview read these before the model is loaded: from its card until then

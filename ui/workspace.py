@@ -26,14 +26,17 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from core.models.imagenet import NETWORKS
+from core.models.imagenet_weights import cached_weights
 from core.storage.card import ModelCard
 from core.settings import classroom
 from core.storage.gallery import GALLERY_PREFIX, gallery_registry
 from core.workspace import Workspace, WorkspaceState, personal_user  # noqa: F401  (the personal-mode user, for callers)
 
 from .identity import gate
-
 from .model_entry import ModelEntry
+from .networks import KNOWS, ORIGIN, is_network, loaded_network, network_card, network_id, network_key, \
+    network_loader
 from .shipped import SHIPPED, SHIPPED_ID, is_shipped, loaded_shipped_model, shipped_card, shipped_ids, shipped_loader
 from .text import plain
 
@@ -94,6 +97,16 @@ class LiveWorkspace:
             self.models = {**self.models, model_id: entry}
             return entry
 
+    def add_network(self, key: str) -> ModelEntry:
+        """An ImageNet network in this user's models (``imagenet:<key>``): shared by every user, loaded on first use."""
+        with self.lock:
+            model_id = network_id(key)
+            if model_id not in self.models:
+                entry = ModelEntry(model_id, loaded_network(key), network_card(key), shipped=True,
+                                   loader=network_loader(key), knows=KNOWS, origin=ORIGIN)
+                self.models = {**self.models, model_id: entry}
+            return self.models[model_id]
+
     def remove_model(self, model_id: str) -> None:
         with self.lock:
             if is_shipped(model_id) or model_id not in self.models:
@@ -146,7 +159,16 @@ class LiveWorkspace:
                 return
             self._restored = True
             wanted = self.state.current_model
-            if wanted and is_shipped(wanted):
+            if wanted and is_network(wanted):
+                if cached_weights(NETWORKS[network_key(wanted)]) is not None:
+                    self.current = self.add_network(network_key(wanted)).id
+                else:
+                    self.notices.append(Notice("restore", "warning", f"The network you last used "
+                                               f"({NETWORKS[network_key(wanted)].title}) has no weights on this "
+                                               "server any more: the shipped model is current."))
+                    self.state.current_model = SHIPPED_ID
+                    self._save()
+            elif wanted and is_shipped(wanted):
                 if wanted in self.models:
                     self.current = wanted
             elif wanted:

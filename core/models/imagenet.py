@@ -228,9 +228,9 @@ def check_memory(net: Network, loaded: list[Network], limit: int) -> None:
     with_others = f", with {', '.join(n.title for n in others)} loaded ({human_bytes(used)})," if others else ""
     raise NetworkError(
         f"{net.title} needs {human_bytes(net.weight_bytes)} of memory for its weights{with_others} and this server "
-        f"allows {human_bytes(limit)} for ImageNet networks (CNNLAB_MAX_IMAGENET_BYTES). Pick a smaller network "
-        f"(MobileNetV3Small needs {human_bytes(NETWORKS[DEFAULT_NETWORK].weight_bytes)}), or ask the teacher to "
-        "raise the limit.")
+        f"allows {human_bytes(limit)} for ImageNet networks (CNNLAB_MAX_IMAGENET_BYTES). "
+        + (f"Pick a smaller network (MobileNetV3Small needs {human_bytes(NETWORKS[DEFAULT_NETWORK].weight_bytes)}), "
+           "or ask" if net.key != DEFAULT_NETWORK else "Ask") + " the teacher to raise the limit.")
 
 
 def feature_layer(model) -> str:

@@ -245,3 +245,31 @@ def _prove_by_loading(net: Network, path: Path, name: str) -> None:
         build_network(net, path)
     except NetworkError as exc:
         raise WeightsError(f"{name or path.name} is not {net.title}'s weights: {exc}") from exc
+
+
+def find_weights_files(net: Network, roots: list[Path], depth: int = 2, budget: int = 5000) -> list[Path]:
+    """Files named as ``net``'s weights file in ``roots`` and their sub-folders ``depth`` levels down (the folders
+    a teacher shares: ``core.settings.folder_roots``); at most ``budget`` entries are looked at."""
+    found, left = [], [budget]
+
+    def scan(folder: Path, level: int) -> None:
+        subs = []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    left[0] -= 1
+                    if left[0] < 0:
+                        return
+                    if entry.name == net.file_name and entry.is_file(follow_symlinks=False):
+                        found.append(Path(entry.path))
+                    elif entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                        subs.append(Path(entry.path))
+        except OSError:
+            return
+        if level < depth:
+            for sub in sorted(subs):
+                scan(sub, level + 1)
+
+    for root in roots:
+        scan(Path(root), 0)
+    return sorted(found)

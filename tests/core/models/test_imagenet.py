@@ -14,7 +14,7 @@ from core.models.imagenet import (CAFFE_MEAN_BGR, NETWORKS, NetworkError, PREPRO
                                   last_conv_maps, preprocess_array, preprocessing_layer_class)
 from core.models.imagenet_weights import (WeightsDownloadError, WeightsError, cached_weights, check_weights_file,
                                           fetch_weights, import_weights, weights_path)
-from download_fixtures import Recorder, assert_monotonic_to_one, leftovers, local_mirror, offline_cache
+from download_fixtures import closed_port_url, Recorder, assert_monotonic_to_one, leftovers, local_mirror, offline_cache
 from imagenet_files import md5, trust, weights_file
 
 SMALL, V2 = NETWORKS["mobilenet_v3_small"], NETWORKS["mobilenet_v2"]
@@ -24,7 +24,7 @@ SMALL, V2 = NETWORKS["mobilenet_v3_small"], NETWORKS["mobilenet_v2"]
 def private_cache(tmp_path, monkeypatch):
     offline_cache(tmp_path, monkeypatch)
     monkeypatch.delenv("CNNLAB_WEIGHTS_CHECKSUMS", raising=False)
-    monkeypatch.delenv("CNNLAB_WEIGHTS_MIRROR", raising=False)
+    monkeypatch.setenv("CNNLAB_WEIGHTS_MIRROR", closed_port_url())  # never Keras's own address
 
 
 @pytest.fixture(scope="module")
