@@ -55,9 +55,10 @@ st.markdown(
 
 # What is in view on every page: full names, never cut (a metric truncates long model names).
 acc = entry.card.test_accuracy
+tag = f" ({entry.origin or 'shipped'})" if entry.shipped else ""
 with st.container(border=True):
     st.markdown(
-        f":material/neurology: **Current model** {plain(entry.name)}{' (shipped)' if entry.shipped else ''} · "
+        f":material/neurology: **Current model** {plain(entry.name)}{tag} · "
         f"trained on {plain(entry.card.dataset_title or 'an unknown dataset')} · "
         f"test accuracy {f'{acc:.1%}' if acc is not None else 'not measured'} · {entry.params:,} parameters  \n"
         f":material/photo_library: **Dataset** {plain(chosen_dataset_title())}"

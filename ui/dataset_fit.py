@@ -66,7 +66,7 @@ def pairing(entry: ModelEntry) -> Pairing:
 
 
 def _label(entry: ModelEntry) -> str:
-    return f"{plain(entry.name)} (shipped)" if entry.shipped else plain(entry.name)
+    return f"{plain(entry.name)} ({entry.origin or 'shipped'})" if entry.shipped else plain(entry.name)
 
 
 def context_bar(entry: ModelEntry, *, key: str) -> Dataset | None:
@@ -74,6 +74,13 @@ def context_bar(entry: ModelEntry, *, key: str) -> Dataset | None:
 
     Returns the test images to show ``entry`` with (``pairing``), or None when none fit.
     """
+    ref = entry.card.dataset
+    if ref is not None and ref.name == "imagenet":
+        # No dataset of the app's is ImageNet's: a network is shown sample photos, the user's own, or the webcam's.
+        st.caption(f":material/neurology: Model **{_label(entry)}**, trained on {plain(ref.title)}: it knows 1,000 "
+                   "kinds of things. Try it on the sample photos, a photo of yours or the webcam; Evaluation scores "
+                   "it on a folder of your photos whose class names are ImageNet's.")
+        return None
     p = pairing(entry)
     chosen_title = p.chosen.title if p.chosen is not None else "the chosen dataset"
     if p.dataset is not None and not p.own:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from core.data import Dataset
 from core.data.images import SUPPORTED, ImageDecodeError, decode_image, encode_png, image_notes, to_model_input
+from core.data.sample_photos import SAMPLE_PHOTOS, load_sample_photo
 
 from .camera import camera_snapshot
 from .model_entry import ModelEntry
@@ -25,8 +27,14 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
         and the original picture (uint8 array) when it came from a file or camera;
         ``None`` while nothing usable is chosen. Bad files show an error here.
     """
-    labels = {"sample": "Dataset sample", "upload": "Upload a photo", "camera": "Webcam snapshot"}
+    labels = {"sample": "Dataset sample", "photo": "Sample photo", "upload": "Upload a photo",
+              "camera": "Webcam snapshot"}
+    # An ImageNet network knows no dataset of the app's: it gets sample photos instead (core.data.sample_photos).
+    imagenet = entry.card.dataset is not None and entry.card.dataset.name == "imagenet"
+    sources = tuple("photo" if s == "sample" and imagenet else s for s in sources)
     available = [s for s in sources if s != "sample" or dataset is not None]
+    if st.session_state.get(f"{key}_source") not in (None, *available):
+        st.session_state[f"{key}_source"] = available[0]  # a source of the model used before (samples, photos)
     source = st.radio("Image source", available, format_func=labels.get, horizontal=True,
                       key=persist(f"{key}_source", available[0]))
 
@@ -37,6 +45,15 @@ def image_input(entry: ModelEntry, key: str, sources: tuple[str, ...] = ("sample
         index = cols[0].slider("Test image", 0, n - 1, key=persist(f"{key}_index", 0))
         label = entry.class_names[int(dataset.y_test[index])]
         return dataset.x_test[index], f"Test image {index} of {dataset.title} · true class: {label}", None
+
+    if source == "photo":
+        name = st.selectbox("Photo", list(SAMPLE_PHOTOS), key=persist(f"{key}_photo", next(iter(SAMPLE_PHOTOS))),
+                            format_func=lambda k: SAMPLE_PHOTOS[k].title)
+        original = load_sample_photo(name)
+        image = to_model_input(Image.fromarray(original), entry.input_shape, fit="crop")
+        known = SAMPLE_PHOTOS[name].expected
+        return image, (f"{SAMPLE_PHOTOS[name].title} · a right answer: {', '.join(known)}" if known else
+                       f"{SAMPLE_PHOTOS[name].title} · ImageNet has no class for people"), original
 
     if source == "upload":
         # No type= filter: Streamlit would refuse other names with its own error box;

@@ -76,10 +76,16 @@ def _normalise(values) -> np.ndarray:
 
 
 def default_gradcam_layer(model) -> str:
-    """Name of the last Conv2D layer, Grad-CAM's default target."""
+    """Grad-CAM's default target: the last Conv2D layer with maps (not a 1×1 head after the pooling); for an
+    ImageNet network, its last block's output (``core.models.imagenet.last_conv_maps``)."""
     import keras
 
-    convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    from core.models.imagenet import PREPROCESSING_LAYER, last_conv_maps
+
+    if any(layer.name == PREPROCESSING_LAYER for layer in model.layers[:3]):
+        return last_conv_maps(model)
+    convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+             and not (len(layer.output.shape) == 4 and layer.output.shape[1] == 1 and layer.output.shape[2] == 1)]
     if not convs:
         raise ValueError(f"Expected a model with a Conv2D layer. Received: {model.name} with no Conv2D layer")
     return convs[-1]

@@ -9,6 +9,7 @@ import importlib
 import numpy as np
 import pytest
 
+from core.inspection.explain import default_gradcam_layer
 from core.models.imagenet import (CAFFE_MEAN_BGR, NETWORKS, NetworkError, PREPROCESSING_LAYER, build_network,
                                   check_memory, feature_layer, imagenet_class_names, imagenet_classes,
                                   last_conv_maps, preprocess_array, preprocessing_layer_class)
@@ -75,6 +76,7 @@ def test_each_network_is_keras_own_with_the_preprocessing_first(built, key, maps
     assert tuple(model.input_shape[1:]) == (224, 224, 3) and tuple(model.output_shape[1:]) == (1000,)
     assert tuple(model.get_layer(last_conv_maps(model)).output.shape[1:]) == maps
     assert int(np.prod(model.get_layer(feature_layer(model)).output.shape[1:])) == features
+    assert default_gradcam_layer(model) == last_conv_maps(model)  # Grad-CAM on the last block's maps
 
 
 def test_the_memory_limit_counts_the_networks_loaded_already():
