@@ -19,6 +19,7 @@ the network is built by ``keras.applications`` itself, so its graph is exactly K
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import threading
@@ -204,16 +205,31 @@ def build_network(net: Network, weights_path: str | Path | None):
     """
     import keras
 
-    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = preprocessing_layer_class()(net.mode, name=PREPROCESSING_LAYER)(inputs)
-    builder = getattr(keras.applications, net.builder)
-    if weights_path is None:
-        return builder(weights=None, input_tensor=x, classes=1000)
+    with _fresh_names():
+        inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+        x = preprocessing_layer_class()(net.mode, name=PREPROCESSING_LAYER)(inputs)
+        builder = getattr(keras.applications, net.builder)
+        if weights_path is None:
+            return builder(weights=None, input_tensor=x, classes=1000)
+        try:
+            with _keras_reads(net.file_name, Path(weights_path)):
+                return builder(weights="imagenet", input_tensor=x)
+        except (ValueError, OSError, KeyError) as exc:
+            raise NetworkError(f"The weights file {Path(weights_path).name} does not fit {net.title}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _fresh_names():
+    """Build with Keras's automatic layer names counted from zero, as in a new process (``activation_17`` is then
+    always the same layer of MobileNetV3Small), whatever this thread built before; the counts are put back after."""
+    from keras.src.backend.common import global_state
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
     try:
-        with _keras_reads(net.file_name, Path(weights_path)):
-            return builder(weights="imagenet", input_tensor=x)
-    except (ValueError, OSError, KeyError) as exc:
-        raise NetworkError(f"The weights file {Path(weights_path).name} does not fit {net.title}: {exc}") from exc
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", saved)
 
 
 def check_memory(net: Network, loaded: list[Network], limit: int) -> None:

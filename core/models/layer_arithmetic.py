@@ -26,7 +26,7 @@ class LayerConfigError(ValueError):
 SAME_SHAPE = frozenset({
     "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Identity", "UnitNormalization",
     "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
-    "Rescaling", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "Rescaling", "ImageNetPreprocessing", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
     "RandomBrightness", "RandomGrayscale", "RandomHue", "RandomSaturation", "RandomSharpness", "RandomShear",
     "RandomColorJitter", "RandomColorDegeneration", "RandomPosterization", "RandomInvert", "Solarization",
     "AutoContrast", "Equalization", "RandomGaussianBlur", "RandomErasing", "RandomPerspective",

@@ -95,12 +95,14 @@ def load_model(path: str | Path) -> tuple[object, ModelCard]:
     """
     import keras
 
+    from core.models.imagenet import preprocessing_layer_class
     from core.storage.model_limits import check_model_file  # it imports this module
 
     keras_path, json_path = model_paths(path)
     if not keras_path.is_file():
         raise ModelFileError(f"Model file not found: {keras_path}")
     check_model_file(keras_path)
+    preprocessing_layer_class()  # CNN Lab's own layer (a network from ImageNet starts with it), registered first
     try:
         model = keras.models.load_model(keras_path, compile=False, safe_mode=True)
     except Exception as exc:

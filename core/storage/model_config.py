@@ -30,6 +30,12 @@ MODEL_MODULES = {"Functional": {"keras.src.models.functional"}, "Sequential": {"
 SETTINGS_MODULES = {"keras.initializers", "keras.regularizers", "keras.constraints"}
 FLOAT_POLICIES = {"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"}
 MAX_DEPTH = 8  # models inside models
+# Keras operations a graph may apply (keras.applications.MobileNetV3 builds its hard sigmoid with them)
+OPS_MODULE = "keras.src.ops.numpy"
+OPERATIONS = frozenset({"Add", "Subtract", "Multiply"})
+# CNN Lab's own layers, as a saved model names them: (module, registered name) -> class (core.models.imagenet)
+OWN_LAYERS = {("core.models.imagenet", "cnnlab>ImageNetPreprocessing"): "ImageNetPreprocessing"}
+IMAGENET_MODES = ("raw", "tf", "caffe")  # core.models.imagenet.MODES, without importing it here
 
 _CODE = ("it contains Python code (for example a Lambda layer) that would run on the server when the model is "
          "loaded, and CNN Lab never runs code from an uploaded file. Rebuild the model from built-in Keras layers "
@@ -198,6 +204,10 @@ class _Walk:
             outputs = self.model(entry, shapes, depth + 1)
             self.first_calls[id(entry)] = (shapes, outputs)
             return outputs
+        if _text(entry.get("module")) == OPS_MODULE:
+            out = self.operation(entry, class_name, name, shapes)
+            self.output(name, out)
+            return [out]
         self.check_layer(entry, class_name, name)
         config = entry["config"]
         try:
@@ -219,8 +229,33 @@ class _Walk:
         if self.largest is None or math.prod(shape) > math.prod(self.largest[1]):
             self.largest = (name, shape)
 
+    def operation(self, entry: dict, class_name, name, shapes: list[Shape]) -> Shape:
+        """An arithmetic operation of ``keras.ops`` applied in the graph (MobileNetV3's ``x + 3.0`` and
+        ``x * (1 / 6)``): only ``OPERATIONS``, on tensors and plain numbers, with no settings; no weights."""
+        config = entry.get("config")
+        if (class_name not in OPERATIONS or entry.get("registered_name") != class_name or not isinstance(config, dict)
+                or set(config) - {"name"} or not shapes):
+            raise ConfigRefusal(f"it applies a Keras operation directly in its graph ({class_name} of {OPS_MODULE}, "
+                                f"named {name!r}), and CNN Lab checks models made of layers and of "
+                                f"{', '.join(sorted(OPERATIONS))} only. Use the matching layer instead "
+                                f"(keras.layers.Add for keras.ops.add, for example)")
+        for node in entry.get("inbound_nodes") or []:
+            for arg in node.get("args", []):
+                if not (isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__") and \
+                        (isinstance(arg, bool) or not isinstance(arg, (int, float))):
+                    raise ConfigRefusal(f"its operation {name!r} ({class_name}) is applied to {str(arg)[:80]!r}; "
+                                        "CNN Lab takes tensors and plain numbers only there")
+        return _broadcast(shapes, name)
+
     def check_layer(self, entry: dict, class_name, name) -> None:
         module, registered = _text(entry.get("module")), entry.get("registered_name")
+        if (module, registered) in OWN_LAYERS:
+            config = _dict(entry.get("config"), f"the config of {name!r}")
+            if entry.get("class_name") != OWN_LAYERS[(module, registered)] or config.get("mode") not in IMAGENET_MODES \
+                    or set(config) - {"name", "trainable", "dtype", "mode"}:
+                raise ConfigRefusal(f"its layer {name!r} ({registered}) has settings CNN Lab does not know")
+            self.check_settings(config.get("dtype"), name, "dtype")
+            return
         if class_name == "Lambda" or class_name == "__lambda__":
             raise ConfigRefusal(f"{_CODE} (its layer {name!r} is a Lambda)")
         if not isinstance(module, str) or not module.startswith("keras") or registered not in (None, class_name):
@@ -315,6 +350,19 @@ class _Walk:
 def _text(value) -> str | None:
     """A name from JSON, where a list or a table may stand instead (None then: it names nothing)."""
     return value if isinstance(value, str) else None
+
+
+def _broadcast(shapes: list[Shape], name) -> Shape:
+    """The shape NumPy's broadcasting gives ``shapes`` (batch axis left out), or a refusal."""
+    rank = max(len(sh) for sh in shapes)
+    out = []
+    for axis in range(rank):
+        sizes = {sh[axis - rank + len(sh)] for sh in shapes if axis - rank + len(sh) >= 0} - {1}
+        if len(sizes) > 1:
+            raise ConfigRefusal(f"its config.json does not add up: operation {name!r} combines shapes "
+                                f"{_shown(shapes)} that do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
 
 
 def _fits(declared, shape) -> bool:

@@ -273,6 +273,10 @@ class ModelRegistry:
         check_model_file(data, filename)
         import keras  # after the checks: a refused file costs no TensorFlow import
 
+        from core.models.imagenet import preprocessing_layer_class
+
+        preprocessing_layer_class()  # CNN Lab's own layer, which a model it saved may hold, registered first
+
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".keras")

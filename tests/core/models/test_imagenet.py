@@ -185,3 +185,25 @@ def test_offline_the_error_names_the_address_that_failed():
         fetch_weights(NETWORKS["resnet50"])
     assert info.value.url.endswith("/resnet50_weights_tf_dim_ordering_tf_kernels.h5")
     assert info.value.url in str(info.value) and "no connection" in str(info.value)
+
+
+def test_layer_names_are_the_same_in_every_build_whatever_was_built_before(built):
+    import keras
+
+    keras.layers.Dense(2), keras.layers.Activation("relu"), keras.layers.GlobalAveragePooling2D()
+    again = build_network(SMALL, None)
+    assert [layer.name for layer in again.layers] == [layer.name for layer in built[SMALL.key].layers]
+    assert (feature_layer(again), last_conv_maps(again)) == ("global_average_pooling2d", "activation_17")
+
+
+def test_a_network_saved_in_the_models_folder_passes_the_checks_and_loads_the_same(tmp_path, built):
+    from core.storage.card import ModelCard
+    from core.storage.registry import ModelRegistry
+
+    model = built[SMALL.key]  # MobileNetV3 applies keras.ops arithmetic in its graph, and starts with CNN Lab's layer
+    registry = ModelRegistry(tmp_path / "models")
+    entry = registry.save(model, ModelCard(name="small_from_imagenet"))
+    loaded, _ = registry.load(entry.id)
+    image = np.random.default_rng(2).random((1, 224, 224, 3), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(loaded(image)), np.asarray(model(image)), atol=1e-6)
+    assert loaded.get_layer(PREPROCESSING_LAYER).mode == "raw"

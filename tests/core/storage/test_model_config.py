@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import keras
 import pytest
@@ -268,3 +269,82 @@ def test_models_nested_too_deep_are_refused():
         model = keras.Sequential([keras.Input((4,)), model])
     with pytest.raises(ConfigRefusal, match="nests models more than 8 deep"):
         measure_config(config_of(model))
+
+
+# --- keras.applications' MobileNetV3 (arithmetic operations in its graph) and CNN Lab's ImageNet networks -------
+
+
+def test_figures_of_mobilenet_v3_with_its_operations_in_the_graph():
+    model = keras.applications.MobileNetV3Small(weights=None, input_shape=(64, 64, 3), classes=6)
+    config = config_of(model)
+    assert {e["class_name"] for e in config["config"]["layers"] if e["module"] == "keras.src.ops.numpy"} == {
+        "Add", "Multiply"}
+    size = measure_config(config)
+    # the operations are entries of the config (and count towards the layer limit), not of model.layers
+    assert size.params == model.count_params() and size.layers == len(config["config"]["layers"]) > len(model.layers)
+
+
+@pytest.fixture(scope="module")
+def imagenet_config():
+    from core.models.imagenet import NETWORKS, build_network
+
+    model = build_network(NETWORKS["mobilenet_v2"], None)
+    return model.count_params(), config_of(model)
+
+
+def test_a_network_with_cnn_labs_preprocessing_layer_is_measured(imagenet_config):
+    params, config = imagenet_config
+    assert _layer(config, "imagenet_preprocessing")["registered_name"] == "cnnlab>ImageNetPreprocessing"
+    assert measure_config(config).params == params
+
+
+def _operation(config) -> dict:
+    return next(e for e in config["config"]["layers"] if e["module"] == "keras.src.ops.numpy")
+
+
+def op_on_a_string(c):
+    _operation(c)["inbound_nodes"][0]["args"][1] = "import os"
+
+
+def op_not_allowed(c):
+    _operation(c).update(class_name="Einsum", registered_name="Einsum")
+
+
+def op_with_settings(c):
+    _operation(c)["config"]["equation"] = "ij->ji"
+
+
+def op_shapes_that_do_not_broadcast(c):
+    node = _operation(c)["inbound_nodes"][0]
+    node["args"][1] = {"class_name": "__keras_tensor__", "config": {"shape": [None, 3], "dtype": "float32",
+                                                                     "keras_history": ["predictions", 0, 0]}}
+
+
+OPERATION_REFUSALS = {f.__name__: (f, words) for f, words in [
+    (op_on_a_string, "is applied to 'import os'; CNN Lab takes tensors and plain numbers only there"),
+    (op_not_allowed, "checks models made of layers and of Add, Multiply, Subtract only"),
+    (op_with_settings, "checks models made of layers and of Add, Multiply, Subtract only"),
+    (op_shapes_that_do_not_broadcast, "does not add up"),
+]}
+
+
+@pytest.mark.parametrize("case", list(OPERATION_REFUSALS))
+def test_operations_other_than_plain_arithmetic_are_refused(case):
+    edit, words = OPERATION_REFUSALS[case]
+    model = keras.applications.MobileNetV3Small(weights=None, input_shape=(32, 32, 3), classes=3)
+    config = config_of(model)
+    edit(config)
+    with pytest.raises(ConfigRefusal, match=re.escape(words)):
+        measure_config(config)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda e: e["config"].update(mode="exec"),
+    lambda e: e["config"].update(code="print(1)"),
+    lambda e: e.update(class_name="Lambda"),
+], ids=["unknown mode", "extra setting", "another class"])
+def test_cnn_labs_own_layer_with_other_settings_is_refused(imagenet_config, edit):
+    config = copy.deepcopy(imagenet_config[1])
+    edit(_layer(config, "imagenet_preprocessing"))
+    with pytest.raises(ConfigRefusal, match="has settings CNN Lab does not know"):
+        measure_config(config)
