@@ -8,21 +8,15 @@ memory limit for them (``CNNLAB_MAX_IMAGENET_BYTES``) against the networks loade
 
 from __future__ import annotations
 
-import threading
-
-from core.models.imagenet import NETWORKS, INPUT_SHAPE, NetworkError, build_network, check_memory, \
-    imagenet_class_names
-from core.models.imagenet_weights import cached_weights
-from core.settings import limits
+from core.models.imagenet import INPUT_SHAPE, NETWORKS, imagenet_class_names
+from core.models.imagenet_weights import load_network, loaded_network, loaded_networks  # noqa: F401  (for pages)
 from core.storage.card import DatasetRef, ModelCard
 
 PREFIX = "imagenet:"
 KNOWS = "knows ImageNet's 1,000 classes"
 ORIGIN = "keras.applications"
 
-_MODELS: dict[str, object] = {}
 _CARDS: dict[str, ModelCard] = {}
-_LOCK = threading.Lock()
 
 
 def network_id(key: str) -> str:
@@ -56,32 +50,9 @@ def network_card(key: str) -> ModelCard:
     return _CARDS[key]
 
 
-def loaded_network(key: str):
-    """The network if it is loaded already in this process, else None (never waits)."""
-    return _MODELS.get(key)
-
-
-def loaded_networks() -> list:
-    return [NETWORKS[k] for k in _MODELS]
-
-
 def network_model(key: str):
-    """The network, loaded from its checked weights on the first call in this process (the others wait for it).
-
-    Raises:
-        NetworkError: its weights are not in the cache, do not fit it, or it would pass the memory limit.
-    """
-    with _LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
-        net = NETWORKS[key]
-        path = cached_weights(net)
-        if path is None:
-            raise NetworkError(f"{net.title}'s ImageNet weights are not on this server yet: download or import "
-                               "them on the Models page.")
-        check_memory(net, loaded_networks(), limits().max_imagenet_bytes)
-        _MODELS[key] = build_network(net, path)
-        return _MODELS[key]
+    """The network, loaded once per process (``core.models.imagenet_weights.load_network``)."""
+    return load_network(key)
 
 
 def network_loader(key: str):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.models.backbones import BACKBONES, BackboneError, check_fits, layers_to_open, parameter_split, tuning_blocks
+from core.models.imagenet import NetworkError
 from core.visuals.markdown_table import markdown_table
 
 from .shipped import shipped_at, shipped_model
@@ -35,9 +36,11 @@ class TransferChoice:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the backbone…")
 def _backbone_model(key: str):
-    # a shipped model is loaded once per server already (``ui.shipped``): read that one, not a second copy
-    shipped = shipped_at(BACKBONES[key].path)
-    return shipped_model(shipped) if shipped is not None else BACKBONES[key].load()
+    # a shipped model is loaded once per server already (``ui.shipped``), and an ImageNet network too
+    # (``core.models.imagenet_weights.load_network``): read that one, not a second copy
+    backbone = BACKBONES[key]
+    shipped = shipped_at(backbone.path) if backbone.path is not None else None
+    return shipped_model(shipped) if shipped is not None else backbone.load()
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -46,7 +49,7 @@ def _network(key: str, input_shape: tuple, num_classes: int, grey_to_colour: boo
 
     backbone = BACKBONES[key]
     return build_transfer_model(_backbone_model(key), backbone.feature_layer, input_shape, num_classes,
-                                grey_to_colour=grey_to_colour)
+                                grey_to_colour=grey_to_colour, network=backbone.network)
 
 
 def layer_rows(model, opened: set[str], fine_tune_from: int) -> dict[str, list]:
@@ -90,13 +93,18 @@ def draw_start_point(dataset, epochs: int | None = None, prefix: str = "train", 
         return None
     if not available:
         st.error("No trained network is available to start from: the photo model's file is missing from "
-                 "assets/models. Start from random weights instead.")
+                 "assets/models, and no ImageNet network's weights are on this server (the Models page downloads "
+                 "them). Start from random weights instead.")
         return None
     key = st.selectbox("Backbone", available, format_func=lambda k: BACKBONES[k].title,
                        key=persist(f"{prefix}_backbone", available[0]))
     backbone = BACKBONES[key]
     st.caption(backbone.description)
-    model_input = tuple(int(v) for v in _backbone_model(key).input_shape[1:])
+    try:
+        model_input = tuple(int(v) for v in _backbone_model(key).input_shape[1:])
+    except NetworkError as exc:  # an ImageNet network over the server's memory limit for them
+        st.error(str(exc))
+        return TransferChoice(key, False, 0, 0, 0)
     grey_to_colour = False
     try:
         check_fits(model_input, dataset.input_shape, backbone.title)
@@ -111,7 +119,12 @@ def draw_start_point(dataset, epochs: int | None = None, prefix: str = "train", 
         else:
             st.error(str(exc))
             return TransferChoice(key, False, 0, 0, 0)
-    model = _network(key, tuple(dataset.input_shape), dataset.num_classes, grey_to_colour)
+    try:
+        with st.spinner(f"Building the network on {backbone.title}…"):
+            model = _network(key, tuple(dataset.input_shape), dataset.num_classes, grey_to_colour)
+    except BackboneError as exc:  # over the limit of weights in one model
+        st.error(str(exc))
+        return TransferChoice(key, grey_to_colour, 0, 0, 0)
     blocks = tuning_blocks(model, backbone.feature_layer)
     c1, c2 = st.columns(2)
     fine = c1.select_slider("Fine-tune the backbone's last blocks", list(range(len(blocks) + 1)),
@@ -132,7 +145,7 @@ def draw_start_point(dataset, epochs: int | None = None, prefix: str = "train", 
     opened = set(layers_to_open(model, fine, backbone.feature_layer))
     fine_trainable = trainable + sum(model.get_layer(n).count_params() for n in opened)
     table = markdown_table(layer_rows(model, opened, int(start_at)), {"parameters": "{:,}".format})
-    if compact:
+    if compact or len(model.layers) > 40:
         with st.expander(f"The network it trains: {len(model.layers)} layers, {LOCK} frozen"):
             st.markdown(table)
     else:
@@ -151,7 +164,8 @@ def transfer_problem(choice: TransferChoice, dataset, epochs: int) -> str | None
     try:
         check_fits(tuple(int(v) for v in _backbone_model(choice.backbone).input_shape[1:]), dataset.input_shape,
                    backbone.title, grey_to_colour=choice.grey_to_colour)
-    except BackboneError as exc:
+        _network(choice.backbone, tuple(dataset.input_shape), dataset.num_classes, choice.grey_to_colour)
+    except (BackboneError, NetworkError) as exc:
         return str(exc)
     if choice.fine_tune_blocks and not 1 <= choice.fine_tune_from < epochs:
         return (f"Fine-tuning starts after {choice.fine_tune_from} epochs of the new layer, but the run has {epochs}: "

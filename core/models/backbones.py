@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESIZE_LAYER = "resize"
 COLOUR_LAYER = "grey_to_colour"
 HEAD_LAYER = "predictions"
+PREPROCESSING = "imagenet_preprocessing"  # core.models.imagenet.PREPROCESSING_LAYER: no weights, never trained
 
 
 class BackboneError(ValueError):
@@ -38,19 +39,46 @@ class BackboneError(ValueError):
 class Backbone:
     key: str
     title: str
-    path: Path  # the saved model, without the extension
+    path: Path | None  # the saved model, without the extension (None: an ImageNet network)
     feature_layer: str  # its output is the features the new head is trained on
     description: str
+    network: str | None = None  # an ImageNet network's key (core.models.imagenet.NETWORKS), built from its weights
 
     def load(self):
-        """The backbone's Keras model (``core.storage.files.load_model``: checked against the limits first)."""
+        """The backbone's Keras model (``core.storage.files.load_model``: checked against the limits first; an
+        ImageNet network is the one this process shares, ``core.models.imagenet_weights.load_network``)."""
+        if self.network is not None:
+            from core.models.imagenet_weights import load_network
+
+            return load_network(self.network)
         from core.storage.files import load_model
 
         return load_model(self.path)[0]
 
     @property
     def available(self) -> bool:
+        if self.network is not None:
+            from core.models.imagenet import NETWORKS
+            from core.models.imagenet_weights import cached_weights
+
+            return cached_weights(NETWORKS[self.network]) is not None
         return self.path.with_suffix(".keras").is_file()
+
+
+# Where each ImageNet network's features are read for a new head: its global average pooling (VGG16: its last
+# pooling, whose 7×7×512 maps a new global average pooling turns into 512 features; its dense layers would add
+# 120 million weights).
+NETWORK_FEATURES = {"mobilenet_v3_small": "global_average_pooling2d", "mobilenet_v2": "global_average_pooling2d",
+                    "efficientnet_b0": "avg_pool", "resnet50": "avg_pool", "vgg16": "block5_pool"}
+FEATURES_LAYER = "features"  # the layer a network's transfer model adds to flatten or pool its features
+
+
+def _network_backbones() -> dict[str, Backbone]:
+    from core.models.imagenet import NETWORKS
+
+    return {key: Backbone(key, f"{net.title} (ImageNet)", None, NETWORK_FEATURES[key],
+                          f"Trained on ImageNet's 1.28 million photos of 1,000 kinds of things. {net.description}",
+                          network=key) for key, net in NETWORKS.items()}
 
 
 BACKBONES: dict[str, Backbone] = {
@@ -59,6 +87,7 @@ BACKBONES: dict[str, Backbone] = {
         "global_maxpool",
         "Trained on CIFAR-10's 50,000 photos of 10 kinds of things (animals and vehicles) at 32×32: its 256 "
         "features say which of its filters fired most strongly anywhere in the photo."),
+    **_network_backbones(),
 }
 
 
@@ -92,6 +121,15 @@ def backbone_blocks(model, feature_layer: str) -> list[list[str]]:
     names = [layer.name for layer in model.layers[1:]]
     if feature_layer not in names:
         raise BackboneError(f"Expected a layer named {feature_layer!r} in the backbone. Received: {names}")
+    from core.models.imagenet import PREPROCESSING_LAYER
+
+    if PREPROCESSING_LAYER in names:
+        # an ImageNet network's names follow its family's conventions: its blocks as the layer pickers group them
+        from core.inspection.layer_groups import layer_blocks
+
+        keep = set(names[:names.index(feature_layer) + 1])
+        groups = [[n for n in group if n in keep] for _, group in layer_blocks(model)]
+        return [g for g in groups if g]
     blocks: list[list[str]] = []
     last = object()
     for name in names[:names.index(feature_layer) + 1]:
@@ -105,9 +143,14 @@ def backbone_blocks(model, feature_layer: str) -> list[list[str]]:
 
 
 def build_transfer_model(backbone, feature_layer: str, input_shape: tuple, num_classes: int,
-                         seed: int | None = None, name: str = "transfer", grey_to_colour: bool = False):
+                         seed: int | None = None, name: str = "transfer", grey_to_colour: bool = False,
+                         network: str | None = None):
     """A new functional model: grey to colour and resize (when needed), the backbone's layers up to ``feature_layer``
     (copies, with their weights, frozen), then a new softmax layer of ``num_classes`` named ``predictions``.
+
+    An ImageNet network (``network``, its key) is not a chain of layers: its transfer model is built by
+    ``keras.applications`` again on the new input, from the same checked weights file, up to ``feature_layer``
+    (``_network_transfer_model``).
 
     Raises:
         BackboneError: photos the backbone cannot take (``check_fits``), or no such feature layer.
@@ -117,6 +160,8 @@ def build_transfer_model(backbone, feature_layer: str, input_shape: tuple, num_c
     backbone_input = tuple(int(v) for v in backbone.input_shape[1:])
     input_shape = tuple(int(v) for v in input_shape)
     check_fits(backbone_input, input_shape, grey_to_colour=grey_to_colour)
+    if network is not None:
+        return _network_transfer_model(network, feature_layer, input_shape, num_classes, seed, name)
     chain = [layer for block in backbone_blocks(backbone, feature_layer) for layer in block]
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -139,9 +184,71 @@ def build_transfer_model(backbone, feature_layer: str, input_shape: tuple, num_c
     return keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "transfer")
 
 
+def _network_transfer_model(key: str, feature_layer: str, input_shape: tuple, num_classes: int, seed, name: str):
+    """Grey to colour and resize as needed, then the network's own layers with its ImageNet weights up to
+    ``feature_layer`` (frozen; their names are the network's), a ``features`` layer (global average pooling of
+    maps, or a flatten of 1×1 ones) and a new softmax layer."""
+    import keras
+
+    from core.models.imagenet import INPUT_SHAPE, NETWORKS, PREPROCESSING_LAYER, NetworkError, build_network
+    from core.models.imagenet_weights import cached_weights
+
+    net = NETWORKS[key]
+    path = cached_weights(net)
+    if path is None:
+        raise BackboneError(f"{net.title}'s ImageNet weights are not on this server yet: download or import them on "
+                            "the Models page.")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    if input_shape[-1] == 1:
+        x = keras.layers.Concatenate(axis=-1, name=COLOUR_LAYER)([x, x, x])
+    if input_shape[:2] != INPUT_SHAPE[:2]:
+        x = keras.layers.Resizing(INPUT_SHAPE[0], INPUT_SHAPE[1], antialias=True, name=RESIZE_LAYER)(x)
+    try:
+        body = build_network(net, path, tensor=x)
+    except NetworkError as exc:
+        raise BackboneError(str(exc)) from exc
+    try:
+        features = body.get_layer(feature_layer).output
+    except ValueError as exc:
+        raise BackboneError(f"Expected a layer named {feature_layer!r} in {net.title}") from exc
+    for layer in body.layers:
+        layer.trainable = False
+    if len(features.shape) == 4:
+        pool = keras.layers.Flatten if features.shape[1] == features.shape[2] == 1 else keras.layers.GlobalAveragePooling2D
+        features = pool(name=FEATURES_LAYER)(features)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name=HEAD_LAYER)(features)
+    model = keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "transfer")
+    if PREPROCESSING_LAYER not in [layer.name for layer in model.layers]:
+        raise BackboneError(f"Expected {net.title}'s preprocessing in the network built on it")
+    check_transfer_size(model, net.title)
+    return model
+
+
+def check_transfer_size(model, title: str) -> None:
+    """Raise ``BackboneError`` when a network built on a backbone has more weights than one model may
+    (``CNNLAB_MAX_PARAMS``: its frozen copies of the backbone's count, they take memory all the same)."""
+    from core.models.size_limits import count
+    from core.settings import limits
+
+    n, most = int(model.count_params()), limits().max_params
+
+    def shown(k: int) -> str:
+        return f"{k:,}" if count(k) == f"{k:,}" else f"{k:,} ({count(k)})"
+
+    if n > most:
+        smaller = "" if title.startswith("MobileNetV3Small") else "Pick a smaller backbone (MobileNetV3Small), or ask"
+        raise BackboneError(
+            f"A network on {title}'s features has {shown(n)} weights, and this server allows {shown(most)} in one "
+            f"model (CNNLAB_MAX_PARAMS). {smaller or 'Ask'} the teacher to raise the limit.")
+
+
 def tuning_blocks(model, feature_layer: str) -> list[list[str]]:
     """The backbone's blocks inside a network ``build_transfer_model`` made (its conversion and resizing left out)."""
-    groups = [[n for n in g if n not in (RESIZE_LAYER, COLOUR_LAYER)] for g in backbone_blocks(model, feature_layer)]
+    groups = [[n for n in g if n not in (RESIZE_LAYER, COLOUR_LAYER, PREPROCESSING)]
+              for g in backbone_blocks(model, feature_layer)]
     return [g for g in groups if g]
 
 

@@ -191,7 +191,7 @@ def _keras_reads(file_name: str, path: Path):
             file_utils.get_file = real
 
 
-def build_network(net: Network, weights_path: str | Path | None):
+def build_network(net: Network, weights_path: str | Path | None, tensor=None):
     """The network as CNN Lab shows it: ``imagenet_preprocessing``, then ``keras.applications``' own layers.
 
     Args:
@@ -199,6 +199,8 @@ def build_network(net: Network, weights_path: str | Path | None):
         weights_path: Keras's ImageNet weights file for it, already checked
             (``core.models.imagenet_weights.fetch_weights`` or ``import_weights``); None builds it with
             random weights (its graph is then Keras's ``weights=None`` one).
+        tensor: the 224×224×3 tensor to build the network on (made from a transfer model's input by its
+            resizing; the network's inputs are then that model's); by default a new input named ``image``.
 
     Raises:
         NetworkError: the file does not fit the network (another network's, or cut short).
@@ -206,8 +208,9 @@ def build_network(net: Network, weights_path: str | Path | None):
     import keras
 
     with _fresh_names():
-        inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-        x = preprocessing_layer_class()(net.mode, name=PREPROCESSING_LAYER)(inputs)
+        if tensor is None:
+            tensor = keras.Input(shape=INPUT_SHAPE, name="image")
+        x = preprocessing_layer_class()(net.mode, name=PREPROCESSING_LAYER)(tensor)
         builder = getattr(keras.applications, net.builder)
         if weights_path is None:
             return builder(weights=None, input_tensor=x, classes=1000)

@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -273,3 +274,42 @@ def find_weights_files(net: Network, roots: list[Path], depth: int = 2, budget: 
     for root in roots:
         scan(Path(root), 0)
     return sorted(found)
+
+
+# --- the networks loaded in this process -----------------------------------------------------------------
+
+_LOADED: dict[str, object] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def loaded_network(key: str):
+    """The network if this process has loaded it already, else None (never waits)."""
+    return _LOADED.get(key)
+
+
+def loaded_networks() -> list[Network]:
+    return [NETWORKS[k] for k in list(_LOADED)]
+
+
+def load_network(key: str):
+    """The network ``key``, loaded from its checked weights on the first call in this process and shared after:
+    every caller gets the same object and must never change it (the others wait for the first load).
+
+    Raises:
+        NetworkError: its weights are not in the cache, do not fit it, or it would pass
+            ``CNNLAB_MAX_IMAGENET_BYTES`` with the networks loaded already.
+    """
+    from core.models.imagenet import build_network, check_memory
+    from core.settings import limits
+
+    with _LOAD_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        net = NETWORKS[key]
+        path = cached_weights(net)
+        if path is None:
+            raise NetworkError(f"{net.title}'s ImageNet weights are not on this server yet: download or import "
+                               "them on the Models page.")
+        check_memory(net, loaded_networks(), limits().max_imagenet_bytes)
+        _LOADED[key] = build_network(net, path)
+        return _LOADED[key]

@@ -64,14 +64,16 @@ def transfer_run(backbone_key: str, dataset, config: TrainConfig, name: str, gre
     (``card.extra["transfer"]``), so the Filters page can show them unchanged.
 
     Raises:
-        BackboneError: photos the backbone cannot take (grey ones without ``grey_to_colour``).
+        BackboneError: photos the backbone cannot take (grey ones without ``grey_to_colour``), or a network over
+            the limit of weights a model may have.
+        NetworkError: an ImageNet backbone whose weights are missing, or over the memory limit for them.
         KeyError: no such backbone.
     """
     from core.models.backbones import BACKBONES, build_transfer_model, frozen_layers, tuning_blocks
 
     backbone = BACKBONES[backbone_key]
     model = build_transfer_model(backbone.load(), backbone.feature_layer, dataset.input_shape, dataset.num_classes,
-                                 seed=config.seed, name=name, grey_to_colour=grey_to_colour)
+                                 seed=config.seed, name=name, grey_to_colour=grey_to_colour, network=backbone.network)
     blocks = tuning_blocks(model, backbone.feature_layer)
     extra = {"transfer": {"backbone": backbone.key, "title": backbone.title, "feature_layer": backbone.feature_layer,
                           "frozen": frozen_layers(model), "blocks": len(blocks),
