@@ -5,12 +5,12 @@ import streamlit as st
 
 from core.data.images import encode_png
 from core.inspection.arithmetic import preactivation_maps
-from core.inspection.layers import activations, visual_layers
-from core.inspection.predict import class_probabilities
+from core.inspection.layers import activations, layer_names, visual_layers
 from core.visuals.tiles import COLORMAPS, feature_map_grid, image_tile
 from core.visuals.value_grid import value_grid
 from ui.dataset_fit import context_bar
 from ui.evolution import show_evolution
+from ui.layer_picker import pick_layer, pick_layers
 from ui.router import require_router
 from ui.session import current_model
 from ui.widget_memory import persist
@@ -40,14 +40,25 @@ max_channels = c3.select_slider("Maps per layer", [8, 16, 32, 64], key=persist("
 show_pre = st.toggle("Show each convolution before its activation too", key=persist("act_preact", False),
                      help="Conv layers apply their activation (e.g. ReLU) inside the layer; this shows the maps "
                           "just before it, side by side with the maps after it.")
-acts = activations(entry.model, image)
-probs = class_probabilities(entry.model, image)
+all_maps = visual_layers(entry.model)
+# A small model shows every layer (nothing to pick); a large one the layers picked, block by block
+shown = set(pick_layers("Layers shown", entry.model, key="act_layers", only=[layer.name for layer in all_maps],
+                        help="Each layer's maps are computed only when shown here."))
+map_layers = [layer for layer in all_maps if layer.name in shown]
+names = layer_names(entry.model)
+output = names[-1]  # its softmax: the prediction, as core.inspection.predict reads it
+# A pooling layer is drawn beside its input, the layer before it
+inputs = {layer.name: names[names.index(layer.name) - 1] for layer in map_layers
+          if "Pooling" in type(layer).__name__ and names.index(layer.name) > 0}
+# Every layer: the extractor core.inspection.warm traced after training. A large network: only the layers shown,
+# their pooling inputs and the softmax (all maps of ResNet50 for one 224×224 image take about 1 GB).
+acts = activations(entry.model, image, None if len(map_layers) == len(all_maps) else
+                   [*shown, *inputs.values(), output])
+probs = acts[output]
 best = int(np.argmax(probs))
 left, right = st.columns([1, 2])
 picture(left, image_tile(image, max(1, 160 // image.shape[0])), caption=caption)
 left.markdown(f"Prediction: **{plain(entry.class_names[best])}** ({probs[best]:.1%})")
-
-map_layers = visual_layers(entry.model)
 
 _grids: dict = {}
 
@@ -60,14 +71,12 @@ def grid_png(name: str, maps: np.ndarray, n: int) -> bytes:
     return _grids[key]
 
 
-layer_names = list(acts)
 for layer in map_layers:
     maps = acts[layer.name]
     kind = type(layer).__name__
     st.markdown(f"#### {plain(layer.name)} · {kind} · output {maps.shape[0]}×{maps.shape[1]}×{maps.shape[2]}")
     if "Pooling" in kind:
-        position = layer_names.index(layer.name)
-        before_name = layer_names[position - 1] if position > 0 else None
+        before_name = inputs.get(layer.name)
         before = acts[before_name] if before_name else image
         n = min(max_channels, maps.shape[-1])
         a, b = st.columns(2)
@@ -95,7 +104,7 @@ for layer in map_layers:
 def closer_look(acts: dict, names: list[str], cmap: str) -> None:
     st.markdown("**Look closer at one map**: hover to read every value.")
     a, b = st.columns([2, 1])
-    inspect_name = a.selectbox("Layer", names, key=persist("act_inspect_layer", names[0]))
+    inspect_name = pick_layer("Layer", names, key="act_inspect_layer", container=a)
     n_channels = acts[inspect_name].shape[-1]
     channel = (b.number_input("Channel", 0, n_channels - 1, key=persist("act_inspect_channel", 0))
                if n_channels > 1 else 0)
@@ -104,8 +113,9 @@ def closer_look(acts: dict, names: list[str], cmap: str) -> None:
                        decimals=4))
 
 
-with right:
-    closer_look(acts, [layer.name for layer in map_layers], cmap)
+if map_layers:
+    with right:
+        closer_look(acts, [layer.name for layer in map_layers], cmap)
 
 if entry.evolution:
     with st.expander("Replay training: the conv maps of the probe image after each epoch"):

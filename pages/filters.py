@@ -11,6 +11,7 @@ from core.visuals.markdown_table import markdown_table
 from core.visuals.tiles import feature_map_grid, grid, image_tile
 from ui.dataset_fit import context_bar
 from ui.evolution import show_evolution
+from ui.layer_picker import pick_layer
 from ui.router import require_router
 from ui.session import current_model, dataset_key, model_key
 from ui.transfer_view import transfer_note
@@ -49,8 +50,8 @@ if not layers:
 
 names = [layer.name for layer in layers]
 c1, c2 = st.columns([2, 1])
-layer_name = c1.selectbox("Convolution layer", names, key=persist("filters_layer", names[0]),
-                          format_func=lambda n: f"{n} ({names.index(n) + 1} of {len(names)})")
+layer_name = pick_layer("Convolution layer", entry.model, key="filters_layer", only=names, container=c1,
+                        format_func=lambda n: f"{n} ({names.index(n) + 1} of {len(names)})")
 normalise = c2.radio("Scale", ["filter", "layer"], horizontal=True, key=persist("filters_norm", "filter"),
                      format_func={"filter": "per filter", "layer": "whole layer"}.get,
                      help="Per filter shows every pattern clearly; whole layer shows which filters have the largest weights.")

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from core.models.imagenet import Network, build_network
-from core.models.imagenet_weights import CHECKSUMS_ENV
+from core.models.imagenet_weights import CHECKSUMS_ENV, write_weights_file
 
 _MADE: dict[tuple[str, int], Path] = {}  # one file per network and seed per process, copied where a test wants it
 _STORE: Path | None = None
@@ -29,18 +29,12 @@ def weights_file(net: Network, folder: Path, seed: int = 0, name: str | None = N
     import tempfile
 
     if (net.key, seed) not in _MADE:
-        import h5py
         import keras
-        from keras.src.legacy.saving import legacy_h5_format
 
         if _STORE is None:
             _STORE = Path(tempfile.mkdtemp(prefix="cnnlab-imagenet-weights-"))
         keras.utils.set_random_seed(seed)
-        model = build_network(net, None)
-        path = _STORE / f"{seed}-{net.file_name}"
-        with h5py.File(path, "w") as f:
-            legacy_h5_format.save_weights_to_hdf5_group(f, model)
-        _MADE[(net.key, seed)] = path
+        _MADE[(net.key, seed)] = write_weights_file(build_network(net, None), _STORE / f"{seed}-{net.file_name}")
     target = Path(folder) / (name or net.file_name)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_MADE[(net.key, seed)], target)

@@ -7,6 +7,7 @@ import streamlit as st
 from core.visuals.filter_sheet import filter_sheet
 from core.visuals.tiles import feature_map_grid, image_tile
 
+from .layer_picker import pick_layer
 from .widget_memory import persist
 from .widgets import picture
 
@@ -45,6 +46,6 @@ def show_evolution(snapshots: list, key: str, probe=None) -> None:
             caption=f"first-layer filters after {snap.epoch} epoch(s)")
     layer = names[0]
     if len(names) > 1:
-        layer = cols[1].selectbox("Layer", names, key=persist(f"{key}_layer", names[0]))
+        layer = pick_layer("Layer", names, key=f"{key}_layer", container=cols[1])
     picture(cols[1], feature_map_grid(snap.maps[layer], max_width=COLUMN_PX),
             caption=f"{layer} maps of the probe after {snap.epoch} epoch(s)")

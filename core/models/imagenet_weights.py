@@ -313,3 +313,22 @@ def load_network(key: str):
         check_memory(net, loaded_networks(), limits().max_imagenet_bytes)
         _LOADED[key] = build_network(net, path)
         return _LOADED[key]
+
+
+def write_weights_file(model, path: str | Path) -> Path:
+    """Write a network's weights as Keras's published files are written (the HDF5 layout ``keras.applications``
+    loads: ``layer_names``, one group per layer), e.g. a network a teacher fine-tuned, to list in
+    ``$CNNLAB_WEIGHTS_CHECKSUMS``. Written to a temporary name beside ``path``, then renamed into place."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with h5py.File(tmp, "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
