@@ -1,13 +1,17 @@
 """Evaluation: where the model is right and wrong on the test split."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from core.inspection.evaluation import evaluate
+from core.inspection.evaluation import evaluate, evaluate_network
 from core.inspection.explain import gradcam, overlay
+from core.inspection.imagenet_labels import image_limit, map_labels, mapping_rows, no_match_message
+from core.models.imagenet import imagenet_class_names
 from core.visuals.figures import confusion_matrix, per_class_accuracy_bars
 from core.visuals.tiles import grid, image_grid, upscale
-from ui.dataset_fit import require_dataset
+from ui.dataset_fit import NETWORK_USE, is_imagenet, require_dataset
+from ui.networks import network_key
 from ui.router import require_router
 from ui.session import current_model, dataset_key, model_key
 from ui.widget_memory import persist
@@ -22,7 +26,62 @@ st.caption("Accuracy is one number; the confusion matrix shows which classes the
            "the true class, each column what the model answered: the diagonal is right, everything else a "
            "mistake. Looking at the mistakes themselves often shows why they happen.")
 
-dataset = require_dataset(entry, key="eval")
+dataset = require_dataset(entry, key="eval", network_use=NETWORK_USE)
+
+
+@st.cache_data(max_entries=4, show_spinner="Scoring the images at 224×224…")
+def cached_network_evaluation(_model, model_key: str, _dataset, dataset_key: str, mapping: tuple, limit: int):
+    return evaluate_network(_model, _dataset, {name: list(ix) for name, ix in mapping}, limit=limit)
+
+
+def network_evaluation():
+    """An ImageNet network on the chosen dataset: its classes that have an ImageNet name, the others left out."""
+    mapping = map_labels(dataset.class_names)
+    st.subheader("Your classes as ImageNet's")
+    st.caption("The network answers with ImageNet's 1,000 classes. Each of your classes is matched to them by name "
+               "(cat: the 5 kinds of house cat, dog: the 118 dog breeds); it scores the sum of their probabilities, "
+               "and the answer is the best of your classes that matched, so the network only chooses among them.")
+    st.dataframe(pd.DataFrame(mapping_rows(mapping)), hide_index=True)
+    if not any(mapping.values()):
+        st.warning(no_match_message([plain(name, 60) for name in dataset.class_names]))
+        return
+    net = cached_network_evaluation(entry.model, model_key(entry), dataset, dataset_key(dataset),
+                                    tuple((name, tuple(ix)) for name, ix in mapping.items()),
+                                    image_limit(network_key(entry.id)))
+    ev, names = net.evaluation, net.evaluation.class_names
+    if not len(ev.y_true):
+        st.info("The test split has no image of the classes that matched: nothing to score.")
+        return
+    left_out = [name for name, ix in mapping.items() if not ix]
+    m = st.columns(3)
+    m[0].metric("Accuracy over the matched classes", f"{ev.accuracy:.1%}")
+    m[1].metric("Images scored", f"{len(ev.y_true):,}")
+    m[2].metric("Mistakes", f"{int((ev.y_true != ev.y_pred).sum()):,}")
+    capped = net.available > len(ev.y_true)
+    st.caption((f"{len(ev.y_true):,} of the {net.available:,} test images of the matched classes, spread evenly over "
+                "them: each is enlarged to 224×224 for the network, which takes time. " if capped
+                else "Every test image of the matched classes. ")
+               + (f"Left out, with no ImageNet class: {', '.join(plain(n) for n in left_out)}." if left_out else ""))
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Confusion matrix")
+        st.plotly_chart(confusion_matrix(ev.cm, names), key="eval_net_cm")
+    with right:
+        st.subheader("Accuracy per class")
+        st.plotly_chart(per_class_accuracy_bars(ev.per_class_accuracy, names), key="eval_net_per_class")
+    mistakes = ev.mistakes(8)
+    if mistakes:
+        st.subheader("Most confident mistakes")
+        imagenet = imagenet_class_names()
+        for col, mk in zip(st.columns(len(mistakes)), mistakes):
+            picture(col, image_grid(dataset.x_test[[int(net.indices[mk["index"]])]], tile_px=96),
+                    caption=f"{names[mk['true']]} → {names[mk['predicted']]} ({mk['confidence']:.0%}); ImageNet's "
+                            f"best: {imagenet[int(net.top_imagenet[mk['index']])]}")
+
+
+if is_imagenet(entry):
+    network_evaluation()
+    st.stop()
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring every test image…")

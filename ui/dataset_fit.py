@@ -4,6 +4,9 @@ A model is never scored or explained on a dataset it was not made for: the same 
 the same classes (``core.storage.checks.made_for``). Every page that shows a model with data
 draws ``context_bar`` at its top, so the user always sees which model and which dataset it shows,
 and why, with a button to put model and dataset back in step when they differ.
+
+An ImageNet network was made for no dataset here: most pages show it photos, but Evaluation and
+Embedding show it the chosen dataset, resized, through the names of its classes (``network_bar``).
 """
 
 from __future__ import annotations
@@ -69,17 +72,52 @@ def _label(entry: ModelEntry) -> str:
     return f"{plain(entry.name)} ({entry.origin or 'shipped'})" if entry.shipped else plain(entry.name)
 
 
-def context_bar(entry: ModelEntry, *, key: str) -> Dataset | None:
+def is_imagenet(entry: ModelEntry) -> bool:
+    """True for an ImageNet network (``ui.networks``): its card's dataset is ImageNet, which no dataset here is."""
+    ref = entry.card.dataset
+    return ref is not None and ref.name == "imagenet"
+
+
+NETWORK_USE = "scored through the mapping of their class names to ImageNet's classes"
+
+
+def network_bar(entry: ModelEntry, *, use: str = NETWORK_USE) -> Dataset | None:
+    """Evaluation and Embedding with an ImageNet network: the dataset chosen on the Data page, whatever its images.
+
+    The caption says how the network sees them: resized to 224×224 (grey ones made colour) and ``use``,
+    what the page does with their labels. None, with a warning, when the dataset cannot be loaded.
+    """
+    try:
+        chosen = current_dataset()
+    except DatasetError as exc:
+        st.warning(f":material/neurology: Model **{_label(entry)}**: the dataset chosen on the Data page cannot be "
+                   f"loaded ({plain(str(exc), 300)}).")
+        return None
+    height, width, channels = chosen.input_shape
+    colour = ", grey made colour" if channels == 1 else ""
+    sharper = (" (a larger input size on the Data page keeps more detail)"
+               if max(height, width) < entry.input_shape[0] else "")
+    st.caption(f":material/neurology: Model **{_label(entry)}**, trained on ImageNet · :material/photo_library: Test "
+               f"images **{plain(chosen.title)}**, resized from {height}×{width} to "
+               f"{entry.input_shape[0]}×{entry.input_shape[1]}{colour}{sharper}, {use}.")
+    return chosen
+
+
+def context_bar(entry: ModelEntry, *, key: str, network_use: str | None = None) -> Dataset | None:
     """One line at the top of a page: which model, which test images, and what to do when they differ.
 
-    Returns the test images to show ``entry`` with (``pairing``), or None when none fit.
+    Returns the test images to show ``entry`` with (``pairing``), or None when none fit. An ImageNet
+    network gets None too, unless the page can show it any dataset (``network_use``: what it does with
+    the labels, for ``network_bar``'s caption).
     """
     ref = entry.card.dataset
-    if ref is not None and ref.name == "imagenet":
+    if is_imagenet(entry):
+        if network_use is not None:
+            return network_bar(entry, use=network_use)
         # No dataset of the app's is ImageNet's: a network is shown sample photos, the user's own, or the webcam's.
         st.caption(f":material/neurology: Model **{_label(entry)}**, trained on {plain(ref.title)}: it knows 1,000 "
-                   "kinds of things. Try it on the sample photos, a photo of yours or the webcam; Evaluation scores "
-                   "it on a folder of your photos whose class names are ImageNet's.")
+                   "kinds of things. Try it on the sample photos, a photo of yours or the webcam; Evaluation and "
+                   "Embedding show it the dataset chosen on the Data page, its class names matched to ImageNet's.")
         return None
     p = pairing(entry)
     chosen_title = p.chosen.title if p.chosen is not None else "the chosen dataset"
@@ -108,9 +146,9 @@ def context_bar(entry: ModelEntry, *, key: str) -> Dataset | None:
     return None
 
 
-def require_dataset(entry: ModelEntry, key: str) -> Dataset:
+def require_dataset(entry: ModelEntry, key: str, network_use: str | None = None) -> Dataset:
     """The test images to show ``entry`` with, after the context bar; the page run ends when there are none."""
-    dataset = context_bar(entry, key=key)
+    dataset = context_bar(entry, key=key, network_use=network_use)
     if dataset is None:
         st.stop()
     return dataset

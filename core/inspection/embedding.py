@@ -3,6 +3,7 @@
 Each image becomes the output of the last hidden layer (``dense1`` in the app's models), the
 vector the softmax layer separates the classes by. PCA or t-SNE lays those vectors out on a
 plane, and a new image can be placed among them. Nothing here changes the model it is given.
+An ImageNet network is read at its pooled features instead (``embed_network``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,32 @@ def embed(model, x: np.ndarray, layer_name: str | None = None, batch_size: int =
     fn = _embedder(model, layer_name)
     chunks = [fn(x[i:i + batch_size]).numpy().reshape(len(x[i:i + batch_size]), -1)
               for i in range(0, len(x), batch_size)]
+    if not chunks:
+        return np.zeros((0, int(np.prod(model.get_layer(layer_name).output.shape[1:]))), np.float32)
+    return np.concatenate(chunks)
+
+
+def embed_network(model, x: np.ndarray, layer_name: str | None = None, batch_size: int = 32) -> np.ndarray:
+    """An ImageNet network's pooled features of images of any size, grey or colour, a batch at a time.
+
+    Each batch is made 224×224 colour just before it goes through the network
+    (``core.inspection.imagenet_labels.network_batches``), so the whole set never is.
+
+    Args:
+        model: an ImageNet network (``core.models.imagenet.build_network``); not modified.
+        x: images (N, height, width, 1 or 3) in [0, 1].
+        layer_name: the layer to read; the pooled features (``core.models.imagenet.feature_layer``) when None,
+            not the 1,000 class scores.
+        batch_size: images per call.
+
+    Returns:
+        float32 (N, D): MobileNetV3Small's 576 pooled features of each image, for one.
+    """
+    from core.inspection.imagenet_labels import network_batches
+    from core.models.imagenet import feature_layer
+
+    layer_name = layer_name or feature_layer(model)
+    chunks = [embed(model, batch, layer_name, batch_size) for batch in network_batches(x, batch_size)]
     if not chunks:
         return np.zeros((0, int(np.prod(model.get_layer(layer_name).output.shape[1:]))), np.float32)
     return np.concatenate(chunks)

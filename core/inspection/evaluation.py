@@ -5,6 +5,9 @@ sliced with NumPy, so a page can redraw a confusion matrix or a gallery of mista
 running the model again. ``evaluate`` itself is the slow part: a page should cache it, e.g.
 ``st.cache_data(max_entries=...)`` over a function taking ``_model`` and a hashable model key
 (a saved model's path and time, or a training job's id and epoch) plus the dataset's options.
+
+``evaluate_network`` scores an ImageNet network the same way on a dataset of the user's, through
+the mapping of its class names to ImageNet's (``core.inspection.imagenet_labels``).
 """
 
 from __future__ import annotations
@@ -125,3 +128,61 @@ def evaluate(model, dataset, split: str = "test", batch_size: int = 256) -> Eval
     accuracy = float(np.mean(y_pred == y_true)) if len(y_true) else float("nan")
     return Evaluation(probs=probs, y_true=y_true, y_pred=y_pred, cm=cm, per_class_accuracy=per_class_accuracy(cm),
                       accuracy=accuracy, class_names=list(dataset.class_names))
+
+
+@dataclass
+class NetworkEvaluation:
+    """An ImageNet network's results on a dataset of the user's, over the classes whose names map to ImageNet's."""
+
+    evaluation: Evaluation  # over the mapped classes only: probs are their grouped probabilities
+    classes: list[int]  # the dataset's label of each mapped class, in the evaluation's class order
+    indices: np.ndarray  # (n,) the split's images scored, row by row of the evaluation
+    available: int  # images of the mapped classes in the split, before the cap
+    top_imagenet: np.ndarray  # (n,) the network's own best of its 1,000 classes for each image
+
+
+def evaluate_network(model, dataset, mapping: dict[str, list[int]], split: str = "test", limit: int | None = None,
+                     batch_size: int = 32) -> NetworkEvaluation:
+    """Score an ImageNet network on a dataset through the mapping of its class names to ImageNet's classes.
+
+    Images of classes that map to nothing are left out. At most ``limit`` images are scored, spread
+    evenly over the split, and they are made 224×224 colour a batch at a time
+    (``core.inspection.imagenet_labels.network_batches``), never all at once.
+
+    Args:
+        model: an ImageNet network (1,000 softmax outputs, 224×224×3 input); not modified.
+        dataset: a ``core.data.Dataset`` of any image size, grey or colour.
+        mapping: ``map_labels(dataset.class_names)``.
+        split: ``"test"`` or ``"train"``.
+        limit: most images scored; ``imagenet_labels.MAX_IMAGES`` when None.
+        batch_size: images per model call.
+
+    Raises:
+        ValueError: no class of the dataset maps to an ImageNet class, or the model has not 1,000 outputs.
+    """
+    from core.inspection.imagenet_labels import MAX_IMAGES, grouped_predictions, network_batches, spread
+
+    if split not in ("test", "train"):
+        raise ValueError(f"Expected split 'test' or 'train'. Received: {split!r}")
+    names = list(dataset.class_names)
+    classes = [c for c, name in enumerate(names) if mapping.get(name)]
+    if not classes:
+        raise ValueError(f"Expected a class name that maps to ImageNet classes. Received: {names}")
+    x, y = (dataset.x_test, dataset.y_test) if split == "test" else (dataset.x_train, dataset.y_train)
+    y = np.asarray(y).astype(np.int64)
+    wanted = np.flatnonzero(np.isin(y, classes))
+    indices = spread(wanted, MAX_IMAGES if limit is None else limit)
+    chunks = [np.asarray(model(batch, training=False), np.float32) for batch in network_batches(x[indices], batch_size)]
+    probs = np.concatenate(chunks) if chunks else np.zeros((0, 1000), np.float32)
+    if probs.ndim != 2 or probs.shape[1] != 1000:
+        raise ValueError(f"Expected a network with 1000 outputs. Received: output shape {probs.shape[1:]}")
+    pred, grouped = grouped_predictions(probs, {names[c]: mapping[names[c]] for c in classes})
+    position = {c: j for j, c in enumerate(classes)}  # a dataset label to its row of the confusion matrix
+    y_true = np.asarray([position[int(label)] for label in y[indices]], np.int64)
+    cm = confusion_matrix(y_true, pred, len(classes))
+    ev = Evaluation(probs=grouped.astype(np.float32), y_true=y_true, y_pred=pred.astype(np.int64), cm=cm,
+                    per_class_accuracy=per_class_accuracy(cm),
+                    accuracy=float(np.mean(pred == y_true)) if len(y_true) else float("nan"),
+                    class_names=[names[c] for c in classes])
+    return NetworkEvaluation(ev, classes, indices, len(wanted), probs.argmax(axis=1) if len(probs) else
+                             np.zeros(0, np.int64))
