@@ -19,6 +19,7 @@ from core.visuals.sliding_window import cell_size, map_picture
 from core.visuals.value_grid import value_grid
 from ui.clickable_map import clickable_map
 from ui.dataset_fit import context_bar
+from ui.layer_picker import pick_layer
 from ui.router import require_router
 from ui.session import current_model, model_key
 from ui.widget_memory import ephemeral, persist, set_widget_values
@@ -77,10 +78,8 @@ def _clicked(key: str, spec, on_input: bool, y: int, x: int) -> None:
 
 
 def choose_layer(column, label: str, names: list[str], key: str) -> str:
-    """A plain choice of the explainable layers, each named with what it is (a big network has a hundred)."""
-    if st.session_state.get(f"{key}_layer", names[0]) not in names:
-        set_widget_values({f"{key}_layer": names[0]})  # a layer of the model shown before
-    return column.selectbox(label, names, key=persist(f"{key}_layer", names[0]), format_func=labels.get)
+    """The explainable layers, each named with what it is; a big network's grouped by block, with a search."""
+    return pick_layer(label, entry.model, f"{key}_layer", only=names, format_func=labels.get, container=column)
 
 
 def pick_position(layer_label: str, channel_label: str, names: list[str], key: str):

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.inspection.explain import gradcam, occlusion, overlay, saliency, smoothgrad
+from core.inspection.layers import is_big
 from core.visuals.tiles import upscale
 
 from .model_entry import ModelEntry
@@ -27,12 +28,18 @@ EXPLANATIONS = {
 OCCLUSION_FLOOR = 0.05  # a probability drop drawn at full strength at the least
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing explanations…")
+@st.cache_data(max_entries=32, show_spinner="Computing Grad-CAM and the saliency map…")
 def _maps(_model, key: str, image_bytes: bytes, shape: tuple, class_index: int) -> dict[str, np.ndarray]:
     image = np.frombuffer(image_bytes, np.float32).reshape(shape)
     cam, _ = gradcam(_model, image, class_index)
-    return {"Grad-CAM": cam, "Saliency": saliency(_model, image, class_index),
-            "SmoothGrad": smoothgrad(_model, image, class_index), "Occlusion": occlusion(_model, image, class_index)}
+    return {"Grad-CAM": cam, "Saliency": saliency(_model, image, class_index)}
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing SmoothGrad (25 noisy copies) and occlusion (a grey square at "
+                                             "each place)…")
+def _slow_maps(_model, key: str, image_bytes: bytes, shape: tuple, class_index: int) -> dict[str, np.ndarray]:
+    image = np.frombuffer(image_bytes, np.float32).reshape(shape)
+    return {"SmoothGrad": smoothgrad(_model, image, class_index), "Occlusion": occlusion(_model, image, class_index)}
 
 
 def show_explanations(entry: ModelEntry, image: np.ndarray, probs: np.ndarray, key: str) -> None:
@@ -47,6 +54,11 @@ def show_explanations(entry: ModelEntry, image: np.ndarray, probs: np.ndarray, k
     class_index = st.selectbox("Explain the class", range(len(names)), key=persist(f"{key}_explain_class_{digest}", best),
                                format_func=lambda i: f"{names[i]} ({probs[i]:.1%})" + (" · predicted" if i == best else ""))
     maps = _maps(entry.model, model_key(entry), image.tobytes(), image.shape, int(class_index))
+    # SmoothGrad and occlusion run the network 25 and about 50 times: seconds on a small model, half a minute on
+    # ResNet50 or VGG16 on two cores, so a big network computes them when asked
+    if not is_big(entry.model) or st.toggle("Also SmoothGrad and occlusion", key=persist(f"{key}_explain_slow", False),
+                                            help="They run this big network about 75 times: tens of seconds."):
+        maps.update(_slow_maps(entry.model, model_key(entry), image.tobytes(), image.shape, int(class_index)))
     factor = max(1, 160 // image.shape[0])
     cols = st.columns(len(maps))
     for col, (name, heat) in zip(cols, maps.items()):

@@ -22,6 +22,15 @@ _EXTRACTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model 
 _CHOSEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> {names: extractor}, latest last
 _LOCK = threading.Lock()
 PARTIAL_KEPT = 8  # extractors of chosen layers kept per model, besides the all-layer one: one trace each
+# A model is "big" (an ImageNet network, or one built on it) above these many layers or weights: its pages never
+# compute every layer's maps at once (ResNet50's, for one 224×224 image, take about 1 GB), and leave what runs it
+# dozens of times to the user's asking (VGG16 has 23 layers but 138 million weights: 0.3 s a pass on two cores)
+BIG_MODEL_LAYERS = 40
+BIG_MODEL_PARAMS = 20_000_000
+
+
+def is_big(model) -> bool:
+    return len(model.layers) > BIG_MODEL_LAYERS or model.count_params() > BIG_MODEL_PARAMS
 
 
 def conv_layers(model) -> list:
@@ -99,6 +108,8 @@ class ActivationExtractor:
         if image.shape != self.input_shape:
             raise ValueError(f"Expected an image of shape {self.input_shape}. Received: shape={image.shape}")
         outputs = self._fn(image[None])
+        if len(self.layer_names) == 1 and not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]  # a model of one output gives that tensor, not a list of one
         return {name: out.numpy()[0] for name, out in zip(self.layer_names, outputs)}
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.inspection.layers import activations
+from core.inspection.layers import activations, is_big, layer_names
 
 
 def class_probabilities(model, image: np.ndarray) -> np.ndarray:
-    """Softmax output for one image, through the cached extractor."""
+    """Softmax output for one image, through the cached all-layer extractor (which the pages share), or for a big
+    network through one of its output alone."""
+    if is_big(model):
+        output = layer_names(model)[-1]
+        return activations(model, image, [output])[output]
     acts = activations(model, image)
     return acts[next(reversed(acts))]
 

@@ -30,7 +30,13 @@ def test_an_early_layer_needs_only_the_start_of_the_network():
     extractor = introspection.get_extractor(model, ["conv_a"])
     assert extractor.layer_names == ["conv_a"]
     assert introspection.get_extractor(model, ("conv_a",)) is extractor
-    assert list(extractor(random_image())) == ["conv_a"]
+    image = random_image()
+    maps = extractor(image)
+    assert list(maps) == ["conv_a"]
+    # one layer alone is one output of the sub-model: its maps whole, the same as among all the layers
+    np.testing.assert_allclose(maps["conv_a"], activations(model, image)["conv_a"], rtol=1e-6, atol=1e-6)
+    probs = activations(model, image, ["predictions"])["predictions"]
+    assert probs.shape == (int(model.output_shape[-1]),) and abs(float(probs.sum()) - 1) < 1e-5
 
 
 def test_unknown_or_no_names_raise():
