@@ -1,6 +1,6 @@
 """Latency a user feels, measured in headless Chromium against a real ``streamlit run app.py``.
 
-    python -m bench.browser_latency [--repeats 20] [--starts 3]
+    python -m bench.browser_latency [--repeats 20] [--starts 3] [--networks [KEY ...] | --networks-only]
 
 1. **Start to interactive**: from starting the server process to the first page
    drawn and idle in the browser (the sidebar, the page's title, Streamlit no
@@ -18,8 +18,13 @@
    ``--settle-repeats`` fresh sessions (after one that warms the server, reported as ``cold``),
    then as many while another user's run trains Digits on the same server (``..._training``).
 
+4. **ImageNet networks** (``--networks``, ``bench.network_latency``): picking another sample photo on
+   Activations to the first feature maps drawn, for MobileNetV3Small and ResNet50 (or the networks named),
+   every other view visited, and the server's memory with them all loaded.
+
 Targets: median image-to-maps <= 300 ms; start to interactive <= 8 s; median click to settled
-<= 400 ms, and <= 800 ms while a run trains.
+<= 400 ms, and <= 800 ms while a run trains; photo to first maps <= 500 ms on MobileNetV3Small and
+<= 2 s on ResNet50.
 Needs Playwright and the system's Chromium (``apt-get install chromium``, or
 ``$CNNLAB_CHROMIUM``). The last line printed is JSON.
 """
@@ -69,10 +74,10 @@ SETTLED = ("() => window.__last > window.__t0 && !" + RUNNING +
            " && performance.now() - Math.max(window.__last, window.__lastAny) > 400")
 
 
-def start_to_interactive(browser, folder: Path) -> tuple[float, AppServer]:
+def start_to_interactive(browser, folder: Path, extra_env: dict | None = None) -> tuple[float, AppServer]:
     """Seconds from starting the server process to its first page interactive in a new browser page."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    server = AppServer(folder).launch()
+    server = AppServer(folder, extra_env=extra_env).launch()
     server.wait_healthy(timeout=120)
     page.goto(server.url)
     page.wait_for_function(INTERACTIVE, timeout=120_000, polling=20)
@@ -152,9 +157,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--settle-repeats", type=int, default=8, help="fresh sessions timed for the settle figures")
     parser.add_argument("--settle-only", action="store_true", help="one server start, no image-to-maps figure")
     parser.add_argument("--no-training", action="store_true", help="no settle figures while a run trains")
+    parser.add_argument("--networks", nargs="*", default=None, metavar="KEY",
+                        help="also time the ImageNet networks (bench.network_latency): these keys, or with none given "
+                             "MobileNetV3Small and ResNet50; 'all' for the five")
+    parser.add_argument("--networks-only", action="store_true", help="one server start and the networks' figures only")
+    parser.add_argument("--network-repeats", type=int, default=8, help="photos timed per network")
     args = parser.parse_args(argv)
     if args.settle_only:
         args.starts, args.repeats = 1, 0
+    if args.networks_only:
+        args.starts, args.repeats, args.settle_repeats = 1, 0, 0
+        args.networks = args.networks or []
+    networks = None
+    if args.networks is not None:
+        from core.models.imagenet import NETWORKS
+
+        networks = (list(NETWORKS) if args.networks == ["all"] else args.networks or
+                    ["mobilenet_v3_small", "resnet50"])
     from playwright.sync_api import sync_playwright
 
     chromium = chromium_path()
@@ -162,18 +181,33 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit("error: no Chromium found (apt-get install chromium, or set CNNLAB_CHROMIUM)")
 
     folder = Path(tempfile.mkdtemp(prefix="cnnlab_latency_"))
-    starts, server = [], None
+    starts, server, extra_env, network_figures = [], None, {}, None
+    if networks:
+        from bench.network_latency import prepare_weights
+        from core.models.imagenet_weights import CHECKSUMS_ENV, MIRROR_ENV
+
+        listing = prepare_weights(folder / "keras", networks)
+        # the weights made here, vouched for; a download would go to a closed port, never to the internet
+        extra_env = {"KERAS_HOME": str(folder / "keras"), CHECKSUMS_ENV: str(listing),
+                     MIRROR_ENV: "http://127.0.0.1:9/"}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             for i in range(args.starts):
-                seconds, server = start_to_interactive(browser, folder / f"start{i}")
+                seconds, server = start_to_interactive(browser, folder / f"start{i}", extra_env)
                 starts.append(seconds)
                 print(f"start {i + 1}: interactive after {seconds:.2f} s", flush=True)
                 if i < args.starts - 1:
                     server.stop()
             times, settled = activations_latency(browser, server, args.repeats) if args.repeats else ([], [])
-            settle = settle_latency(browser, server, args.settle_repeats, not args.no_training)
+            settle = settle_latency(browser, server, args.settle_repeats, not args.no_training) \
+                if args.settle_repeats else {}
+            if networks:
+                from bench.network_latency import measure
+
+                tabs = browser.new_context(viewport={"width": 1400, "height": 1000})
+                network_figures = measure(tabs, server.url, networks, args.network_repeats, server)
+                tabs.close()
         finally:
             if server is not None:
                 server.stop()
@@ -193,6 +227,10 @@ def main(argv: list[str] | None = None) -> dict:
                                                           "p90": round(float(np.percentile(settled, 90)))}
         maps_ok = median_ms <= TARGET_MAPS_MS
     settle_ok = all(v["meets_target"] for v in settle.values() if isinstance(v, dict) and "meets_target" in v)
+    if network_figures is not None:
+        result["networks"] = network_figures
+        maps_ok = maps_ok and all(v.get("meets_target", True) and not v.get("views_with_exceptions")
+                                  for v in network_figures.values() if isinstance(v, dict) and "use_it_s" in v)
     result.update({
         "start_to_interactive_s": {"median": round(start_s, 2), "all": [round(s, 2) for s in starts]},
         **settle,
