@@ -27,7 +27,12 @@ st.caption("The model only ever sees a small square of pixels: your picture is c
            f"{entry.input_shape[0]}×{entry.input_shape[1]} {'colour' if entry.input_shape[2] == 3 else 'grey'} pixels first. "
            "Its last layer, the softmax, turns the scores into probabilities that add up to 100%.")
 dataset = context_bar(entry, key="pred_ctx")
-st.markdown(f"Classes: {', '.join(plain(c) for c in entry.class_names)}")
+names = entry.class_names
+if len(names) > 40:  # ImageNet's 1,000: a few, and the whole list folded away
+    with st.expander(f"Classes: {', '.join(plain(c) for c in names[:8])} and {len(names) - 8:,} more"):
+        st.markdown(", ".join(plain(c) for c in names))
+else:
+    st.markdown(f"Classes: {', '.join(plain(c) for c in names)}")
 
 face_mode = st.toggle("Face mode", key=persist(f"pred_face_mode_{entry.id}", entry.card.is_face_model),
                       help="Find every face in the picture, level and cut it out, and identify each one, "

@@ -34,9 +34,9 @@ SAMPLE_PHOTOS: dict[str, SamplePhoto] = {p.key: p for p in (
 
 def load_sample_photo(key: str) -> np.ndarray:
     """The photo as a uint8 RGB array (height, width, 3)."""
-    from PIL import Image
+    from core.data.images import open_image
 
     if key not in SAMPLE_PHOTOS:
         raise KeyError(f"Expected a sample photo among {list(SAMPLE_PHOTOS)}. Received: {key!r}")
-    with Image.open(ROOT / f"{key}.jpg") as im:
+    with open_image(ROOT / f"{key}.jpg") as im:
         return np.asarray(im.convert("RGB"))
