@@ -100,6 +100,9 @@ for layer in map_layers:
 # The closer look fills the right-hand column last, so the maps above are sent (and drawn) before it.
 # A table of coloured cells, not a Plotly heatmap: the chart library alone cost a tab's first visit
 # here 1 to 3 s of the browser's time. A fragment: its own widgets rerun it alone, not the model.
+CLOSER_SIDE = 64  # cells per side of the closer look at most
+
+
 @st.fragment
 def closer_look(acts: dict, names: list[str], cmap: str) -> None:
     st.markdown("**Look closer at one map**: hover to read every value.")
@@ -109,8 +112,13 @@ def closer_look(acts: dict, names: list[str], cmap: str) -> None:
     channel = (b.number_input("Channel", 0, n_channels - 1, key=persist("act_inspect_channel", 0))
                if n_channels > 1 else 0)
     channel = min(int(channel), n_channels - 1)
-    st.html(value_grid(acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}", scale=cmap,
-                       decimals=4))
+    values, title = acts[inspect_name][..., channel], f"{inspect_name}, channel {channel}"
+    h, w = values.shape[:2]
+    if max(h, w) > CLOSER_SIDE:  # a 224×224 map would be 50,176 cells for the browser: its centre instead
+        top, left = (h - min(h, CLOSER_SIDE)) // 2, (w - min(w, CLOSER_SIDE)) // 2
+        values = values[top:top + CLOSER_SIDE, left:left + CLOSER_SIDE]
+        title += f": its centre {values.shape[0]}×{values.shape[1]} of {h}×{w}"
+    st.html(value_grid(values, title, scale=cmap, decimals=4))
 
 
 if map_layers:

@@ -13,7 +13,7 @@ from core.models.imagenet_weights import (WeightsDownloadError, WeightsError, ca
 from core.settings import classroom, folder_roots, human_bytes, inside
 
 from .flash import flash, show_flashes
-from .networks import loaded_network
+from .networks import load_network, loaded_network
 from .session import set_current_model
 from .text import plain
 from .widget_memory import ephemeral, persist
@@ -35,15 +35,16 @@ def network_table() -> pd.DataFrame:
 
 
 def use_network(key: str) -> None:
-    """Add the network to the user's models and make it current, loading it now (the limit is checked then)."""
+    """Load the network (once per server; the memory limit is checked then), then add it to the user's models and
+    make it current: a network refused never joins the list, where every page would fail to load it again."""
     net = NETWORKS[key]
-    entry = workspace().add_network(key)
     try:
         with st.spinner(f"Loading {net.title}: {net.params / 1e6:.1f} million weights…"):
-            entry.model  # noqa: B018  (loads it, once per server)
+            load_network(key)
     except NetworkError as exc:
         flash("error", plain(exc, 600), SLOT)
         return
+    entry = workspace().add_network(key)
     set_current_model(entry.id)
     flash("success", f"**{net.title}** is now the current model on every page: look inside it on Activations, "
                      "Filters and Predict.", SLOT)
@@ -68,10 +69,17 @@ def download(key: str) -> None:
     flash("success", f"{net.title}'s weights are on this server now, checked.", SLOT)
 
 
-def import_upload(key: str) -> None:
-    upload = st.session_state.get("models_net_upload")
+def _upload_key() -> str:
+    return f"models_net_upload_{st.session_state.get('models_net_upload_gen', 0)}"
+
+
+def import_upload(key: str, widget: str) -> None:
+    upload = st.session_state.get(widget)
     if upload is None:
         return
+    # a fresh, empty uploader for the next file: a file dropped on one that still holds a refused file would
+    # otherwise wait for the removal's rerun, and the message this one causes moves it, so the browser lost it
+    st.session_state["models_net_upload_gen"] = st.session_state.get("models_net_upload_gen", 0) + 1
     net = NETWORKS[key]
     try:
         import_weights(net, upload.getvalue(), upload.name)
@@ -128,8 +136,9 @@ def draw_networks() -> None:
         st.markdown(f"The file is **`{net.file_name}`**, from {net.url}. It is checked before it is used: another "
                     "network's file, or one cut short, is refused.")
         if net.weight_bytes < UPLOAD_LIMIT * 0.9:
-            st.file_uploader("Weights file (.h5)", type=["h5"], key=ephemeral("models_net_upload"),
-                             on_change=import_upload, args=(key,))
+            widget = _upload_key()
+            st.file_uploader("Weights file (.h5)", type=["h5"], key=ephemeral(widget), on_change=import_upload,
+                             args=(key, widget))
         else:
             st.caption(f"At {human_bytes(net.weight_bytes)} it is over this server's upload limit "
                        f"({human_bytes(UPLOAD_LIMIT)}): put it in a folder of the server instead.")

@@ -62,7 +62,8 @@ def show_softmax_meaning(entry: ModelEntry) -> None:
         record = "Its card records no test accuracy, so how often it is right is not known here."
     st.markdown(
         f"**What the percentages mean.** The last layer, the softmax, shares 100 % among the {len(names)} classes "
-        f"this model knows ({', '.join(names)}): each percentage is the share the network gives that class. "
+        f"this model knows ({', '.join(names) if len(names) <= 40 else ', '.join(names[:5]) + ' and the rest'}): "
+        f"each percentage is the share the network gives that class. "
         f"It always adds up to 100 % over these {len(names)}, so the model cannot answer \"none of these\": "
         f"a picture of anything else is still split among them, often with one very high share. "
         f"A high value is not a guarantee. {record}")

@@ -19,5 +19,6 @@ def class_probabilities(model, image: np.ndarray) -> np.ndarray:
 
 def top_k(probabilities: np.ndarray, class_names: list[str], k: int = 3) -> list[tuple[str, float]]:
     """The ``k`` most likely classes as (name, probability), most likely first."""
-    order = np.argsort(probabilities)[::-1][:k]
+    # a stable sort of the negated values: among equal probabilities the first class, as np.argmax picks it
+    order = np.argsort(-np.asarray(probabilities), kind="stable")[:k]
     return [(class_names[i] if i < len(class_names) else str(i), float(probabilities[i])) for i in order]
