@@ -77,8 +77,18 @@ def _open(page, label: str, option: str):
     box = _box(page, label)
     if box.locator("input").input_value().startswith(option):
         return None
-    box.click()
-    return page.get_by_role("option").filter(has_text=option).first
+    listbox = page.locator('[role="listbox"]').last
+    for attempt in range(3):  # a click that lands as the page draws again may only focus the box
+        box.click()
+        try:
+            listbox.wait_for(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    page.keyboard.type(option)  # the list keeps only the matching options: nothing to scroll to
+    return listbox.get_by_role("option").filter(has_text=option).first
 
 
 def _choose(page, label: str, option: str) -> None:
