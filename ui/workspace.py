@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from core.models.imagenet import NETWORKS
-from core.models.imagenet_weights import cached_weights
+from core.models.imagenet import NETWORKS, NetworkError, check_memory
+from core.models.imagenet_weights import cached_weights, loaded_networks
 from core.storage.card import ModelCard
-from core.settings import classroom
+from core.settings import classroom, limits
 from core.storage.gallery import GALLERY_PREFIX, gallery_registry
 from core.workspace import Workspace, WorkspaceState, personal_user  # noqa: F401  (the personal-mode user, for callers)
 
@@ -160,12 +160,17 @@ class LiveWorkspace:
             self._restored = True
             wanted = self.state.current_model
             if wanted and is_network(wanted):
-                if cached_weights(NETWORKS[network_key(wanted)]) is not None:
-                    self.current = self.add_network(network_key(wanted)).id
-                else:
-                    self.notices.append(Notice("restore", "warning", f"The network you last used "
-                                               f"({NETWORKS[network_key(wanted)].title}) has no weights on this "
-                                               "server any more: the shipped model is current."))
+                net = NETWORKS[network_key(wanted)]
+                try:  # its weights still here, and room for it beside the networks loaded (without loading it)
+                    if cached_weights(net) is None:
+                        raise NetworkError("its weights are not on this server any more.")
+                    if loaded_network(net.key) is None:
+                        check_memory(net, loaded_networks(), limits().max_imagenet_bytes)
+                    self.current = self.add_network(net.key).id
+                except NetworkError as exc:
+                    self.notices.append(Notice("restore", "warning", f"The network you last used ({net.title}) "
+                                               f"cannot be loaded now: {plain(exc, 300)} The shipped model is "
+                                               "current."))
                     self.state.current_model = SHIPPED_ID
                     self._save()
             elif wanted and is_shipped(wanted):

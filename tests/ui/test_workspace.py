@@ -73,3 +73,37 @@ def test_a_save_that_fails_is_told_and_the_model_stays(ws, monkeypatch, tmp_path
     ws.finished(job, owner="train")
     assert ws.current == job.model_id and ws.models[job.model_id].save_error
     assert [n.kind for n in ws.notices] == ["success", "warning"]
+
+
+def test_a_network_as_the_last_current_model_comes_back_only_when_it_can_load(tmp_path, monkeypatch):
+    from core.models.imagenet import NETWORKS
+    from core.models.imagenet_weights import weights_path
+    from download_fixtures import closed_port_url, offline_cache
+    from imagenet_files import trust, weights_file
+
+    offline_cache(tmp_path, monkeypatch)
+    monkeypatch.setenv("CNNLAB_WEIGHTS_MIRROR", closed_port_url())
+    monkeypatch.setattr("core.models.imagenet_weights._LOADED", {})
+    net = NETWORKS["mobilenet_v3_small"]
+    path = weights_file(net, weights_path(net).parent)
+    trust(path, net, tmp_path, monkeypatch)
+    first = LiveWorkspace(Workspace("ada", root=tmp_path / "ws"))
+    first.set_current(first.add_network(net.key).id)
+
+    again = LiveWorkspace(Workspace("ada", root=tmp_path / "ws"))  # the next server process
+    again.restore()
+    assert again.current == "imagenet:mobilenet_v3_small" and not again.notices
+
+    monkeypatch.setenv("CNNLAB_MAX_IMAGENET_BYTES", "5M")  # the teacher lowered the limit meanwhile
+    lowered = LiveWorkspace(Workspace("ada", root=tmp_path / "ws"))
+    lowered.restore()
+    assert lowered.current == SHIPPED_ID and "imagenet:mobilenet_v3_small" not in lowered.models
+    assert "MobileNetV3Small) cannot be loaded now: MobileNetV3Small needs 9.7 MB" in lowered.notices[0].text
+
+    monkeypatch.delenv("CNNLAB_MAX_IMAGENET_BYTES")
+    chosen = LiveWorkspace(Workspace("ada", root=tmp_path / "ws"))
+    chosen.set_current(chosen.add_network(net.key).id)  # chosen again, then its weights are deleted
+    path.unlink()
+    gone = LiveWorkspace(Workspace("ada", root=tmp_path / "ws"))
+    gone.restore()
+    assert gone.current == SHIPPED_ID and "weights are not on this server any more." in gone.notices[0].text
