@@ -32,7 +32,10 @@ def weights_file(net: Network, folder: Path, seed: int = 0, name: str | None = N
         import keras
 
         if _STORE is None:
+            import atexit
+
             _STORE = Path(tempfile.mkdtemp(prefix="cnnlab-imagenet-weights-"))
+            atexit.register(shutil.rmtree, _STORE, True)  # VGG16's file alone is 528 MB
         keras.utils.set_random_seed(seed)
         _MADE[(net.key, seed)] = write_weights_file(build_network(net, None), _STORE / f"{seed}-{net.file_name}")
     target = Path(folder) / (name or net.file_name)
